@@ -1,6 +1,5 @@
 using System.Formats.Asn1;
 using System.Security.Cryptography;
-using System.Text;
 
 namespace Teleport.MachineId.Tls;
 
@@ -68,10 +67,8 @@ internal static class X500NameCodec
                 case UniversalTagNumber.NumericString:
                 case UniversalTagNumber.VisibleString:
                 case UniversalTagNumber.BMPString:
-                    return atv.ReadCharacterString((UniversalTagNumber)tag.TagValue);
                 case UniversalTagNumber.T61String:
-                    // Go hands T61String bytes through as they are; Latin-1 keeps them 1:1.
-                    return Encoding.Latin1.GetString(atv.ReadOctetString(new Asn1Tag(UniversalTagNumber.T61String)));
+                    return atv.ReadCharacterString((UniversalTagNumber)tag.TagValue);
             }
         }
 
