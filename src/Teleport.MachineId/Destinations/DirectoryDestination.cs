@@ -37,9 +37,9 @@ namespace Teleport.MachineId.Destinations;
 /// set on the directory (checked and corrected on every write) and on every generation directory
 /// and file as it is created.</para>
 /// <para><b>Thread safety.</b> Safe for concurrent use: writes, initialization and write checks are
-/// serialized; reads take no lock. One process should write a given directory at a time (as with
-/// tbot); several writers would not corrupt a set but could remove each other's generations early.
-/// File operations run synchronously on the calling thread.</para>
+/// serialized, and writers of the same directory in other instances or processes are serialized by
+/// an <c>flock</c> on <c>..lock</c> in it (waiting up to 30 seconds); reads take no lock. File
+/// operations run synchronously on the calling thread.</para>
 /// </remarks>
 [System.Diagnostics.CodeAnalysis.SuppressMessage(
     "Design",
@@ -53,10 +53,13 @@ public sealed class DirectoryDestination : IDestinationWriter
     internal const string GenerationPrefix = "..gen-";
     internal const string ManifestName = ".manifest";
     internal const string WriteTestName = ".write-test";
+    internal const string WriteLockName = "..lock";
     internal const string ManifestHeader = "teleport-machineid-artifacts v1";
 
     private const int MaxArtifactLength = 16 * 1024 * 1024;
     private const int MaxReadAttempts = 8;
+    private static readonly TimeSpan LockRetryDelay = TimeSpan.FromMilliseconds(50);
+    private static readonly TimeSpan LockTimeout = TimeSpan.FromSeconds(30);
 
     private readonly SymlinkMode _symlinks;
     private readonly AclMode _acls;
@@ -161,6 +164,8 @@ public sealed class DirectoryDestination : IDestinationWriter
         {
             EnsureInitialized(cancellationToken);
             using var directory = OpenDirectory(create: true, "open");
+            using var writeLock = await AcquireWriteLockAsync(directory, "write the test file " + WriteTestName + " to", cancellationToken)
+                .ConfigureAwait(false);
             try
             {
                 directory.DeleteFile(WriteTestName);
@@ -190,7 +195,11 @@ public sealed class DirectoryDestination : IDestinationWriter
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            WriteCore(artifacts, cancellationToken);
+            var state = EnsureInitialized(cancellationToken);
+            cancellationToken.ThrowIfCancellationRequested();
+            using var directory = OpenDirectory(create: true, "open");
+            using var writeLock = await AcquireWriteLockAsync(directory, "lock", cancellationToken).ConfigureAwait(false);
+            WriteCore(directory, state, artifacts, cancellationToken);
         }
         finally
         {
@@ -342,11 +351,43 @@ public sealed class DirectoryDestination : IDestinationWriter
         }
     }
 
-    private void WriteCore(DestinationArtifacts artifacts, CancellationToken cancellationToken)
+    private async Task<IDisposable> AcquireWriteLockAsync(DirectoryHandle directory, string action, CancellationToken cancellationToken)
     {
-        var state = EnsureInitialized(cancellationToken);
-        cancellationToken.ThrowIfCancellationRequested();
-        using var directory = OpenDirectory(create: true, "open");
+        // Serializes writers of this directory across instances and processes (readers never lock).
+        var waited = TimeSpan.Zero;
+        while (true)
+        {
+            IDisposable? held;
+            try
+            {
+                held = directory.TryLock(WriteLockName);
+            }
+            catch (Exception ex) when (IsFileSystemError(ex))
+            {
+                throw Failure(ex, action);
+            }
+
+            if (held is not null)
+            {
+                return held;
+            }
+
+            if (waited >= LockTimeout)
+            {
+                throw new DestinationException(
+                    DestinationFailure.Locked,
+                    directory.PathOf(WriteLockName),
+                    $"Another writer has held '{directory.PathOf(WriteLockName)}' for {LockTimeout.TotalSeconds:0} seconds: another tbot-dotnet "
+                    + $"process or destination instance is writing to {Description}. Give each output its own directory.");
+            }
+
+            await Task.Delay(LockRetryDelay, _timeProvider, cancellationToken).ConfigureAwait(false);
+            waited += LockRetryDelay;
+        }
+    }
+
+    private void WriteCore(DirectoryHandle directory, InitializedState state, DestinationArtifacts artifacts, CancellationToken cancellationToken)
+    {
         string? previous;
         try
         {

@@ -110,6 +110,45 @@ public class DirectoryDestinationLinuxTests
         Assert.That(ex!.Failure, Is.EqualTo(DestinationFailure.SymlinkRefused));
     }
 
+    [Test]
+    public async Task AWriterInAnotherProcess_HoldingTheWriteLock_MakesAWriteWaitForIt()
+    {
+        var flock = ProcessRunner.Require("flock", "util-linux");
+        var sleep = ProcessRunner.Require("sleep", "coreutils");
+        var path = _temp.Combine("dest");
+        var destination = Create(path);
+        await destination.WriteAsync(Set("first"));
+        var lockPath = Path.Combine(path, "..lock");
+
+        using var holder = System.Diagnostics.Process.Start(flock, [lockPath, sleep, "60"]);
+        try
+        {
+            // Wait until the child holds the lock, as flock(1) itself reports it.
+            for (var i = 0; i < 400 && ProcessRunner.Run(flock, "--nonblock", "--conflict-exit-code", "42", lockPath, "true").ExitCode != 42; i++)
+            {
+                Thread.Sleep(25);
+            }
+
+            var write = destination.WriteAsync(Set("second"));
+            await Task.WhenAny(write, Task.Delay(300));
+            Assert.That(write.IsCompleted, Is.False, "the write must wait for the other process's lock");
+            Assert.That(File.ReadAllText(Path.Combine(path, "key")), Is.EqualTo("first"));
+
+            holder.Kill(entireProcessTree: true);
+            await write.WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.That(File.ReadAllText(Path.Combine(path, "key")), Is.EqualTo("second"));
+        }
+        finally
+        {
+            if (!holder.HasExited)
+            {
+                holder.Kill(entireProcessTree: true);
+            }
+
+            holder.WaitForExit();
+        }
+    }
+
     private void RequireAclSupport()
     {
         var setfacl = ProcessRunner.Require("setfacl", "acl");

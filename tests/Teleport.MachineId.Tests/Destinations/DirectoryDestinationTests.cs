@@ -110,7 +110,7 @@ public class DirectoryDestinationTests
             Assert.That(destination.IsPersistent, Is.True);
             Assert.That(destination.Description, Is.EqualTo("directory " + path));
             Assert.That(Directory.GetFileSystemEntries(path).Select(Path.GetFileName),
-                Is.EquivalentTo(new[] { "..data", generation, "key", "key-cert.pub", "identity" }));
+                Is.EquivalentTo(new[] { "..data", "..lock", generation, "key", "key-cert.pub", "identity" }));
         });
     }
 
@@ -233,6 +233,50 @@ public class DirectoryDestinationTests
         Assert.That(apiReads, Is.GreaterThan(0));
         Assert.That(protocolReads, Is.GreaterThan(0));
         Assert.That(Generations(path), Has.Length.LessThanOrEqualTo(2));
+    }
+
+    [Test]
+    public async Task TwoInstancesWritingOneDirectory_AreSerialized_AndReadersSeeOnlyConsistentSets()
+    {
+        var path = _temp.Combine("dest");
+        var initial = PairedArtifacts.Create(new Random(0), 0);
+        await Create(path).WriteAsync(DestinationArtifacts.Empty.SetItem("key", initial.Key).SetItem("key-cert.pub", initial.Certificate));
+
+        using var stop = new CancellationTokenSource();
+        var problems = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var observer = Create(path);
+        var reader = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var set = (await observer.ReadAsync())!;
+                if (PairedArtifacts.Check(set["key"].Span, set["key-cert.pub"].Span) is { } problem)
+                {
+                    problems.Enqueue(problem);
+                }
+            }
+        });
+
+        async Task WriteMany(DirectoryDestination writer, int seed)
+        {
+            var random = new Random(seed);
+            for (var i = 0; i < 40; i++)
+            {
+                var pair = PairedArtifacts.Create(random, i);
+                await writer.WriteAsync(DestinationArtifacts.Empty.SetItem("key", pair.Key).SetItem("key-cert.pub", pair.Certificate));
+            }
+        }
+
+        await Task.WhenAll(Task.Run(() => WriteMany(Create(path), 1)), Task.Run(() => WriteMany(Create(path), 2)));
+        await stop.CancelAsync();
+        await reader;
+
+        var final = (await observer.ReadAsync())!;
+        Assert.That(problems, Is.Empty);
+        Assert.That(PairedArtifacts.Check(final["key"].Span, final["key-cert.pub"].Span), Is.Null);
+        Assert.That(File.ReadAllBytes(Path.Combine(path, "key")), Is.EqualTo(final["key"].ToArray()));
+        Assert.That(Generations(path), Has.Length.LessThanOrEqualTo(2));
+        Assert.That(Directory.GetFileSystemEntries(path, "*.tmp*"), Is.Empty);
     }
 
     [TestCase(SymlinkMode.TrySecure)]

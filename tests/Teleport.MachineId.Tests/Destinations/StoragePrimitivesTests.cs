@@ -83,7 +83,7 @@ public class ExclusiveDirectoryLockTests
         }
         finally
         {
-            holder.Kill();
+            holder.Kill(entireProcessTree: true);
             holder.WaitForExit();
         }
     }

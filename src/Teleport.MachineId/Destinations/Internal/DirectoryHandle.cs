@@ -97,6 +97,12 @@ internal abstract class DirectoryHandle : IDisposable
     /// <exception cref="PlatformNotSupportedException">This platform has no POSIX ACL support here.</exception>
     public abstract void SetAcl(byte[] acl);
 
+    /// <summary>
+    /// Takes <c>flock(LOCK_EX|LOCK_NB)</c> on the file <paramref name="name"/> (created 0600 if
+    /// missing, never through a link); <see langword="null"/> when someone else holds it.
+    /// </summary>
+    public abstract IDisposable? TryLock(string name);
+
     /// <summary>The permission bits (e.g. 0b111_000_000) of this directory.</summary>
     public abstract int GetPermissions();
 

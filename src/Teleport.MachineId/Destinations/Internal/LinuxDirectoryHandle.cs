@@ -303,6 +303,30 @@ internal sealed class LinuxDirectoryHandle : DirectoryHandle
         }
     }
 
+    public override IDisposable? TryLock(string name)
+    {
+        var fd = OpenChild(name, LinuxNative.ORdWr | LinuxNative.OCreat | LinuxNative.ONoCtty, 0b110_000_000);
+        if (fd < 0)
+        {
+            throw PosixNative.Error(LinuxNative.LastError, "open", PathOf(name));
+        }
+
+        var handle = new SafeFileDescriptor(fd);
+        if (PosixNative.Flock(fd, PosixNative.LockEx | PosixNative.LockNb) != 0)
+        {
+            var errno = LinuxNative.LastError;
+            handle.Dispose();
+            if (errno == LinuxNative.EWOULDBLOCK)
+            {
+                return null;
+            }
+
+            throw PosixNative.Error(errno, "flock", PathOf(name));
+        }
+
+        return handle;
+    }
+
     public override int GetPermissions()
     {
         if (!LinuxNative.Statx(_fd.Fd, string.Empty, out var status))

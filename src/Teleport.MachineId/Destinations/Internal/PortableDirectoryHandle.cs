@@ -212,6 +212,34 @@ internal sealed class PortableDirectoryHandle : DirectoryHandle
 
     public override void SetAcl(byte[] acl) => throw new PlatformNotSupportedException("POSIX ACLs are only managed on Linux.");
 
+    public override IDisposable? TryLock(string name)
+    {
+        if (GetEntryKind(name) is EntryKind.Symlink or EntryKind.Directory)
+        {
+            throw new IOException($"'{PathOf(name)}' is not a regular file.", LinuxNative.EINVAL);
+        }
+
+        var options = new FileStreamOptions
+        {
+            Mode = FileMode.OpenOrCreate,
+            Access = FileAccess.ReadWrite,
+            Share = FileShare.None, // flock(LOCK_EX|LOCK_NB) on Unix, a sharing lock on Windows
+        };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = FileMode0600;
+        }
+
+        try
+        {
+            return new FileStream(PathOf(name), options);
+        }
+        catch (IOException ex) when (ex is not FileNotFoundException and not DirectoryNotFoundException)
+        {
+            return null; // held by another writer
+        }
+    }
+
     public override int GetPermissions() =>
         OperatingSystem.IsWindows() ? 0b111_000_000 : (int)File.GetUnixFileMode(_path) & 0xFFF;
 
