@@ -1,0 +1,62 @@
+namespace Teleport.MachineId;
+
+/// <summary>
+/// Stable <see cref="Microsoft.Extensions.Logging.EventId"/> values of the log messages
+/// Teleport.MachineId writes, so applications can filter or alert on them.
+/// </summary>
+/// <remarks>
+/// Ranges: 1000–1099 join, 2000–2099 renewal, 3000–3099 destinations, 4000–4099 SSH and outputs,
+/// 5000–5099 wire. An id, once published, keeps its meaning; retired ids are not reused.
+/// </remarks>
+public static class MachineIdEventIds
+{
+    // 3000–3099: destinations (Teleport.MachineId.Destinations).
+
+    /// <summary>A destination was initialized and is ready for writes (Information).</summary>
+    public const int DestinationInitialized = 3000;
+
+    /// <summary>A destination directory (or a missing parent) was created with mode 0700 (Information).</summary>
+    public const int DestinationDirectoryCreated = 3001;
+
+    /// <summary>A set of artifacts was written to a destination (Debug).</summary>
+    public const int DestinationArtifactsWritten = 3002;
+
+    /// <summary>
+    /// <c>symlinks: try-secure</c> could not use <c>openat2(RESOLVE_NO_SYMLINKS)</c> and fell back to a
+    /// weaker check (Warning).
+    /// </summary>
+    public const int DestinationSecureSymlinksFallback = 3003;
+
+    /// <summary>
+    /// An unexpected symbolic link at an artifact name was replaced by the destination's own link;
+    /// its target was not written (Warning).
+    /// </summary>
+    public const int DestinationUnexpectedSymlinkReplaced = 3004;
+
+    /// <summary>ACL readers are configured but ACLs could not be applied; they are disabled (Warning).</summary>
+    public const int DestinationAclsUnavailable = 3005;
+
+    /// <summary>An ACL that did not match the configured readers was corrected (Warning).</summary>
+    public const int DestinationAclCorrected = 3006;
+
+    /// <summary>Readers are configured but <c>acls: off</c>, so no ACLs are managed (Information).</summary>
+    public const int DestinationAclsIgnored = 3007;
+
+    /// <summary>An old generation of artifacts was removed from a destination directory (Debug).</summary>
+    public const int DestinationGenerationRemoved = 3008;
+
+    /// <summary>Cleaning up old generations or temporary entries failed; the write itself succeeded (Warning).</summary>
+    public const int DestinationCleanupFailed = 3009;
+
+    /// <summary>A plain file at an artifact name (for example written by tbot) was replaced by a link (Information).</summary>
+    public const int DestinationPlainFileReplaced = 3010;
+
+    /// <summary>The link of an artifact that is no longer part of the set was removed (Debug).</summary>
+    public const int DestinationStaleLinkRemoved = 3011;
+
+    /// <summary>A read raced with a write that removed the generation being read; the read was retried (Debug).</summary>
+    public const int DestinationReadRetried = 3012;
+
+    /// <summary>The destination directory is writable by its group or by others (Warning).</summary>
+    public const int DestinationDirectoryPermissive = 3013;
+}
