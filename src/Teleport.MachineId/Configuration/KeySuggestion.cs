@@ -36,16 +36,21 @@ internal static class KeySuggestion
             return best;
         }
 
-        // "proxy" for "proxy_server", "ttl" for "credential_ttl": a whole word of the key.
+        // "proxy" for "proxy_server", "token_env" for "token_env_var_name": a whole word or a
+        // prefix of exactly one known key.
         return written.Length >= 3
-            && candidates.Where(c => Normalize(c).Split('_').Contains(normalized, StringComparer.Ordinal)).Take(2).ToList() is [var only]
+            && candidates.Where(c => IsPartOf(normalized, Normalize(c))).Take(2).ToList() is [var only]
             ? only
             : null;
     }
 
+    private static bool IsPartOf(string written, string candidate) =>
+        candidate.Split('_').Contains(written, StringComparer.Ordinal)
+        || (written.Length >= 4 && (candidate.StartsWith(written, StringComparison.Ordinal) || written.StartsWith(candidate, StringComparison.Ordinal)));
+
     /// <summary>" (did you mean 'x'?)" or an empty string.</summary>
     public static string DidYouMean(string written, IEnumerable<string> candidates) =>
-        Closest(written, candidates) is { } suggestion ? $"; did you mean '{suggestion}'?" : string.Empty;
+        Closest(written, candidates) is { } suggestion ? $" (did you mean '{suggestion}'?)" : string.Empty;
 
     private static string Normalize(string value) => value.Trim().ToLowerInvariant().Replace('-', '_');
 

@@ -127,6 +127,7 @@ internal sealed class TbotConfigurationParser
     private Located? token;
     private List<string> caPins = [];
     private ConfigYamlNode? caPinsNode;
+    private int caPinsWritten;
     private Located? caPath;
 
     private TbotDestination? storage;
@@ -337,6 +338,7 @@ internal sealed class TbotConfigurationParser
                     break;
                 case "ca_pins":
                     caPinsNode = value;
+                    caPinsWritten = value is ConfigYamlSequence written ? written.Items.Count : 0;
                     caPins = ReadPins(value, childPath);
                     break;
                 case "ca_path":
@@ -754,7 +756,7 @@ internal sealed class TbotConfigurationParser
                 replaced.Add("join_method");
             }
 
-            if (caPins.Count > 0)
+            if (caPinsWritten > 0)
             {
                 replaced.Add("ca_pins");
             }
@@ -782,6 +784,7 @@ internal sealed class TbotConfigurationParser
             token = new Located(overrides.Token, null, OverrideToken);
             caPins = [];
             caPinsNode = null;
+            caPinsWritten = 0;
             caPath = null;
         }
     }
@@ -851,6 +854,8 @@ internal sealed class TbotConfigurationParser
 
     private (TbotAddress? Proxy, TbotAddress? Auth) BuildAddresses()
     {
+        var proxy = proxyServer is null ? null : ParseAddress(proxyServer, "proxy_server", TbotAddress.DefaultProxyPort);
+        var auth = authServer is null ? null : ParseAddress(authServer, "auth_server", TbotAddress.DefaultAuthPort);
         if (proxyServer is not null && authServer is not null)
         {
             var (later, laterPath) = IsAfter(authServer.Node, proxyServer.Node) ? (authServer, "auth_server") : (proxyServer, "proxy_server");
@@ -859,22 +864,17 @@ internal sealed class TbotConfigurationParser
                 "proxy_server and auth_server are mutually exclusive; keep proxy_server (recommended) or auth_server"
                 + FromOverride(proxyServer) + FromOverride(authServer),
                 later.Node);
-            return (null, null);
         }
-
-        if (proxyServer is null && authServer is null)
+        else if (proxyServer is null && authServer is null)
         {
             Fail(
                 "proxy_server",
                 "set proxy_server (the Teleport Proxy address, e.g. teleport.example.com:443) or auth_server; "
                 + $"{OverrideProxy} can also supply it",
                 null);
-            return (null, null);
         }
 
-        return (
-            proxyServer is null ? null : ParseAddress(proxyServer, "proxy_server", TbotAddress.DefaultProxyPort),
-            authServer is null ? null : ParseAddress(authServer, "auth_server", TbotAddress.DefaultAuthPort));
+        return (proxy, auth);
     }
 
     private TbotAddress? BuildDiagnosticsAddress() =>
@@ -941,7 +941,7 @@ internal sealed class TbotConfigurationParser
         if (insecure)
         {
             Warn("insecure", "insecure: true trusts the cluster's certificates on first connect without verification; do not use it in production", null);
-            if (caPins.Count > 0)
+            if (caPinsWritten > 0)
             {
                 Fail("onboarding.ca_pins", "ca_pins cannot be used with insecure: true; remove one of them", caPinsNode);
             }
@@ -951,7 +951,7 @@ internal sealed class TbotConfigurationParser
                 Fail("onboarding.ca_path", "ca_path cannot be used with insecure: true; remove one of them", caPath.Node);
             }
         }
-        else if (caPins.Count > 0 && caPath is not null)
+        else if (caPinsWritten > 0 && caPath is not null)
         {
             Fail("onboarding.ca_path", "ca_pins and ca_path are mutually exclusive; keep one of them", caPath.Node);
         }
