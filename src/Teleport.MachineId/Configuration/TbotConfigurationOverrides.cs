@@ -10,7 +10,7 @@ namespace Teleport.MachineId.Configuration;
 /// <c>onboarding</c> section: the result joins with <c>join_method: token</c> and this token, and the
 /// file's <c>ca_pins</c>, <c>ca_path</c> and <c>join_method</c> are not used (a warning says so).
 /// <see cref="ProxyServer"/> and <see cref="AuthServer"/> replace only their own key, so a file
-/// <c>auth_server</c> plus <c>TELEPORT_PROXY</c> is rejected as both being set, as tbot rejects it.
+/// <c>auth_server</c> plus <c>TELEPORT_PROXY</c> is rejected because both are then set.
 /// </remarks>
 public sealed record TbotConfigurationOverrides
 {
