@@ -7,17 +7,17 @@ public sealed class TbotJoinTokenTests
 {
     private const string Secret = "s3cr3t-join-token-4d9e1b";
 
-    private string directory = null!;
-
-    [SetUp]
-    public void CreateDirectory()
+    /// <summary>A private temporary directory per test, so tests may run in parallel.</summary>
+    private sealed class TempDirectory : IDisposable
     {
-        directory = Path.Combine(Path.GetTempPath(), "tbot-token-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(directory);
-    }
+        public TempDirectory() => Directory.CreateDirectory(Path);
 
-    [TearDown]
-    public void DeleteDirectory() => Directory.Delete(directory, recursive: true);
+        public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "tbot-token-" + Guid.NewGuid().ToString("N"));
+
+        public string File(string name) => System.IO.Path.Combine(Path, name);
+
+        public void Dispose() => Directory.Delete(Path, recursive: true);
+    }
 
     private static string ConfigWithToken(string tokenYaml) => $"""
         version: v2
@@ -46,7 +46,8 @@ public sealed class TbotJoinTokenTests
     [Test]
     public async Task Absolute_path_reads_the_file_lazily_and_trims_it()
     {
-        var file = Path.Combine(directory, "bot-token");
+        using var temp = new TempDirectory();
+        var file = temp.File("bot-token");
         var token = TbotConfigurationReader.Read(ConfigWithToken(file)).Configuration.Onboarding.Token!;
 
         // The file may appear after the configuration was read, as tbot reads it only when joining.
@@ -74,7 +75,8 @@ public sealed class TbotJoinTokenTests
     [Test]
     public void Missing_token_file_is_a_configuration_error_naming_the_file()
     {
-        var file = Path.Combine(directory, "absent");
+        using var temp = new TempDirectory();
+        var file = temp.File("absent");
         var token = TbotJoinToken.Parse(file);
 
         var ex = Assert.ThrowsAsync<TbotConfigurationException>(async () => await token.ResolveAsync());
@@ -89,7 +91,8 @@ public sealed class TbotJoinTokenTests
     [Test]
     public void Empty_token_file_is_an_error()
     {
-        var file = Path.Combine(directory, "empty");
+        using var temp = new TempDirectory();
+        var file = temp.File("empty");
         File.WriteAllText(file, " \n\t\n");
 
         var ex = Assert.ThrowsAsync<TbotConfigurationException>(async () => await TbotJoinToken.Parse(file).ResolveAsync());
@@ -100,7 +103,8 @@ public sealed class TbotJoinTokenTests
     [Test]
     public void Resolving_honours_cancellation()
     {
-        var file = Path.Combine(directory, "bot-token");
+        using var temp = new TempDirectory();
+        var file = temp.File("bot-token");
         File.WriteAllText(file, Secret);
         using var cancelled = new CancellationTokenSource();
         cancelled.Cancel();
