@@ -1,0 +1,117 @@
+namespace Teleport.MachineId.Configuration;
+
+/// <summary>
+/// A validated tbot v2 configuration (<c>tbot.yaml</c>), limited to what Teleport.MachineId
+/// supports: token joining, directory or memory storage, and <c>identity</c> services.
+/// </summary>
+/// <remarks>
+/// Produced by <see cref="TbotConfigurationReader"/>, which has already applied tbot's defaults,
+/// environment/flag overrides and validation: exactly one of <see cref="ProxyServer"/> and
+/// <see cref="AuthServer"/> is set, lifetimes are positive, and every service has a supported
+/// destination. The <c>outputs</c> list of the file (deprecated) is merged into
+/// <see cref="Services"/> after the <c>services</c> entries, as tbot does. <c>fips</c> is not
+/// modelled: it must be false, because Teleport.MachineId has no FIPS mode.
+/// </remarks>
+public sealed record TbotConfiguration
+{
+    /// <summary><c>proxy_server</c>: the Proxy Service to connect through (port 443 when omitted); null when <see cref="AuthServer"/> is used.</summary>
+    public TbotAddress? ProxyServer { get; init; }
+
+    /// <summary><c>auth_server</c>: the Auth Service to connect to directly (port 3025 when omitted); null when <see cref="ProxyServer"/> is used.</summary>
+    public TbotAddress? AuthServer { get; init; }
+
+    /// <summary>
+    /// <c>credential_ttl</c> (or the deprecated <c>certificate_ttl</c>) and <c>renewal_interval</c>
+    /// for the bot identity and every service without its own; defaults 1h and 20m.
+    /// </summary>
+    public TbotCredentialLifetime CredentialLifetime { get; init; } = TbotCredentialLifetime.Default;
+
+    /// <summary><c>oneshot</c>: renew once, write the outputs and exit.</summary>
+    public bool Oneshot { get; init; }
+
+    /// <summary><c>insecure</c>: trust the cluster's certificates on first connect without verification. Not for production.</summary>
+    public bool Insecure { get; init; }
+
+    /// <summary><c>debug</c>: verbose logging.</summary>
+    public bool Debug { get; init; }
+
+    /// <summary><c>diag_addr</c>: where tbot would serve its diagnostics HTTP listener; null when not set.</summary>
+    public TbotAddress? DiagnosticsAddress { get; init; }
+
+    /// <summary><c>onboarding</c>: how the bot joins the cluster the first time.</summary>
+    public required TbotOnboarding Onboarding { get; init; }
+
+    /// <summary><c>storage</c>: where the bot keeps its own identity; tbot's default is the directory <c>/var/lib/teleport/bot</c>.</summary>
+    public required TbotDestination Storage { get; init; }
+
+    /// <summary><c>services</c> then <c>outputs</c>: the identity outputs to keep written.</summary>
+    public IReadOnlyList<TbotIdentityService> Services { get; init; } = [];
+}
+
+/// <summary>How long issued credentials live and how often they are renewed.</summary>
+/// <param name="Ttl"><c>credential_ttl</c>: the requested certificate lifetime.</param>
+/// <param name="RenewalInterval"><c>renewal_interval</c>: how often new certificates are requested.</param>
+public sealed record TbotCredentialLifetime(TimeSpan Ttl, TimeSpan RenewalInterval)
+{
+    /// <summary>tbot's defaults: <c>credential_ttl: 1h</c>, <c>renewal_interval: 20m</c>.</summary>
+    public static TbotCredentialLifetime Default { get; } = new(TimeSpan.FromHours(1), TimeSpan.FromMinutes(20));
+
+    /// <summary>The lifetime in tbot's notation, e.g. <c>credential_ttl 1h0m0s, renewal_interval 20m0s</c>.</summary>
+    /// <returns>A description of the lifetime.</returns>
+    public override string ToString() =>
+        $"credential_ttl {GoDuration.Format(Ttl)}, renewal_interval {GoDuration.Format(RenewalInterval)}";
+}
+
+/// <summary>The <c>onboarding</c> section: how the bot joins the cluster the first time.</summary>
+public sealed record TbotOnboarding
+{
+    /// <summary><c>join_method</c>; only <see cref="TbotJoinMethod.Token"/> is supported.</summary>
+    public TbotJoinMethod JoinMethod { get; init; } = TbotJoinMethod.Token;
+
+    /// <summary>
+    /// <c>token</c>: the join token, written inline or as an absolute path to a file holding it;
+    /// null when not set (the bot then needs an identity already in its storage).
+    /// </summary>
+    public TbotJoinToken? Token { get; init; }
+
+    /// <summary><c>ca_pins</c>: <c>sha256:&lt;hex&gt;</c> pins of the cluster CA, checked on first connect (lower-case hex).</summary>
+    public IReadOnlyList<string> CaPins { get; init; } = [];
+
+    /// <summary><c>ca_path</c>: a PEM file with the cluster CA, the alternative to <see cref="CaPins"/>; null when not set.</summary>
+    public string? CaPath { get; init; }
+}
+
+/// <summary>A <c>join_method</c> Teleport.MachineId supports.</summary>
+public enum TbotJoinMethod
+{
+    /// <summary><c>token</c>: a shared, single-use join token; the identity is then renewed.</summary>
+    Token = 0,
+}
+
+/// <summary>A service of <c>type: identity</c>: SSH and TLS credentials written like tbot's identity output.</summary>
+public sealed record TbotIdentityService
+{
+    /// <summary><c>name</c>: the service name for logs and health reports; null when not set.</summary>
+    public string? Name { get; init; }
+
+    /// <summary><c>destination</c>: where the credentials are written.</summary>
+    public required TbotDestination Destination { get; init; }
+
+    /// <summary><c>roles</c>: the roles to request; empty means every role the bot may impersonate.</summary>
+    public IReadOnlyList<string> Roles { get; init; } = [];
+
+    /// <summary><c>cluster</c>: a leaf cluster to issue certificates for; null for the cluster the bot joined.</summary>
+    public string? Cluster { get; init; }
+
+    /// <summary><c>ssh_config</c>: <c>on</c> (the default) writes <c>ssh_config</c> and <c>known_hosts</c>; <c>off</c> does not.</summary>
+    public bool WriteSshConfig { get; init; } = true;
+
+    /// <summary><c>allow_reissue</c>: whether the credentials may be used to reissue further certificates.</summary>
+    public bool AllowReissue { get; init; }
+
+    /// <summary>
+    /// <c>credential_ttl</c> and <c>renewal_interval</c> of this service; null to use the bot's
+    /// <see cref="TbotConfiguration.CredentialLifetime"/>.
+    /// </summary>
+    public TbotCredentialLifetime? CredentialLifetime { get; init; }
+}
