@@ -36,6 +36,8 @@ internal static class SshToolRunner
             StandardOutputEncoding = Encoding.UTF8,
             StandardErrorEncoding = Encoding.UTF8,
         };
+        // ssh-keygen prints validity in local time; UTC keeps expected output stable.
+        info.Environment["TZ"] = "UTC";
         foreach (var argument in arguments)
         {
             info.ArgumentList.Add(argument);
