@@ -16,8 +16,20 @@ internal sealed class SshdFixtureOptions
     /// </summary>
     public IList<PublicKeyInfo> TrustedUserCaKeys { get; } = new List<PublicKeyInfo>();
 
-    /// <summary>The host CA that signs the host certificate; generated (Ed25519) when null. Not disposed by the fixture.</summary>
+    /// <summary>
+    /// The host CA that signs the host certificate; generated (Ed25519) when null and no
+    /// <see cref="HostCertificate"/> is given. Not disposed by the fixture.
+    /// </summary>
     public PrivateKey? HostCa { get; set; }
+
+    /// <summary>The host key; generated (<see cref="HostKeyAlgorithm"/>) when null. Not disposed by the fixture.</summary>
+    public PrivateKey? HostKey { get; set; }
+
+    /// <summary>
+    /// A ready-made host certificate for <see cref="HostKey"/> (e.g. issued by a Teleport host CA);
+    /// when null the fixture signs one with <see cref="HostCa"/>.
+    /// </summary>
+    public SshCertificate? HostCertificate { get; set; }
 
     /// <summary>Algorithm of the host key the fixture generates.</summary>
     public KeyAlgorithm HostKeyAlgorithm { get; set; } = KeyAlgorithm.Ed25519;
@@ -47,9 +59,10 @@ internal sealed class SshdFixture : IAsyncDisposable
     private readonly SshTestDirectory _directory;
     private readonly StringBuilder _log = new();
     private readonly bool _ownsHostCa;
+    private bool _ownsHostKey;
     private Process? _process;
 
-    private SshdFixture(SshTestDirectory directory, PrivateKey hostCa, bool ownsHostCa, PrivateKey? userCa)
+    private SshdFixture(SshTestDirectory directory, PrivateKey? hostCa, bool ownsHostCa, PrivateKey? userCa)
     {
         _directory = directory;
         HostCa = hostCa;
@@ -72,8 +85,8 @@ internal sealed class SshdFixture : IAsyncDisposable
     /// <summary>The generated user CA, or null when the options supplied the trusted keys.</summary>
     public PrivateKey? UserCa { get; }
 
-    /// <summary>The host CA that signed <see cref="HostCertificate"/>.</summary>
-    public PrivateKey HostCa { get; }
+    /// <summary>The host CA that signed <see cref="HostCertificate"/>; null when the options supplied a ready-made certificate without it.</summary>
+    public PrivateKey? HostCa { get; }
 
     /// <summary>The host key.</summary>
     public PrivateKey HostKey { get; private set; } = null!;
@@ -102,8 +115,13 @@ internal sealed class SshdFixture : IAsyncDisposable
         options ??= new SshdFixtureOptions();
         var sshd = OpenSshTools.Sshd;
         var directory = new SshTestDirectory("tmid-sshd");
-        var ownsHostCa = options.HostCa is null;
-        var hostCa = options.HostCa ?? PrivateKey.Generate(KeyAlgorithm.Ed25519);
+        if (options.HostCertificate is not null && options.HostKey is null)
+        {
+            throw new ArgumentException("A ready-made HostCertificate needs its HostKey.", nameof(options));
+        }
+
+        var ownsHostCa = options.HostCa is null && options.HostCertificate is null;
+        var hostCa = options.HostCa ?? (ownsHostCa ? PrivateKey.Generate(KeyAlgorithm.Ed25519) : null);
         var userCa = options.TrustedUserCaKeys.Count == 0 ? PrivateKey.Generate(KeyAlgorithm.Ed25519) : null;
         var fixture = new SshdFixture(directory, hostCa, ownsHostCa, userCa);
         try
@@ -195,11 +213,15 @@ internal sealed class SshdFixture : IAsyncDisposable
             process.Dispose();
         }
 
-        HostKey?.Dispose();
+        if (_ownsHostKey)
+        {
+            HostKey?.Dispose();
+        }
+
         UserCa?.Dispose();
         if (_ownsHostCa)
         {
-            HostCa.Dispose();
+            HostCa?.Dispose();
         }
 
         _directory.Dispose();
@@ -220,22 +242,30 @@ internal sealed class SshdFixture : IAsyncDisposable
             File.SetUnixFileMode("/run/sshd", (UnixFileMode)0b111_101_101);
         }
 
-        HostKey = PrivateKey.Generate(options.HostKeyAlgorithm);
-        var now = DateTimeOffset.UtcNow;
-        var hostBuilder = new SshCertificateBuilder
+        _ownsHostKey = options.HostKey is null;
+        HostKey = options.HostKey ?? PrivateKey.Generate(options.HostKeyAlgorithm);
+        if (options.HostCertificate is not null)
         {
-            PublicKey = HostKey.PublicKey,
-            Type = SshCertificateType.Host,
-            KeyId = "tmid-test-sshd",
-            ValidAfter = now.AddMinutes(-5),
-            ValidBefore = now.AddHours(6),
-        };
-        foreach (var principal in options.HostPrincipals)
-        {
-            hostBuilder.Principals.Add(principal);
+            HostCertificate = options.HostCertificate;
         }
+        else
+        {
+            var now = DateTimeOffset.UtcNow;
+            var hostBuilder = new SshCertificateBuilder
+            {
+                PublicKey = HostKey.PublicKey,
+                Type = SshCertificateType.Host,
+                KeyId = "tmid-test-sshd",
+                ValidAfter = now.AddMinutes(-5),
+                ValidBefore = now.AddHours(6),
+            };
+            foreach (var principal in options.HostPrincipals)
+            {
+                hostBuilder.Principals.Add(principal);
+            }
 
-        HostCertificate = hostBuilder.Sign(HostCa);
+            HostCertificate = hostBuilder.Sign(HostCa!);
+        }
         var hostKeyPath = _directory.Write("host_key", HostKey.ExportOpenSshPem("tmid-host"), secret: true);
         _directory.Write("host_key.pub", HostKey.PublicKey.ToAuthorizedKey("tmid-host") + "\n");
         var hostCertPath = _directory.Write("host_key-cert.pub", HostCertificate.ToAuthorizedKey() + "\n");

@@ -33,7 +33,7 @@ public sealed class SshdCertificateLoginTests
 
         _sshd = await SshdFixture.StartAsync(options);
         _dir = new SshTestDirectory("tmid-ssh-client");
-        _knownHosts = _sshd.WriteKnownHosts("known_hosts", _sshd.CertAuthorityLine(_sshd.HostCa.PublicKey));
+        _knownHosts = _sshd.WriteKnownHosts("known_hosts", _sshd.CertAuthorityLine(_sshd.HostCa!.PublicKey));
     }
 
     [OneTimeTearDown]
@@ -158,7 +158,7 @@ public sealed class SshdCertificateLoginTests
     [Test]
     public void The_host_certificate_verifies_with_our_own_checks_too()
     {
-        _sshd.HostCertificate.Verify([_sshd.HostCa.PublicKey], DateTimeOffset.UtcNow, SshCertificateType.Host, "127.0.0.1");
+        _sshd.HostCertificate.Verify([_sshd.HostCa!.PublicKey], DateTimeOffset.UtcNow, SshCertificateType.Host, "127.0.0.1");
         Assert.That(_sshd.HostCertificate.PublicKey, Is.EqualTo(_sshd.HostKey.PublicKey));
     }
 
@@ -218,5 +218,35 @@ public sealed class SshdHostCertificateTests(KeyAlgorithm hostCa, KeyAlgorithm h
 
         Assert.That(result.ExitCode, Is.Zero, $"{result}\nsshd log:\n{sshd.Log}");
         Assert.That(sshd.HostCertificate.SignatureKey, Is.EqualTo(hostCaKey.PublicKey));
+    }
+}
+
+/// <summary>The fixture serves a host key and certificate issued elsewhere (as end-to-end tests do with a cluster's host CA).</summary>
+[NonParallelizable]
+public sealed class SshdFixtureReadyMadeHostCertificateTests
+{
+    [Test]
+    public async Task Serves_a_ready_made_host_certificate()
+    {
+        var hostCa = TestKeys.Get(KeyAlgorithm.EcdsaP384, 31);
+        var hostKey = TestKeys.Get(KeyAlgorithm.EcdsaP256, 31);
+        var hostCertificate = new SshCertificateBuilder
+        {
+            PublicKey = hostKey.PublicKey,
+            Type = SshCertificateType.Host,
+            KeyId = "node-uuid.example.com",
+            Principals = { "node-uuid.example.com", "127.0.0.1" },
+            Extensions = { ["x-teleport-role"] = "Node", ["x-teleport-authority"] = "example.com" },
+        }.Sign(hostCa);
+        await using var sshd = await SshdFixture.StartAsync(new SshdFixtureOptions { HostKey = hostKey, HostCertificate = hostCertificate });
+        Assert.That(sshd.HostCa, Is.Null);
+        var userKey = TestKeys.Get(KeyAlgorithm.Ed25519, 31);
+        var userCertificate = new SshCertificateBuilder { PublicKey = userKey.PublicKey, Principals = { sshd.LoginUser } }.Sign(sshd.UserCa!);
+        var (keyPath, certificatePath) = sshd.WriteUserIdentity("id", userKey, userCertificate);
+        var knownHosts = sshd.WriteKnownHosts("known_hosts", sshd.CertAuthorityLine(hostCa.PublicKey));
+
+        var result = await sshd.RunSshAsync(keyPath, certificatePath, knownHosts, "true");
+
+        Assert.That(result.ExitCode, Is.Zero, $"{result}\nsshd log:\n{sshd.Log}");
     }
 }

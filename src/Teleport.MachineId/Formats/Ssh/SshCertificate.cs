@@ -161,6 +161,9 @@ public sealed class SshCertificate : IEquatable<SshCertificate>
     /// <summary>The encoded certificate, for code in this assembly that must not copy it.</summary>
     internal ReadOnlySpan<byte> WireSpan => _wire;
 
+    /// <summary>The bytes the CA signature covers (everything before the signature field).</summary>
+    internal ReadOnlySpan<byte> SignedData => _wire.AsSpan(0, _signedLength);
+
     /// <summary>Compares two certificates byte for byte.</summary>
     public static bool operator ==(SshCertificate? left, SshCertificate? right) =>
         left is null ? right is null : left.Equals(right);
