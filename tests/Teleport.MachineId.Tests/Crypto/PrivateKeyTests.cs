@@ -189,6 +189,26 @@ public sealed class PrivateKeyTests
         Assert.That(() => PrivateKey.ImportPem(pem), Throws.TypeOf<TeleportFormatException>().With.Message.Contains("does not match"));
     }
 
+    [Test]
+    public void Rejects_an_RSA_key_whose_modulus_does_not_match_its_primes()
+    {
+        var parameters = ((RSA)TestKeys.Get(KeyAlgorithm.Rsa2048).GetAsymmetricAlgorithm()).ExportParameters(true);
+        var modulus = (byte[])parameters.Modulus!.Clone();
+        modulus[^1] ^= 0x02;
+        var writer = new System.Formats.Asn1.AsnWriter(System.Formats.Asn1.AsnEncodingRules.DER);
+        using (writer.PushSequence())
+        {
+            writer.WriteInteger(0);
+            foreach (var value in new[] { modulus, parameters.Exponent, parameters.D, parameters.P, parameters.Q, parameters.DP, parameters.DQ, parameters.InverseQ })
+            {
+                writer.WriteIntegerUnsigned(value);
+            }
+        }
+
+        var pem = PemEncoding.WriteString("RSA PRIVATE KEY", writer.Encode());
+        Assert.That(() => PrivateKey.ImportPem(pem), Throws.TypeOf<TeleportFormatException>());
+    }
+
     [TestCase(KeyAlgorithm.Rsa2048)]
     [TestCase(KeyAlgorithm.EcdsaP256)]
     [TestCase(KeyAlgorithm.EcdsaP384)]

@@ -252,6 +252,11 @@ internal static class OpenSshPrivateKeyFormat
         var rsa = RSA.Create();
         try
         {
+            if (new BigInteger(n, isUnsigned: true, isBigEndian: true) != pValue * qValue)
+            {
+                throw new TeleportFormatException($"Malformed {What}: the RSA modulus is not the product of its primes.");
+            }
+
             rsa.ImportParameters(parameters);
             return PrivateKey.FromRsa(rsa);
         }
@@ -259,6 +264,11 @@ internal static class OpenSshPrivateKeyFormat
         {
             rsa.Dispose();
             throw new TeleportFormatException($"Malformed {What}: invalid RSA key.", ex);
+        }
+        catch
+        {
+            rsa.Dispose();
+            throw;
         }
         finally
         {

@@ -360,12 +360,40 @@ public sealed class PrivateKey : IDisposable
         }
     }
 
+    /// <summary>Rejects an RSA key whose modulus is not the product of its primes (a corrupt file).</summary>
+    /// <exception cref="TeleportFormatException">The key is inconsistent.</exception>
+    internal static void EnsureConsistentRsa(RSA rsa)
+    {
+        var parameters = rsa.ExportParameters(true);
+        try
+        {
+            var n = new System.Numerics.BigInteger(parameters.Modulus, isUnsigned: true, isBigEndian: true);
+            var p = new System.Numerics.BigInteger(parameters.P, isUnsigned: true, isBigEndian: true);
+            var q = new System.Numerics.BigInteger(parameters.Q, isUnsigned: true, isBigEndian: true);
+            if (n != p * q)
+            {
+                throw new TeleportFormatException("Malformed RSA private key: the modulus is not the product of its primes.");
+            }
+        }
+        finally
+        {
+            foreach (var secret in new[] { parameters.D, parameters.P, parameters.Q, parameters.DP, parameters.DQ, parameters.InverseQ })
+            {
+                if (secret is not null)
+                {
+                    CryptographicOperations.ZeroMemory(secret);
+                }
+            }
+        }
+    }
+
     private static PrivateKey ImportRsa(Action<RSA> import)
     {
         var rsa = RSA.Create();
         try
         {
             import(rsa);
+            EnsureConsistentRsa(rsa);
             return FromRsa(rsa);
         }
         catch (CryptographicException ex)
