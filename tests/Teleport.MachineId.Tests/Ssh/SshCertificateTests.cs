@@ -70,6 +70,43 @@ public sealed class SshCertificateTests
     }
 
     [Test]
+    public void A_reused_builder_reflects_every_change_between_signatures()
+    {
+        var ca = TestKeys.Get(KeyAlgorithm.Ed25519, 1);
+        var builder = new SshCertificateBuilder
+        {
+            PublicKey = TestKeys.Get(KeyAlgorithm.Ed25519).PublicKey,
+            Principals = { "a" },
+            CriticalOptions = { ["force-command"] = "x" },
+            Extensions = { ["permit-pty"] = "" },
+        };
+        var first = builder.Sign(ca);
+        builder.Principals.Add("b");
+        builder.Principals[0] = "c";
+        builder.Extensions["renewable"] = "";
+        builder.Extensions.Remove("permit-pty");
+        builder.CriticalOptions["force-command"] = "y";
+        var second = builder.Sign(ca);
+        builder.Principals.Clear();
+        builder.Extensions.Clear();
+        builder.CriticalOptions.Remove(new KeyValuePair<string, string>("force-command", "y"));
+        var third = builder.Sign(ca);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(first.Principals, Is.EqualTo(new[] { "a" }));
+            Assert.That(first.Extensions.Keys, Is.EqualTo(new[] { "permit-pty" }));
+            Assert.That(second.Principals, Is.EqualTo(new[] { "c", "b" }));
+            Assert.That(second.Extensions.Keys, Is.EqualTo(new[] { "renewable" }));
+            Assert.That(second.CriticalOptions["force-command"], Is.EqualTo("y"));
+            Assert.That(third.Principals, Is.Empty);
+            Assert.That(third.Extensions, Is.Empty);
+            Assert.That(third.CriticalOptions, Is.Empty);
+            Assert.That(builder.Extensions.IsReadOnly, Is.False);
+        });
+    }
+
+    [Test]
     public void Flags_are_empty_data_and_values_are_strings_inside_the_data()
     {
         var certificate = new SshCertificateBuilder

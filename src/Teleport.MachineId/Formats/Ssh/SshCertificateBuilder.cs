@@ -1,5 +1,6 @@
-using System.Security.Cryptography;
-using System.Text;
+using System.Collections;
+using System.Collections.ObjectModel;
+using System.Diagnostics.CodeAnalysis;
 using Teleport.MachineId.Crypto;
 
 namespace Teleport.MachineId.Ssh;
@@ -48,7 +49,7 @@ public sealed class SshCertificateBuilder
     public ulong Serial { get; set; }
 
     /// <summary>The principals (logins for user certificates, host names for host certificates), in order.</summary>
-    public IList<string> Principals { get; } = new List<string>();
+    public IList<string> Principals { get; } = new PrincipalList();
 
     /// <summary>
     /// Start of validity, truncated to whole seconds. Default <see cref="DateTimeOffset.UnixEpoch"/>;
@@ -63,10 +64,10 @@ public sealed class SshCertificateBuilder
     public DateTimeOffset ValidBefore { get; set; } = DateTimeOffset.MaxValue;
 
     /// <summary>Critical options by name (e.g. <c>source-address</c>, <c>force-command</c>); empty value = flag.</summary>
-    public IDictionary<string, string> CriticalOptions { get; } = new SortedDictionary<string, string>(NameOrder);
+    public IDictionary<string, string> CriticalOptions { get; } = new OptionMap();
 
     /// <summary>Extensions by name (e.g. <c>permit-pty</c>, <c>teleport-roles</c>); empty value = flag.</summary>
-    public IDictionary<string, string> Extensions { get; } = new SortedDictionary<string, string>(NameOrder);
+    public IDictionary<string, string> Extensions { get; } = new OptionMap();
 
     /// <summary>The nonce; <see langword="null"/> (default) draws 32 random bytes per signature. Set it only for reproducible tests.</summary>
     public byte[]? Nonce { get; set; }
@@ -132,7 +133,7 @@ public sealed class SshCertificateBuilder
             else
             {
                 writer.WriteUInt32(32);
-                RandomNumberGenerator.Fill(writer.GetSpan(32)[..32]);
+                NonceSource.Fill(writer.GetSpan(32)[..32]);
                 writer.Advance(32);
             }
 
@@ -140,17 +141,13 @@ public sealed class SshCertificateBuilder
             writer.WriteUInt64(Serial);
             writer.WriteUInt32((uint)Type);
             writer.WriteString(KeyId ?? string.Empty);
-            var principals = writer.BeginNested();
-            foreach (var principal in Principals)
-            {
-                writer.WriteString(principal ?? string.Empty);
-            }
-
-            writer.EndNested(principals);
+            // Principals, options and extensions keep their encoding until they change, so a
+            // builder reused for many certificates does not re-encode them.
+            writer.WriteString(((PrincipalList)Principals).GetEncoded());
             writer.WriteUInt64(validAfter);
             writer.WriteUInt64(validBefore);
-            WriteOptions(ref writer, CriticalOptions);
-            WriteOptions(ref writer, Extensions);
+            writer.WriteString(((OptionMap)CriticalOptions).GetEncoded());
+            writer.WriteString(((OptionMap)Extensions).GetEncoded());
             writer.WriteString(ReadOnlySpan<byte>.Empty); // reserved
             writer.WriteString(certificateAuthority.PublicKey.WireSpan);
 
@@ -166,30 +163,149 @@ public sealed class SshCertificateBuilder
         }
     }
 
-    private static void WriteOptions(ref SshWireWriter writer, IDictionary<string, string> options)
+    /// <summary>The principal list; remembers its wire encoding until it changes.</summary>
+    private sealed class PrincipalList : Collection<string>
     {
-        var list = writer.BeginNested();
-        foreach (var (name, value) in options)
+        private byte[]? _encoded;
+
+        public byte[] GetEncoded()
         {
-            if (string.IsNullOrEmpty(name))
+            var encoded = _encoded;
+            if (encoded is not null)
             {
-                throw new InvalidOperationException("Certificate option and extension names must not be empty.");
+                return encoded;
             }
 
-            writer.WriteString(name);
-            if (string.IsNullOrEmpty(value))
+            using var writer = new SshWireWriter(256);
+            foreach (var principal in Items)
             {
-                writer.WriteUInt32(0);
+                writer.WriteString(principal ?? string.Empty);
             }
-            else
+
+            return _encoded = writer.ToArray();
+        }
+
+        protected override void InsertItem(int index, string item)
+        {
+            _encoded = null;
+            base.InsertItem(index, item);
+        }
+
+        protected override void SetItem(int index, string item)
+        {
+            _encoded = null;
+            base.SetItem(index, item);
+        }
+
+        protected override void RemoveItem(int index)
+        {
+            _encoded = null;
+            base.RemoveItem(index);
+        }
+
+        protected override void ClearItems()
+        {
+            _encoded = null;
+            base.ClearItems();
+        }
+    }
+
+    /// <summary>
+    /// Options or extensions in lexical (code point) order; remembers the wire encoding of the
+    /// list (name, then empty data for a flag or a string inside the data) until it changes.
+    /// </summary>
+    private sealed class OptionMap : IDictionary<string, string>
+    {
+        private readonly SortedDictionary<string, string> _items = new(NameOrder);
+        private byte[]? _encoded;
+
+        public ICollection<string> Keys => _items.Keys;
+
+        public ICollection<string> Values => _items.Values;
+
+        public int Count => _items.Count;
+
+        public bool IsReadOnly => false;
+
+        public string this[string key]
+        {
+            get => _items[key];
+            set
             {
-                var data = writer.BeginNested();
-                writer.WriteString(value);
-                writer.EndNested(data);
+                _encoded = null;
+                _items[key] = value;
             }
         }
 
-        writer.EndNested(list);
+        public byte[] GetEncoded()
+        {
+            var encoded = _encoded;
+            if (encoded is not null)
+            {
+                return encoded;
+            }
+
+            using var writer = new SshWireWriter(512);
+            foreach (var (name, value) in _items)
+            {
+                if (string.IsNullOrEmpty(name))
+                {
+                    throw new InvalidOperationException("Certificate option and extension names must not be empty.");
+                }
+
+                writer.WriteString(name);
+                if (string.IsNullOrEmpty(value))
+                {
+                    writer.WriteUInt32(0);
+                }
+                else
+                {
+                    var data = writer.BeginNested();
+                    writer.WriteString(value);
+                    writer.EndNested(data);
+                }
+            }
+
+            return _encoded = writer.ToArray();
+        }
+
+        public void Add(string key, string value)
+        {
+            _encoded = null;
+            _items.Add(key, value);
+        }
+
+        public void Add(KeyValuePair<string, string> item) => Add(item.Key, item.Value);
+
+        public bool Remove(string key)
+        {
+            _encoded = null;
+            return _items.Remove(key);
+        }
+
+        public bool Remove(KeyValuePair<string, string> item)
+        {
+            _encoded = null;
+            return ((ICollection<KeyValuePair<string, string>>)_items).Remove(item);
+        }
+
+        public void Clear()
+        {
+            _encoded = null;
+            _items.Clear();
+        }
+
+        public bool ContainsKey(string key) => _items.ContainsKey(key);
+
+        public bool Contains(KeyValuePair<string, string> item) => ((ICollection<KeyValuePair<string, string>>)_items).Contains(item);
+
+        public bool TryGetValue(string key, [MaybeNullWhen(false)] out string value) => _items.TryGetValue(key, out value);
+
+        public void CopyTo(KeyValuePair<string, string>[] array, int arrayIndex) => _items.CopyTo(array, arrayIndex);
+
+        public IEnumerator<KeyValuePair<string, string>> GetEnumerator() => _items.GetEnumerator();
+
+        IEnumerator IEnumerable.GetEnumerator() => _items.GetEnumerator();
     }
 
     /// <summary>Orders names by Unicode code point, which is the byte order of their UTF-8 encoding.</summary>
