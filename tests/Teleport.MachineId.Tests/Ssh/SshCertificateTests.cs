@@ -168,6 +168,10 @@ public sealed class SshCertificateTests
         Assert.That(a.Nonce.Length, Is.EqualTo(32));
         Assert.That(a.Nonce.ToArray(), Is.Not.EqualTo(b.Nonce.ToArray()));
         Assert.That(a, Is.Not.EqualTo(b));
+
+        // Nonces come from a buffer of 128; crossing several refills never repeats one.
+        var nonces = Enumerable.Range(0, 400).Select(_ => Convert.ToHexString(builder.Sign(TestKeys.Get(KeyAlgorithm.Ed25519, 1)).Nonce.Span));
+        Assert.That(nonces.Distinct().Count(), Is.EqualTo(400));
     }
 
     [Test]
