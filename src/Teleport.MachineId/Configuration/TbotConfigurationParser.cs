@@ -959,6 +959,14 @@ internal sealed class TbotConfigurationParser
         var method = joinMethod?.Value;
         switch (method)
         {
+            case null when token is not null:
+                // A token without a method is what `tctl bots add` hands out for the token method,
+                // so accept it as such rather than refuse a working tbot file.
+                Warn(
+                    "onboarding.join_method",
+                    "join_method is not set; joining with 'token' because a token is configured (set 'join_method: token' to silence this)",
+                    onboardingNode);
+                break;
             case null:
                 Fail(
                     "onboarding.join_method",

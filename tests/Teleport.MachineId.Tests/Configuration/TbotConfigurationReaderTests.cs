@@ -702,13 +702,13 @@ public sealed class TbotConfigurationReaderTests
     // ---- onboarding --------------------------------------------------------------------
 
     [Test]
-    public void Missing_join_method_is_rejected()
+    public void Missing_join_method_with_a_token_joins_with_token_and_warns()
     {
-        var error = SingleError(Minimal.Replace("  join_method: token\n", string.Empty, StringComparison.Ordinal));
+        var result = TbotConfigurationReader.Read(Minimal.Replace("  join_method: token\n", string.Empty, StringComparison.Ordinal));
         Assert.Multiple(() =>
         {
-            Assert.That(error.Path, Is.EqualTo("onboarding.join_method"));
-            Assert.That(error.Message, Does.Contain("join_method is required"));
+            Assert.That(result.Configuration.Onboarding.JoinMethod, Is.EqualTo(TbotJoinMethod.Token));
+            Assert.That(result.Warnings.Select(w => w.Path), Does.Contain("onboarding.join_method"));
         });
     }
 
