@@ -89,6 +89,7 @@ public sealed class PublicKeyInfoTests
         {
             Assert.That(PublicKeyInfo.ParseAuthorizedKey($"command=\"echo a b\",no-pty,from=\"10.0.0.1\" {line} bot comment with spaces"), Is.EqualTo(key));
             Assert.That(PublicKeyInfo.ParseAuthorizedKey($"cert-authority,principals=\"root\" {line}"), Is.EqualTo(key));
+            Assert.That(PublicKeyInfo.ParseAuthorizedKey($"command=\"echo \\\"ssh-rsa x\\\" done\",no-pty {line}"), Is.EqualTo(key));
             Assert.That(PublicKeyInfo.ParseAuthorizedKey($"# comment line\n\n{line}\n"), Is.EqualTo(key));
             Assert.That(PublicKeyInfo.ParseAuthorizedKey($"@cert-authority 127.0.0.1,[127.0.0.1]:2222 {line} type=host"), Is.EqualTo(key));
             Assert.That(PublicKeyInfo.ParseAuthorizedKey($"\t{line}\r\n"), Is.EqualTo(key));

@@ -1,3 +1,6 @@
+using System.Buffers;
+using System.Buffers.Text;
+using System.Text;
 using Teleport.MachineId.Crypto;
 
 namespace Teleport.MachineId.Ssh;
@@ -8,6 +11,9 @@ namespace Teleport.MachineId.Ssh;
 /// </summary>
 internal static class AuthorizedKeyLine
 {
+    private static readonly SearchValues<char> TokenEnd = SearchValues.Create(" \t\"");
+    private static readonly SearchValues<char> QuoteEnd = SearchValues.Create("\"\\");
+
     /// <summary>
     /// Finds the first supported key or certificate type token (skipping options, which may
     /// contain quoted spaces, and known_hosts markers/host patterns) and the base64 token after it.
@@ -57,6 +63,10 @@ internal static class AuthorizedKeyLine
     }
 
     /// <summary>Decodes a base64 token (standard alphabet, padded) into an exact-size array.</summary>
+    /// <remarks>
+    /// Narrows the characters to ASCII and uses the vectorised UTF-8 decoder, several times
+    /// faster than decoding characters directly (a certificate line is about 1 000 characters).
+    /// </remarks>
     /// <exception cref="TeleportFormatException">The token is not valid base64.</exception>
     public static byte[] DecodeBase64(ReadOnlySpan<char> token, string what)
     {
@@ -67,9 +77,19 @@ internal static class AuthorizedKeyLine
 
         var padding = token.EndsWith("==") ? 2 : token.EndsWith("=") ? 1 : 0;
         var result = new byte[(token.Length / 4 * 3) - padding];
-        if (!Convert.TryFromBase64Chars(token, result, out var written) || written != result.Length)
+        var ascii = ArrayPool<byte>.Shared.Rent(token.Length);
+        try
         {
-            throw new TeleportFormatException($"Malformed {what}: the data is not valid base64.");
+            if (Ascii.FromUtf16(token, ascii, out var narrowed) != OperationStatus.Done
+                || Base64.DecodeFromUtf8(ascii.AsSpan(0, narrowed), result, out _, out var written) != OperationStatus.Done
+                || written != result.Length)
+            {
+                throw new TeleportFormatException($"Malformed {what}: the data is not valid base64.");
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(ascii);
         }
 
         return result;
@@ -92,24 +112,45 @@ internal static class AuthorizedKeyLine
     }
 
     /// <summary>Takes the next whitespace-separated token; double quotes group (authorized_keys options).</summary>
+    /// <remarks>Searches with vectorised <see cref="SearchValues{T}"/>: the base64 token of a certificate is about 1 000 characters.</remarks>
     private static ReadOnlySpan<char> NextToken(scoped ref ReadOnlySpan<char> rest)
     {
         rest = rest.TrimStart();
-        var inQuotes = false;
         var i = 0;
-        for (; i < rest.Length; i++)
+        while (i < rest.Length)
         {
-            var c = rest[i];
-            if (c == '\\' && inQuotes && i + 1 < rest.Length)
+            var next = rest[i..].IndexOfAny(TokenEnd);
+            if (next < 0)
             {
+                i = rest.Length;
+                break;
+            }
+
+            i += next;
+            if (rest[i] != '"')
+            {
+                break;
+            }
+
+            // Inside quotes: skip to the closing quote, honouring backslash escapes.
+            i++;
+            while (i < rest.Length)
+            {
+                var special = rest[i..].IndexOfAny(QuoteEnd);
+                if (special < 0)
+                {
+                    i = rest.Length;
+                    break;
+                }
+
+                i += special;
+                if (rest[i] == '\\')
+                {
+                    i = Math.Min(i + 2, rest.Length);
+                    continue;
+                }
+
                 i++;
-            }
-            else if (c == '"')
-            {
-                inQuotes = !inQuotes;
-            }
-            else if (!inQuotes && (c == ' ' || c == '\t'))
-            {
                 break;
             }
         }
