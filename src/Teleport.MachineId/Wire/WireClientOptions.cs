@@ -34,6 +34,9 @@ internal sealed class WireClientOptions
     /// <summary>Time allowed for TCP connect plus TLS handshake. Default 15 s.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>Time allowed for one unary gRPC call (not for streams). Default 30 s.</summary>
+    public TimeSpan CallTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Time allowed for one HTTP request to the proxy's web API. Default 30 s.</summary>
     public TimeSpan WebRequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
@@ -91,7 +94,7 @@ internal sealed class WireClientOptions
             throw new ArgumentException("TransportFrameSize must be between 1 KiB and 4 MiB.");
         }
 
-        if (ConnectTimeout <= TimeSpan.Zero || WebRequestTimeout <= TimeSpan.Zero || PooledConnectionLifetime <= TimeSpan.Zero || KeepAlivePingDelay <= TimeSpan.Zero)
+        if (ConnectTimeout <= TimeSpan.Zero || CallTimeout <= TimeSpan.Zero || WebRequestTimeout <= TimeSpan.Zero || PooledConnectionLifetime <= TimeSpan.Zero || KeepAlivePingDelay <= TimeSpan.Zero)
         {
             throw new ArgumentException("Timeouts and lifetimes must be positive.");
         }

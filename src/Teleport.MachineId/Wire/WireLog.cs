@@ -35,7 +35,7 @@ internal static partial class WireLog
 
     [LoggerMessage(EventId = MachineIdEventIds.WireJoinSucceeded, EventName = "WireJoinSucceeded", Level = LogLevel.Information,
         Message = "Joined as {User} (bot instance {BotInstance}, generation {Generation}, certificate serial {Serial}, valid until {NotAfter:u}) via {Api}")]
-    public static partial void JoinSucceeded(ILogger logger, string user, string botInstance, int generation, string serial, DateTimeOffset notAfter, string api);
+    public static partial void JoinSucceeded(ILogger logger, string user, string botInstance, int generation, string serial, DateTimeOffset notAfter, Join.JoinApi api);
 
     [LoggerMessage(EventId = MachineIdEventIds.WireJoinFallback, EventName = "WireJoinFallback", Level = LogLevel.Information,
         Message = "{Endpoint} does not serve teleport.join.v1.JoinService (Teleport 18.0 or older); joining with the legacy {Api}")]
@@ -43,7 +43,7 @@ internal static partial class WireLog
 
     [LoggerMessage(EventId = MachineIdEventIds.WireCaPinsVerified, EventName = "WireCaPinsVerified", Level = LogLevel.Information,
         Message = "The {Count} CA certificate(s) of Auth at {Auth} match the configured CA pins")]
-    public static partial void CaPinsVerified(ILogger logger, int count, string auth);
+    public static partial void CaPinsVerified(ILogger logger, int count, HostPort auth);
 
     [LoggerMessage(EventId = MachineIdEventIds.WireCallFailed, EventName = "WireCallFailed", Level = LogLevel.Debug,
         Message = "{Operation} on {Endpoint} failed with gRPC status {Status}")]
