@@ -1,0 +1,245 @@
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Teleport.MachineId.Crypto;
+using Teleport.MachineId.Testing.Cluster;
+using Teleport.MachineId.Testing.Server;
+
+namespace Teleport.MachineId.Testing;
+
+/// <summary>
+/// An in-process Teleport cluster (Auth + Proxy) on real loopback sockets, faithful to Teleport 18's
+/// documented wire behaviour: <c>/webapi/find</c>, token joins (legacy HTTP/gRPC and, when enabled, the
+/// unified join service), bot identity renewal with generation checks, role impersonation, CA
+/// rotation, locks and the proxy's TLS router. Start it, add roles, bots and tokens like <c>tctl</c>,
+/// and point the code under test at <see cref="ProxyAddress"/>, trusting <see cref="WebCaCertificate"/>.
+/// </summary>
+/// <remarks>
+/// All members are thread-safe. Dispose the emulator to stop its listeners; certificates it
+/// returned stay usable. Errors in resource management raise <see cref="ArgumentException"/> (bad input)
+/// or <see cref="InvalidOperationException"/> (conflicts, unknown references).
+/// </remarks>
+/// <example>
+/// <code>
+/// await using var cluster = await TeleportEmulator.StartAsync(new TeleportEmulatorOptions(), ct);
+/// cluster.UpsertRole(new EmulatorRole { Name = "access", Logins = ["root"], NodeLabels = EmulatorRole.AllNodes });
+/// cluster.AddBot(new EmulatorBot { Name = "robot", Roles = ["access"] });
+/// var token = cluster.CreateJoinToken("robot");
+/// // tbot-like client: proxy_server = cluster.ProxyAddress, token = token.Name, CA bundle = cluster.WebCaCertificatePem
+/// </code>
+/// </example>
+public sealed class TeleportEmulator : IAsyncDisposable
+{
+    private readonly EmulatorRuntime _runtime;
+    private int _disposed;
+
+    private TeleportEmulator(EmulatorRuntime runtime)
+    {
+        _runtime = runtime;
+        Faults = new EmulatorFaults(runtime);
+    }
+
+    /// <summary>The cluster name.</summary>
+    public string ClusterName => _runtime.Settings.ClusterName;
+
+    /// <summary>The Teleport version the cluster reports.</summary>
+    public string ServerVersion => _runtime.Settings.ServerVersion;
+
+    /// <summary>The cluster's signature algorithm suite.</summary>
+    public SignatureAlgorithmSuite SignatureAlgorithmSuite => _runtime.Settings.Suite;
+
+    /// <summary>Whether TLS routing (one proxy port) is on.</summary>
+    public bool TlsRoutingEnabled => _runtime.Settings.TlsRoutingEnabled;
+
+    /// <summary>Which join APIs are served.</summary>
+    public EmulatorJoinApis JoinApis => _runtime.Settings.JoinApis;
+
+    /// <summary>The proxy web address clients configure as <c>proxy_server</c>: <c>&lt;public host&gt;:&lt;port&gt;</c>.</summary>
+    public string ProxyAddress => _runtime.ProxyAddress;
+
+    /// <summary>The SSH proxy address (TransportService): the web address with TLS routing, else the separate SSH port.</summary>
+    public string SshProxyAddress => _runtime.SshProxyAddress;
+
+    /// <summary>The Auth service address (<c>auth_server</c>), <c>&lt;ip&gt;:&lt;port&gt;</c>.</summary>
+    public string AuthAddress => _runtime.AuthAddress;
+
+    /// <summary>The proxy's public host name (also in the web certificate).</summary>
+    public string ProxyHost => _runtime.Settings.PublicHostName;
+
+    /// <summary>
+    /// The CA that issued the proxy web certificate. The OS trust store does not know it: clients
+    /// must trust it as a caller-supplied CA bundle for <c>/webapi/*</c> and <c>teleport-proxy-grpc</c>.
+    /// </summary>
+    public X509Certificate2 WebCaCertificate => _runtime.Certificates.WebCa;
+
+    /// <summary><see cref="WebCaCertificate"/> as PEM (a CA bundle file's content).</summary>
+    public string WebCaCertificatePem => _runtime.Certificates.WebCaPem;
+
+    /// <summary>Injected faults (Auth offline, failing calls, latency, clock skew).</summary>
+    public EmulatorFaults Faults { get; }
+
+    /// <summary>The emulator's clock (the configured <see cref="TimeProvider"/> plus any injected skew).</summary>
+    public TimeProvider TimeProvider => _runtime.Clock;
+
+    /// <summary>Starts a cluster: generates the CAs for the suite, binds the listeners, and serves.</summary>
+    /// <param name="options">How to set it up; defaults when null.</param>
+    /// <param name="cancellationToken">Cancels start-up.</param>
+    /// <returns>The running emulator; dispose it to stop.</returns>
+    /// <exception cref="ArgumentException">An option is invalid (cluster name, version, suite, host name or port).</exception>
+    /// <exception cref="System.Net.Sockets.SocketException">A configured port is in use.</exception>
+    /// <exception cref="IOException">A listener could not be bound.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public static async Task<TeleportEmulator> StartAsync(TeleportEmulatorOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var runtime = await EmulatorRuntime.StartAsync(options ?? new TeleportEmulatorOptions(), cancellationToken).ConfigureAwait(false);
+        return new TeleportEmulator(runtime);
+    }
+
+    // ---------------------------------------------------------------- CA material
+
+    /// <summary>The trusted TLS certificates of a CA: active keys first, then additional trusted keys (rotation).</summary>
+    /// <param name="type">The CA.</param>
+    /// <returns>New certificate instances; the caller disposes them.</returns>
+    public IReadOnlyList<X509Certificate2> GetCertificateAuthorityCertificates(CertificateAuthorityType type) =>
+        _runtime.Authorities[type].Trusted.Select(k => X509CertificateLoader.LoadCertificate(k.TlsCertificate.RawData)).ToArray();
+
+    /// <summary>The trusted TLS certificates of a CA as concatenated PEM.</summary>
+    /// <param name="type">The CA.</param>
+    /// <returns>PEM text.</returns>
+    public string GetCertificateAuthorityPem(CertificateAuthorityType type) =>
+        string.Concat(_runtime.Authorities[type].Trusted.Select(k => k.TlsCertificatePem));
+
+    /// <summary>The trusted SSH public keys of a CA (active, then additional); empty for the database CA.</summary>
+    /// <param name="type">The CA.</param>
+    /// <returns>The keys.</returns>
+    public IReadOnlyList<PublicKeyInfo> GetCertificateAuthoritySshKeys(CertificateAuthorityType type) =>
+        _runtime.Authorities[type].Trusted.Where(k => k.Ssh is not null).Select(k => k.Ssh!.PublicKey).ToArray();
+
+    /// <summary>The CA pins of the host CA (<c>sha256:&lt;hex&gt;</c>, as <c>tctl status</c> prints), for direct Auth joins.</summary>
+    /// <returns>One pin per trusted host CA certificate.</returns>
+    public IReadOnlyList<string> GetCaPins() =>
+        _runtime.Authorities[CertificateAuthorityType.Host].Trusted.Select(k => CaPins.Compute(k.TlsCertificate)).ToArray();
+
+    // ---------------------------------------------------------------- resources
+
+    /// <summary>Creates or replaces a role (<c>tctl create -f role.yaml</c>).</summary>
+    /// <param name="role">The role.</param>
+    /// <exception cref="ArgumentException">The role has no name.</exception>
+    public void UpsertRole(EmulatorRole role)
+    {
+        ArgumentNullException.ThrowIfNull(role);
+        ArgumentException.ThrowIfNullOrWhiteSpace(role.Name, nameof(role));
+        _runtime.State.UpsertRole(role);
+    }
+
+    /// <summary>Reads a role, including the generated <c>bot-&lt;name&gt;</c> roles.</summary>
+    /// <param name="name">The role name.</param>
+    /// <returns>The role, or null.</returns>
+    public EmulatorRole? GetRole(string name) => _runtime.State.GetRole(name);
+
+    /// <summary>Adds a bot (<c>tctl bots add &lt;name&gt; --roles=…</c>): its user and generated role. Create a join token separately.</summary>
+    /// <param name="bot">The bot.</param>
+    /// <exception cref="ArgumentException">The bot has no name.</exception>
+    /// <exception cref="InvalidOperationException">The bot, or a user or role with its resource name, already exists.</exception>
+    public void AddBot(EmulatorBot bot)
+    {
+        ArgumentNullException.ThrowIfNull(bot);
+        ArgumentException.ThrowIfNullOrWhiteSpace(bot.Name, nameof(bot));
+        Translate(() => _runtime.State.AddBot(bot));
+    }
+
+    /// <summary>Adds impersonable roles to a bot (<c>tctl bots update &lt;name&gt; --add-roles=…</c>).</summary>
+    /// <param name="botName">The bot.</param>
+    /// <param name="roles">Roles to add.</param>
+    /// <returns>The updated bot.</returns>
+    /// <exception cref="InvalidOperationException">The bot does not exist.</exception>
+    public EmulatorBot AddBotRoles(string botName, params string[] roles)
+    {
+        ArgumentNullException.ThrowIfNull(botName);
+        ArgumentNullException.ThrowIfNull(roles);
+        return Translate(() => _runtime.State.AddBotRoles(botName, roles));
+    }
+
+    /// <summary>Creates a single-use <c>token</c>-method join token for a bot, with a random secret name.</summary>
+    /// <param name="botName">The bot.</param>
+    /// <param name="ttl">How long the token is valid; default 1 hour (as <c>tctl bots add</c>).</param>
+    /// <returns>The token; its <see cref="EmulatorJoinToken.Name"/> is the secret and is not shown again.</returns>
+    /// <exception cref="InvalidOperationException">The bot does not exist.</exception>
+    public EmulatorJoinToken CreateJoinToken(string botName, TimeSpan? ttl = null)
+    {
+        ArgumentNullException.ThrowIfNull(botName);
+        var token = new EmulatorJoinToken
+        {
+            Name = Convert.ToHexString(RandomNumberGenerator.GetBytes(16)).ToLowerInvariant(),
+            BotName = botName,
+            Expires = _runtime.Clock.GetUtcNow() + (ttl ?? TimeSpan.FromHours(1)),
+        };
+        Translate(() => _runtime.State.AddToken(token));
+        return token;
+    }
+
+    /// <summary>Adds a join token with a chosen name (like <c>tctl create</c> of a <c>token</c> resource).</summary>
+    /// <param name="token">The token.</param>
+    /// <exception cref="ArgumentException">The token has no name.</exception>
+    /// <exception cref="InvalidOperationException">A token with that name exists, or the bot does not.</exception>
+    public void AddJoinToken(EmulatorJoinToken token)
+    {
+        ArgumentNullException.ThrowIfNull(token);
+        ArgumentException.ThrowIfNullOrEmpty(token.Name, nameof(token));
+        Translate(() => _runtime.State.AddToken(token));
+    }
+
+    /// <summary>How many unexpired, unused join tokens remain.</summary>
+    /// <param name="botName">Only count this bot's tokens; all when null.</param>
+    /// <returns>The count.</returns>
+    public int CountJoinTokens(string? botName = null) => _runtime.State.CountTokens(botName);
+
+    /// <summary>Whether a join token is still usable (exists and has not expired).</summary>
+    /// <param name="name">The token name.</param>
+    /// <returns><see langword="true"/> when it can still be used.</returns>
+    public bool JoinTokenExists(string name) => _runtime.State.TokenExists(name);
+
+    // ---------------------------------------------------------------- inspection
+
+    /// <summary>Every certificate issuance so far, oldest first.</summary>
+    public IReadOnlyList<IssuedCertificate> IssuedCertificates => _runtime.State.Issued();
+
+    /// <summary>Every bot instance with its generation and authentication and heartbeat history.</summary>
+    public IReadOnlyList<BotInstanceInfo> BotInstances => _runtime.State.BotInstances();
+
+    /// <summary>Audit events (joins, failed joins, generation mismatches, locks, rotations), oldest first.</summary>
+    public IReadOnlyList<EmulatorAuditEvent> AuditEvents => _runtime.State.AuditEvents();
+
+    /// <summary>Stops the listeners and releases the keys.</summary>
+    /// <returns>A task that completes when everything is stopped.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            await _runtime.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    internal EmulatorRuntime Runtime => _runtime;
+
+    private static void Translate(Action action) => Translate(() =>
+    {
+        action();
+        return 0;
+    });
+
+    private static T Translate<T>(Func<T> action)
+    {
+        try
+        {
+            return action();
+        }
+        catch (TraceException ex) when (ex.Kind == TraceKind.BadParameter)
+        {
+            throw new ArgumentException(ex.Message, ex);
+        }
+        catch (TraceException ex)
+        {
+            throw new InvalidOperationException(ex.Message, ex);
+        }
+    }
+}
