@@ -128,7 +128,7 @@ internal static class WireErrors
         }
 
         return new TeleportConnectionException(
-            $"{operation} on {endpoint} failed: {Innermost(exception).Message} Check the address and connectivity; the call can be retried.", exception);
+            $"{operation} on {endpoint} failed: {Innermost(exception).Message.TrimEnd('.')}. Check the address and connectivity; the call can be retried.", exception);
     }
 
     /// <summary>The first <see cref="TeleportException"/> in an exception's chain (inner exceptions, gRPC debug exceptions, aggregates).</summary>

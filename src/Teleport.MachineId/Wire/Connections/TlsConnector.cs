@@ -88,8 +88,14 @@ internal static class TlsConnector
                 throw failure.WithInner(ex);
             }
 
+            if (WireErrors.FindTeleportException(ex) is { } tunnel)
+            {
+                // The transport under TLS (a tunnel through the proxy) failed: that is the cause.
+                throw WireErrors.Rewrap(tunnel, $"Connecting to {target.Peer}: ");
+            }
+
             throw new TeleportConnectionException(
-                $"The TLS handshake with {target.Peer} failed: {ex.Message}. Check that the address points at a Teleport {KindHint(target)}.", ex);
+                $"The TLS handshake with {target.Peer} failed: {ex.Message.TrimEnd('.')}. Check that the address points at a Teleport {KindHint(target)}.", ex);
         }
         catch
         {

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Teleport.MachineId.Crypto;
 using Teleport.MachineId.Wire.Discovery;
 using Teleport.MachineId.Wire.Proto.Join.V1;
+using Teleport.MachineId.Wire.Streams;
 using LegacyJoin = Teleport.MachineId.Wire.Proto.Legacy.Client.JoinService;
 using RegisterUsingTokenRequest = Teleport.MachineId.Wire.Proto.Legacy.Types.RegisterUsingTokenRequest;
 
@@ -46,7 +47,7 @@ internal static class TokenJoin
         PrivateKey? key = null;
         try
         {
-            await call.RequestStream.WriteAsync(new JoinRequest
+            await GrpcCallFailures.WriteAsync(call, new JoinRequest
             {
                 ClientInit = new ClientInit { JoinMethod = WireProtocol.TokenJoinMethod, TokenName = token, SystemRole = WireProtocol.BotSystemRole },
             }, cancellationToken).ConfigureAwait(false);
@@ -84,7 +85,7 @@ internal static class TokenJoin
                 },
                 Expires = Timestamp.FromDateTimeOffset(expires),
             };
-            await call.RequestStream.WriteAsync(new JoinRequest { TokenInit = new TokenInit { ClientParams = new ClientParams { BotParams = bot } } }, cancellationToken)
+            await GrpcCallFailures.WriteAsync(call, new JoinRequest { TokenInit = new TokenInit { ClientParams = new ClientParams { BotParams = bot } } }, cancellationToken)
                 .ConfigureAwait(false);
 
             var second = await ReceiveAsync(call, endpoint, cancellationToken).ConfigureAwait(false);

@@ -163,7 +163,7 @@ internal abstract class GrpcFrameStream<TRequest, TResponse> : Stream
                 var message = CreateFrame(UnsafeByteOperations.UnsafeWrap(chunk));
                 try
                 {
-                    await _call.RequestStream.WriteAsync(message, cancellationToken).ConfigureAwait(false);
+                    await GrpcCallFailures.WriteAsync(_call, message, cancellationToken).ConfigureAwait(false);
                 }
                 catch (RpcException ex)
                 {
@@ -171,7 +171,7 @@ internal abstract class GrpcFrameStream<TRequest, TResponse> : Stream
                 }
                 catch (InvalidOperationException ex)
                 {
-                    // The call already ended (the server closed it): report its status.
+                    // The call already ended without an error status (the server closed it).
                     throw Failure(ex);
                 }
 
@@ -318,15 +318,5 @@ internal abstract class GrpcFrameStream<TRequest, TResponse> : Stream
         return new IOException(mapped.Message, mapped);
     }
 
-    private Status? TryGetStatus()
-    {
-        try
-        {
-            return _call.GetStatus();
-        }
-        catch (InvalidOperationException)
-        {
-            return null;
-        }
-    }
+    private Status? TryGetStatus() => GrpcCallFailures.TryGetStatus(_call);
 }

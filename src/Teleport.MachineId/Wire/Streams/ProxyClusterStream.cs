@@ -40,7 +40,7 @@ internal sealed class ProxyClusterStream : GrpcFrameStream<ProxyClusterRequest, 
         var call = client.ProxyCluster(cancellationToken: CancellationToken.None);
         try
         {
-            await call.RequestStream.WriteAsync(new ProxyClusterRequest { Cluster = cluster }, cancellationToken).ConfigureAwait(false);
+            await GrpcCallFailures.WriteAsync(call, new ProxyClusterRequest { Cluster = cluster }, cancellationToken).ConfigureAwait(false);
             return new ProxyClusterStream(call, frameSize, endpoint, logger);
         }
         catch (RpcException ex)

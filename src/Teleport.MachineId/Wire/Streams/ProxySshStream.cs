@@ -50,8 +50,8 @@ internal sealed class ProxySshStream : GrpcFrameStream<ProxySSHRequest, ProxySSH
         var call = client.ProxySSH(cancellationToken: CancellationToken.None);
         try
         {
-            await call.RequestStream.WriteAsync(
-                new ProxySSHRequest { DialTarget = new TargetHost { HostPort = hostPort, Cluster = cluster } }, cancellationToken).ConfigureAwait(false);
+            await GrpcCallFailures.WriteAsync(
+                call, new ProxySSHRequest { DialTarget = new TargetHost { HostPort = hostPort, Cluster = cluster } }, cancellationToken).ConfigureAwait(false);
             if (!await call.ResponseStream.MoveNext(cancellationToken).ConfigureAwait(false))
             {
                 throw StatusFailure(call, hostPort, endpoint);
