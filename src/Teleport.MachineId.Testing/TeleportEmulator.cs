@@ -119,6 +119,24 @@ public sealed class TeleportEmulator : IAsyncDisposable
     public IReadOnlyList<string> GetCaPins() =>
         _runtime.Authorities[CertificateAuthorityType.Host].Trusted.Select(k => CaPins.Compute(k.TlsCertificate)).ToArray();
 
+    /// <summary>
+    /// Moves a CA to its next manual rotation phase: standby → init (new keys added as additional trusted)
+    /// → update_clients (new keys sign, old still trusted) → update_servers (Auth/Proxy certificates
+    /// reissued for the host CA) → standby (old keys removed). Each step is sent to <c>WatchEvents</c>
+    /// subscribers as a <c>cert_authority</c> PUT.
+    /// </summary>
+    /// <param name="type">The CA to rotate.</param>
+    /// <param name="cancellationToken">Cancels key generation.</param>
+    /// <returns>The phase the CA is now in.</returns>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public Task<CertificateAuthorityRotationPhase> AdvanceRotationAsync(CertificateAuthorityType type, CancellationToken cancellationToken = default) =>
+        _runtime.AdvanceRotationAsync(type, cancellationToken);
+
+    /// <summary>The current rotation phase of a CA.</summary>
+    /// <param name="type">The CA.</param>
+    /// <returns>The phase.</returns>
+    public CertificateAuthorityRotationPhase GetRotationPhase(CertificateAuthorityType type) => _runtime.Authorities[type].Phase;
+
     // ---------------------------------------------------------------- resources
 
     /// <summary>Creates or replaces a role (<c>tctl create -f role.yaml</c>).</summary>
