@@ -130,6 +130,7 @@ internal sealed class EmulatorWebHost : IAsyncDisposable
         app.MapGrpcService<TrustServiceImpl>();
         app.MapGrpcService<ClusterConfigServiceImpl>();
         app.MapGrpcService<BotInstanceServiceImpl>();
+        app.MapGrpcService<TransportServiceImpl>();
         app.MapFallback(context => WebApi.WriteErrorAsync(context, Cluster.TraceException.NotFound("not found")));
 
         try
