@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Teleport.MachineId.Crypto;
+using Teleport.MachineId.Ssh;
 using Teleport.MachineId.Testing.Cluster;
 using Teleport.MachineId.Testing.Server;
 
@@ -119,6 +120,24 @@ public sealed class TeleportEmulator : IAsyncDisposable
     public IReadOnlyList<string> GetCaPins() =>
         _runtime.Authorities[CertificateAuthorityType.Host].Trusted.Select(k => CaPins.Compute(k.TlsCertificate)).ToArray();
 
+    /// <summary>
+    /// Moves a CA to its next manual rotation phase: standby → init (new keys added as additional trusted)
+    /// → update_clients (new keys sign, old still trusted) → update_servers (Auth/Proxy certificates
+    /// reissued for the host CA) → standby (old keys removed). Each step is sent to <c>WatchEvents</c>
+    /// subscribers as a <c>cert_authority</c> PUT.
+    /// </summary>
+    /// <param name="type">The CA to rotate.</param>
+    /// <param name="cancellationToken">Cancels key generation.</param>
+    /// <returns>The phase the CA is now in.</returns>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public Task<CertificateAuthorityRotationPhase> AdvanceRotationAsync(CertificateAuthorityType type, CancellationToken cancellationToken = default) =>
+        _runtime.AdvanceRotationAsync(type, cancellationToken);
+
+    /// <summary>The current rotation phase of a CA.</summary>
+    /// <param name="type">The CA.</param>
+    /// <returns>The phase.</returns>
+    public CertificateAuthorityRotationPhase GetRotationPhase(CertificateAuthorityType type) => _runtime.Authorities[type].Phase;
+
     // ---------------------------------------------------------------- resources
 
     /// <summary>Creates or replaces a role (<c>tctl create -f role.yaml</c>).</summary>
@@ -197,6 +216,114 @@ public sealed class TeleportEmulator : IAsyncDisposable
     /// <param name="name">The token name.</param>
     /// <returns><see langword="true"/> when it can still be used.</returns>
     public bool JoinTokenExists(string name) => _runtime.State.TokenExists(name);
+
+    /// <summary>Registers an OpenSSH node the proxy can dial (<c>tctl create</c> of a <c>node</c> with sub-kind <c>openssh</c>); replaces one with the same name.</summary>
+    /// <param name="node">The node.</param>
+    /// <exception cref="ArgumentException">The name or address is empty.</exception>
+    public void AddNode(EmulatorNode node)
+    {
+        ArgumentNullException.ThrowIfNull(node);
+        ArgumentException.ThrowIfNullOrWhiteSpace(node.Name, nameof(node));
+        ArgumentException.ThrowIfNullOrWhiteSpace(node.Address, nameof(node));
+        _runtime.State.UpsertNode(node);
+    }
+
+    /// <summary>Registers a plain TCP target the proxy can dial through <c>ProxySSH</c>; replaces one with the same name.</summary>
+    /// <param name="target">The target.</param>
+    /// <exception cref="ArgumentException">The name or address is empty.</exception>
+    public void AddTcpTarget(EmulatorTcpTarget target)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        ArgumentException.ThrowIfNullOrWhiteSpace(target.Name, nameof(target));
+        ArgumentException.ThrowIfNullOrWhiteSpace(target.Address, nameof(target));
+        _runtime.State.UpsertTcpTarget(target);
+    }
+
+    /// <summary>Removes a node or TCP target.</summary>
+    /// <param name="name">Its name.</param>
+    /// <returns>Whether something was removed.</returns>
+    public bool RemoveNode(string name) => _runtime.State.RemoveNode(name);
+
+    /// <summary>
+    /// Signs an OpenSSH host certificate with the host CA, like
+    /// <c>tctl auth sign --format=openssh --host=&lt;name&gt;,&lt;name&gt;.&lt;cluster&gt;</c>: key id
+    /// <c>&lt;first principal&gt;.&lt;cluster&gt;</c>, extensions <c>x-teleport-role=Node</c> and
+    /// <c>x-teleport-authority=&lt;cluster&gt;</c>, valid from one minute ago.
+    /// </summary>
+    /// <param name="hostKey">The node's host public key.</param>
+    /// <param name="principals">Host names the certificate is valid for (at least one), e.g. <c>node1</c>, <c>node1.&lt;cluster&gt;</c>, <c>127.0.0.1</c>.</param>
+    /// <param name="ttl">Validity; default 12 hours (tctl's default).</param>
+    /// <returns>The certificate (write it next to the host key as <c>*-cert.pub</c>, <c>HostCertificate</c> in sshd_config).</returns>
+    /// <exception cref="ArgumentException">No principals were given.</exception>
+    public SshCertificate SignHostCertificate(PublicKeyInfo hostKey, IEnumerable<string> principals, TimeSpan? ttl = null)
+    {
+        ArgumentNullException.ThrowIfNull(hostKey);
+        ArgumentNullException.ThrowIfNull(principals);
+        var names = principals.Where(p => !string.IsNullOrWhiteSpace(p)).Distinct(StringComparer.Ordinal).ToArray();
+        if (names.Length == 0)
+        {
+            throw new ArgumentException("A host certificate needs at least one principal.", nameof(principals));
+        }
+
+        var now = _runtime.Clock.GetUtcNow();
+        var lifetime = ttl ?? TimeSpan.FromHours(12);
+        var certificate = _runtime.Issuer.IssueHost(hostKey, names, now, lifetime);
+        _runtime.State.RecordIssued(new IssuedCertificate
+        {
+            Kind = IssuedCertificateKind.HostCertificate,
+            Username = names[0],
+            Principals = names,
+            IssuedAt = now,
+            Expires = now + lifetime,
+            HasSshCertificate = true,
+        });
+        return certificate;
+    }
+
+    /// <summary>
+    /// The user CA's SSH public keys (active and additional trusted), one <c>&lt;type&gt; &lt;base64&gt;</c> line
+    /// each, for sshd's <c>TrustedUserCAKeys</c> file (what <c>tctl auth export --type=openssh</c> is used for).
+    /// The emulator's proxy relays SSH end to end, so nodes trust the user CA itself.
+    /// </summary>
+    /// <returns>The file content.</returns>
+    public string ExportUserCaOpenSsh() =>
+        string.Concat(_runtime.Authorities[CertificateAuthorityType.User].Trusted.Select(k => k.SshAuthorizedKey + "\n"));
+
+    /// <summary>Creates a lock (<c>tctl lock</c>); target a user (<see cref="EmulatorLock.User"/>) or a bot instance.</summary>
+    /// <param name="candidate">The lock; a name is generated when empty.</param>
+    /// <returns>The lock as stored.</returns>
+    /// <exception cref="ArgumentException">The lock has no target.</exception>
+    public EmulatorLock AddLock(EmulatorLock candidate)
+    {
+        ArgumentNullException.ThrowIfNull(candidate);
+        var created = Translate(() => _runtime.State.AddLock(candidate));
+        _runtime.State.Audit("lock.created", success: true, created.User, $"lock {created.Name} targeting {created}", ("lock_name", created.Name));
+        return created;
+    }
+
+    /// <summary>Locks a bot's user (<c>tctl lock --user=bot-&lt;name&gt;</c>): all its identities and impersonated identities are denied.</summary>
+    /// <param name="botName">The bot.</param>
+    /// <param name="message">Shown to denied callers.</param>
+    /// <param name="ttl">How long; forever when null.</param>
+    /// <returns>The lock.</returns>
+    public EmulatorLock LockBot(string botName, string? message = null, TimeSpan? ttl = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(botName);
+        return AddLock(new EmulatorLock
+        {
+            User = EmulatorBot.ResourceName(botName),
+            Message = message,
+            Expires = ttl is { } t ? _runtime.Clock.GetUtcNow() + t : null,
+        });
+    }
+
+    /// <summary>Removes a lock.</summary>
+    /// <param name="name">The lock name.</param>
+    /// <returns>Whether a lock was removed.</returns>
+    public bool RemoveLock(string name) => _runtime.State.RemoveLock(name);
+
+    /// <summary>Locks in force (not expired), including those created by generation mismatches.</summary>
+    public IReadOnlyList<EmulatorLock> Locks => _runtime.State.Locks();
 
     // ---------------------------------------------------------------- inspection
 

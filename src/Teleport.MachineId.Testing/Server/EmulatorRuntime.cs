@@ -32,6 +32,7 @@ internal enum EndpointKind
 /// </summary>
 internal sealed class EmulatorRuntime : IRouterTargets, IAsyncDisposable
 {
+    private readonly CancellationTokenSource _stopping = new();
     private AlpnRouter? _webRouter;
     private AlpnRouter? _sshRouter;
     private EmulatorWebHost? _host;
@@ -75,6 +76,9 @@ internal sealed class EmulatorRuntime : IRouterTargets, IAsyncDisposable
     public ProxyConnectionRegistry ProxyConnections { get; } = new();
 
     public ConnectionTracker AuthConnections { get; } = new();
+
+    /// <summary>Cancelled when the emulator stops, so long-running streams end promptly.</summary>
+    public CancellationToken Stopping => _stopping.Token;
 
     public int AuthPort { get; private set; }
 
@@ -194,6 +198,7 @@ internal sealed class EmulatorRuntime : IRouterTargets, IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        await _stopping.CancelAsync().ConfigureAwait(false);
         if (_webRouter is not null)
         {
             await _webRouter.DisposeAsync().ConfigureAwait(false);
@@ -211,6 +216,7 @@ internal sealed class EmulatorRuntime : IRouterTargets, IAsyncDisposable
 
         Certificates.Dispose();
         Authorities.Dispose();
+        _stopping.Dispose();
     }
 
     private async Task StartNetworkAsync(CancellationToken cancellationToken)

@@ -126,6 +126,11 @@ internal sealed class EmulatorWebHost : IAsyncDisposable
         WebApi.Map(app, runtime);
         app.MapGrpcService<AuthServiceImpl>();
         app.MapGrpcService<LegacyJoinServiceImpl>();
+        app.MapGrpcService<UnifiedJoinServiceImpl>();
+        app.MapGrpcService<TrustServiceImpl>();
+        app.MapGrpcService<ClusterConfigServiceImpl>();
+        app.MapGrpcService<BotInstanceServiceImpl>();
+        app.MapGrpcService<TransportServiceImpl>();
         app.MapFallback(context => WebApi.WriteErrorAsync(context, Cluster.TraceException.NotFound("not found")));
 
         try

@@ -38,6 +38,10 @@ internal static class EmulatorClient
         Channel(cluster.ProxyAddress, ApiServerName(cluster.ClusterName),
             ["teleport-auth@" + ApiServerName(alpnCluster ?? cluster.ClusterName), "h2"], clientCertificate, HostCaPolicy(cluster));
 
+    /// <summary>Auth through the proxy with TLS routing, else on Auth's own port.</summary>
+    public static GrpcChannel Auth(TeleportEmulator cluster, X509Certificate2? clientCertificate = null) =>
+        cluster.TlsRoutingEnabled ? AuthViaProxy(cluster, clientCertificate) : AuthDirect(cluster, clientCertificate);
+
     /// <summary>gRPC to Auth's own port.</summary>
     public static GrpcChannel AuthDirect(TeleportEmulator cluster, X509Certificate2? clientCertificate = null) =>
         Channel(cluster.AuthAddress, ApiServerName(cluster.ClusterName), ["h2"], clientCertificate, HostCaPolicy(cluster));
@@ -49,6 +53,29 @@ internal static class EmulatorClient
     /// <summary>gRPC to the proxy's TransportService (ALPN <c>teleport-proxy-ssh-grpc</c>, mTLS, host-CA server certificate).</summary>
     public static GrpcChannel SshGrpc(TeleportEmulator cluster, X509Certificate2? clientCertificate) =>
         Channel(cluster.SshProxyAddress, cluster.ProxyHost, ["teleport-proxy-ssh-grpc"], clientCertificate, HostCaPolicy(cluster));
+
+    /// <summary>
+    /// gRPC to Auth without TLS routing: a TLS session with Auth (SNI <c>&lt;hex&gt;.teleport.cluster.local</c>, ALPN h2,
+    /// mTLS) carried inside <c>TransportService/ProxyCluster</c> on the proxy's SSH port. Dispose <paramref name="transport"/> after the channel.
+    /// </summary>
+    public static GrpcChannel AuthViaProxyCluster(TeleportEmulator cluster, X509Certificate2 clientCertificate, out GrpcChannel transport)
+    {
+        var ssh = SshGrpc(cluster, clientCertificate);
+        transport = ssh;
+        var serverName = ApiServerName(cluster.ClusterName);
+        var policy = HostCaPolicy(cluster);
+        var handler = new SocketsHttpHandler
+        {
+            ConnectCallback = async (_, cancellationToken) =>
+            {
+                var call = new MachineId.Wire.Proto.Transport.V1.TransportService.TransportServiceClient(ssh).ProxyCluster(new CallOptions(new Metadata { { "version", ClientVersion } }, cancellationToken: CancellationToken.None));
+                var tls = new SslStream(new ProxyClusterStream(call, cluster.ClusterName), leaveInnerStreamOpen: false);
+                await tls.AuthenticateAsClientAsync(ClientOptions(serverName, ["h2"], clientCertificate, policy), cancellationToken);
+                return tls;
+            },
+        };
+        return GrpcChannel.ForAddress("http://" + serverName, new GrpcChannelOptions { HttpHandler = handler, DisposeHttpClient = true });
+    }
 
     /// <summary>Call options carrying the <c>version</c> metadata Teleport clients send.</summary>
     public static CallOptions Options(string? version = ClientVersion, CancellationToken cancellationToken = default)

@@ -50,7 +50,7 @@ internal static class EmulatorScenario
     public static async Task<TestIdentity> RenewAsync(TeleportEmulator cluster, TestIdentity identity, TimeSpan? ttl = null)
     {
         var key = PrivateKey.Generate(cluster.SignatureAlgorithmSuite, KeyPurpose.BotIdentity);
-        using var channel = EmulatorClient.AuthViaProxy(cluster, identity.ClientCertificate);
+        using var channel = EmulatorClient.Auth(cluster, identity.ClientCertificate);
         var certs = await new AuthService.AuthServiceClient(channel).GenerateUserCertsAsync(new UserCertsRequest
         {
             Username = identity.Tls.Username,
@@ -66,7 +66,7 @@ internal static class EmulatorScenario
         TimeSpan? ttl = null, bool reissuable = false, string routeToCluster = "")
     {
         var key = PrivateKey.Generate(cluster.SignatureAlgorithmSuite, KeyPurpose.BotImpersonatedIdentity);
-        using var channel = EmulatorClient.AuthViaProxy(cluster, identity.ClientCertificate);
+        using var channel = EmulatorClient.Auth(cluster, identity.ClientCertificate);
         var request = new UserCertsRequest
         {
             Username = identity.Tls.Username,
