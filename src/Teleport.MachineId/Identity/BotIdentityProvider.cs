@@ -250,9 +250,9 @@ public sealed class BotIdentityProvider : IBotIdentityProvider
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
         await OpenAsync(cancellationToken).ConfigureAwait(false);
-        _renewalLoop = Task.Run(RenewalLoopAsync, CancellationToken.None);
-        _heartbeatLoop = Task.Run(HeartbeatLoopAsync, CancellationToken.None);
-        _caWatchLoop = Task.Run(CaWatchLoopAsync, CancellationToken.None);
+        _renewalLoop = RunLoop(RenewalLoopAsync);
+        _heartbeatLoop = RunLoop(HeartbeatLoopAsync);
+        _caWatchLoop = RunLoop(CaWatchLoopAsync);
     }
 
     /// <inheritdoc />
@@ -967,6 +967,23 @@ public sealed class BotIdentityProvider : IBotIdentityProvider
         }
     }
 
+    /// <summary>Starts a background loop that counts as busy from the start (see <see cref="LoopActivityTracker"/>).</summary>
+    private Task RunLoop(Func<Task> loop)
+    {
+        Activity.Enter();
+        return Task.Run(async () =>
+        {
+            try
+            {
+                await loop().ConfigureAwait(false);
+            }
+            finally
+            {
+                Activity.Exit();
+            }
+        });
+    }
+
     private async Task RenewalLoopAsync()
     {
         var cancellationToken = _stopping.Token;
@@ -988,15 +1005,7 @@ public sealed class BotIdentityProvider : IBotIdentityProvider
                     lastLogged = due;
                 }
 
-                try
-                {
-                    await WaitUntilAsync(due, cancellationToken).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-
+                await WaitUntilAsync(due, cancellationToken).ConfigureAwait(false);
                 continue;
             }
 
@@ -1015,6 +1024,7 @@ public sealed class BotIdentityProvider : IBotIdentityProvider
         }
     }
 
+    /// <summary>Waits until <paramref name="due"/> or a <see cref="Wake"/>; returns early (without throwing) when stopping.</summary>
     private async Task WaitUntilAsync(DateTimeOffset due, CancellationToken cancellationToken)
     {
         TaskCompletionSource wake;
@@ -1032,22 +1042,27 @@ public sealed class BotIdentityProvider : IBotIdentityProvider
             _renewalWaiter = waiter;
         }
 
-        using (waiter)
+        var delay = due - _time.GetUtcNow();
+        if (delay > MaxWait)
         {
-            var delay = due - _time.GetUtcNow();
-            if (delay > MaxWait)
-            {
-                delay = MaxWait;
-            }
+            delay = MaxWait;
+        }
 
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        Activity.Exit();
+        try
+        {
             if (delay > TimeSpan.Zero)
             {
-                using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                // The linked token also ends the timer when the provider stops.
                 var timer = Task.Delay(delay, _time, linked.Token);
                 await Task.WhenAny(timer, wake.Task).ConfigureAwait(false);
-                await linked.CancelAsync().ConfigureAwait(false);
             }
-
+        }
+        finally
+        {
+            Activity.Enter();
+            await linked.CancelAsync().ConfigureAwait(false);
             lock (_gate)
             {
                 if (_wake.Task.IsCompleted)
@@ -1057,22 +1072,16 @@ public sealed class BotIdentityProvider : IBotIdentityProvider
 
                 _renewalWaiter = null;
             }
+
+            waiter.Dispose();
         }
-
-        cancellationToken.ThrowIfCancellationRequested();
     }
 
-    private async Task DelayAsync(TimeSpan delay, CancellationToken cancellationToken)
-    {
-        using var waiter = Activity.Wait(_time.GetUtcNow() + delay);
-        await Task.Delay(delay, _time, cancellationToken).ConfigureAwait(false);
-    }
+    private Task DelayAsync(TimeSpan delay, CancellationToken cancellationToken) =>
+        Activity.WaitAsync(_time.GetUtcNow() + delay, Task.Delay(delay, _time, cancellationToken));
 
-    private async Task WaitForFirstIdentityAsync(CancellationToken cancellationToken)
-    {
-        using var waiter = Activity.Wait(null);
-        await _firstIdentity.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-    }
+    private Task WaitForFirstIdentityAsync(CancellationToken cancellationToken) =>
+        Activity.WaitAsync(null, _firstIdentity.Task.WaitAsync(cancellationToken));
 
     private async Task HeartbeatLoopAsync()
     {
@@ -1083,36 +1092,33 @@ public sealed class BotIdentityProvider : IBotIdentityProvider
             var isStartup = true;
             while (!cancellationToken.IsCancellationRequested)
             {
-                using (Activity.Busy())
+                for (var attempt = 1; attempt <= HeartbeatRetryLimit; attempt++)
                 {
-                    for (var attempt = 1; attempt <= HeartbeatRetryLimit; attempt++)
+                    var identity = Current;
+                    if (identity is null || identity.IsExpiredAt(_time.GetUtcNow()))
                     {
-                        var identity = Current;
-                        if (identity is null || identity.IsExpiredAt(_time.GetUtcNow()))
-                        {
-                            break;
-                        }
+                        break;
+                    }
 
-                        try
-                        {
-                            await _client!.SubmitHeartbeatAsync(identity, CreateHeartbeat(isStartup), cancellationToken).ConfigureAwait(false);
-                            IdentityLog.HeartbeatSubmitted(_logger, isStartup);
-                            break;
-                        }
-                        catch (NotSupportedException)
-                        {
-                            IdentityLog.HeartbeatsNotSupported(_logger);
-                            return;
-                        }
-                        catch (Exception ex) when (ex is not OperationCanceledException)
-                        {
-                            IdentityLog.HeartbeatFailed(_logger, ex, attempt);
-                        }
+                    try
+                    {
+                        await _client!.SubmitHeartbeatAsync(identity, CreateHeartbeat(isStartup), cancellationToken).ConfigureAwait(false);
+                        IdentityLog.HeartbeatSubmitted(_logger, isStartup);
+                        break;
+                    }
+                    catch (NotSupportedException)
+                    {
+                        IdentityLog.HeartbeatsNotSupported(_logger);
+                        return;
+                    }
+                    catch (Exception ex) when (ex is not OperationCanceledException)
+                    {
+                        IdentityLog.HeartbeatFailed(_logger, ex, attempt);
+                    }
 
-                        if (attempt < HeartbeatRetryLimit)
-                        {
-                            await DelayAsync(_schedule.Backoff(attempt), cancellationToken).ConfigureAwait(false);
-                        }
+                    if (attempt < HeartbeatRetryLimit)
+                    {
+                        await DelayAsync(_schedule.Backoff(attempt), cancellationToken).ConfigureAwait(false);
                     }
                 }
 
@@ -1159,11 +1165,7 @@ public sealed class BotIdentityProvider : IBotIdentityProvider
                     await using var disposeChanges = changes.ConfigureAwait(false);
                     while (true)
                     {
-                        bool more;
-                        using (Activity.Wait(null))
-                        {
-                            more = await changes.MoveNextAsync().ConfigureAwait(false);
-                        }
+                        var more = await Activity.WaitAsync(null, changes.MoveNextAsync().AsTask()).ConfigureAwait(false);
 
                         if (!more)
                         {

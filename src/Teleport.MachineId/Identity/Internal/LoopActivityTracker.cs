@@ -42,6 +42,48 @@ internal sealed class LoopActivityTracker
         return new BusyScope(this);
     }
 
+    /// <summary>Marks the start of work (pair with <see cref="Exit"/>).</summary>
+    public void Enter() => Interlocked.Increment(ref _busy);
+
+    /// <summary>Marks the end of work started with <see cref="Enter"/>.</summary>
+    public void Exit() => Interlocked.Decrement(ref _busy);
+
+    /// <summary>
+    /// Awaits <paramref name="task"/> as a wait until <paramref name="due"/> (or open-ended). The
+    /// caller is busy before and after: the wait is registered before the caller stops being busy
+    /// and removed only after it is busy again, so the loop is never invisible to the tracker.
+    /// </summary>
+    public async Task WaitAsync(DateTimeOffset? due, Task task)
+    {
+        var waiter = Wait(due);
+        Exit();
+        try
+        {
+            await task.ConfigureAwait(false);
+        }
+        finally
+        {
+            Enter();
+            waiter.Dispose();
+        }
+    }
+
+    /// <summary>As <see cref="WaitAsync(DateTimeOffset?, Task)"/> for a task with a result.</summary>
+    public async Task<T> WaitAsync<T>(DateTimeOffset? due, Task<T> task)
+    {
+        var waiter = Wait(due);
+        Exit();
+        try
+        {
+            return await task.ConfigureAwait(false);
+        }
+        finally
+        {
+            Enter();
+            waiter.Dispose();
+        }
+    }
+
     /// <summary>Registers a wait until <paramref name="due"/> (or an open-ended wait) until the returned waiter is disposed.</summary>
     public Waiter Wait(DateTimeOffset? due)
     {
