@@ -1,3 +1,49 @@
-// tbot-dotnet entry point; commands are added by the CLI issue.
-Console.Error.WriteLine("tbot-dotnet: no commands yet.");
-return 2;
+using System.CommandLine;
+using Teleport.MachineId.Cli;
+using Teleport.MachineId.Cli.Commands;
+
+// tbot-dotnet: Teleport Machine ID for SSH access, in .NET. Exit codes: see ExitCodes.
+return await TbotDotnet.RunAsync(args, TimeProvider.System).ConfigureAwait(false);
+
+namespace Teleport.MachineId.Cli
+{
+    /// <summary>The command tree and its invocation.</summary>
+    internal static class TbotDotnet
+    {
+        /// <summary>Parses and runs; parse errors print the problem and exit with <see cref="ExitCodes.Usage"/>.</summary>
+        public static async Task<int> RunAsync(string[] args, TimeProvider timeProvider)
+        {
+            var root = CreateRootCommand(timeProvider);
+            var parseResult = root.Parse(args);
+            if (parseResult.Errors.Count > 0)
+            {
+                foreach (var error in parseResult.Errors)
+                {
+                    await Console.Error.WriteLineAsync("tbot-dotnet: " + error.Message).ConfigureAwait(false);
+                }
+
+                await Console.Error.WriteLineAsync("Run 'tbot-dotnet --help' for usage.").ConfigureAwait(false);
+                return ExitCodes.Usage;
+            }
+
+            return await parseResult.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }).ConfigureAwait(false);
+        }
+
+        public static RootCommand CreateRootCommand(TimeProvider timeProvider)
+        {
+            var root = new RootCommand(
+                "tbot-dotnet: Teleport Machine ID for SSH access — join a cluster as a bot, keep identity outputs written, " +
+                "and reach nodes with OpenSSH, Ansible and SSH.NET through the Teleport Proxy.\n" +
+                "Exit codes: 0 ok, 1 unexpected failure, 2 usage or configuration error, 3 join/authentication refused, " +
+                "4 transient (cluster unreachable; retry), 5 destination or storage unusable, 130 interrupted; " +
+                "'ssh' returns the remote exit status, or 255 when the connection failed.")
+            {
+                CommonOptions.Debug,
+                StartCommand.Create(timeProvider),
+                SshProxyCommandCommand.Create(),
+                SshCommand.Create(timeProvider),
+            };
+            return root;
+        }
+    }
+}

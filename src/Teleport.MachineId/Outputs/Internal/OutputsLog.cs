@@ -34,8 +34,8 @@ internal static partial class OutputsLog
     public static partial void TtlShortened(ILogger logger, string output, TimeSpan requested, DateTimeOffset notAfter);
 
     [LoggerMessage(EventId = MachineIdEventIds.SshNodeConnected, EventName = "SshNodeConnected", Level = LogLevel.Debug,
-        Message = "Connected to {Target} in cluster {Cluster} through proxy {Proxy}")]
-    public static partial void NodeConnected(ILogger logger, string target, string cluster, string proxy);
+        Message = "Connected to {Node}:{Port} in cluster {Cluster} through proxy {Proxy}")]
+    public static partial void NodeConnected(ILogger logger, string node, int port, string cluster, Wire.HostPort proxy);
 
     [LoggerMessage(EventId = MachineIdEventIds.SshHostCertificateRejected, EventName = "SshHostCertificateRejected", Level = LogLevel.Warning,
         Message = "Refused the host key of {Host}: {Reason}")]
