@@ -28,7 +28,10 @@ namespace Teleport.MachineId.Testing;
 /// </remarks>
 public static partial class EmulatorHost
 {
-    /// <summary>Starts the emulator, writes the output directory, and runs until <paramref name="cancellationToken"/> is cancelled.</summary>
+    /// <summary>
+    /// Starts the emulator, writes the output directory, and runs until <paramref name="cancellationToken"/> is
+    /// cancelled (then stops and returns normally, also when cancelled during start-up).
+    /// </summary>
     /// <param name="configuration">The configuration.</param>
     /// <param name="outputDirectory">Where to write client files.</param>
     /// <param name="cancellationToken">Stops the emulator.</param>
@@ -39,7 +42,16 @@ public static partial class EmulatorHost
     /// <exception cref="System.Net.Sockets.SocketException">A port is in use.</exception>
     public static async Task RunAsync(EmulatorConfiguration configuration, string outputDirectory, CancellationToken cancellationToken, ILoggerFactory? loggerFactory = null)
     {
-        var cluster = await StartAsync(configuration, outputDirectory, loggerFactory, cancellationToken).ConfigureAwait(false);
+        TeleportEmulator cluster;
+        try
+        {
+            cluster = await StartAsync(configuration, outputDirectory, loggerFactory, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return;
+        }
+
         try
         {
             await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);

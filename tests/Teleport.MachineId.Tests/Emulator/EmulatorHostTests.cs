@@ -80,7 +80,7 @@ public sealed class EmulatorHostTests
         var output = Path.Combine(directory.Path, "out");
 
         var run = EmulatorHost.RunAsync(configuration, output, stop.Token);
-        var address = Path.Combine(output, "proxy-address");
+        var address = Path.Combine(output, "cluster.json"); // written last
         for (var i = 0; i < 600 && !File.Exists(address); i++)
         {
             await Task.Delay(50);
