@@ -1,6 +1,8 @@
 using System.Security.Cryptography.X509Certificates;
+using Teleport.MachineId.Crypto;
 using Teleport.MachineId.Testing;
 using Teleport.MachineId.Wire;
+using Teleport.MachineId.Wire.Calls;
 
 namespace Teleport.MachineId.Tests.Wire;
 
@@ -83,6 +85,26 @@ internal sealed class WireTestCluster : IAsyncDisposable
         var result = await client.JoinWithTokenAsync(CreateToken(), TimeSpan.FromHours(1));
         holder.Current = result.CreateIdentity();
         return (client, holder);
+    }
+
+    /// <summary>
+    /// A client holding an impersonated identity of the bot for <paramref name="roles"/> (what an
+    /// identity output and <c>ssh-proxy-command</c> use), joined and issued through the proxy.
+    /// </summary>
+    public async Task<(TeleportWireClient Client, IdentityHolder Identity)> ImpersonatedProxyClientAsync(
+        string[]? roles = null, WireClientOptions? options = null)
+    {
+        var (bot, botIdentity) = await JoinedProxyClientAsync(options);
+        await using (bot)
+        {
+            using var key = PrivateKey.Generate(Emulator.SignatureAlgorithmSuite, KeyPurpose.BotImpersonatedIdentity);
+            var certs = await bot.GenerateUserCertsAsync(UserCertificateRequest.ForImpersonation(
+                botIdentity.Current!.Tls.Username, key.PublicKey, Emulator.TimeProvider.GetUtcNow().AddHours(1), roles ?? [AccessRole], ClusterName));
+
+            // Impersonated replies carry only the user CA: verify servers with the bot's CAs.
+            var holder = new IdentityHolder { Current = WireIdentity.Create(key, certs.TlsCertificate!, botIdentity.Current.TrustedCertificateAuthorities.Cast<X509Certificate2>()) };
+            return (TeleportWireClient.Create(options ?? ProxyOptions(), holder.Provider), holder);
+        }
     }
 
     public ValueTask DisposeAsync() => Emulator.DisposeAsync();
