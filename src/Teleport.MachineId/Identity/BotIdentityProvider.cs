@@ -73,6 +73,7 @@ public sealed class BotIdentityProvider : IBotIdentityProvider
     private DateTimeOffset? _nextAttempt;
     private int _consecutiveFailures;
     private Exception? _lastError;
+    private bool _lastFailureFatal;
     private BotIdentityChangedEventArgs? _lastChange;
     private TaskCompletionSource<BotIdentity> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -268,6 +269,13 @@ public sealed class BotIdentityProvider : IBotIdentityProvider
                 if (current is not null && !current.IsExpiredAt(_time.GetUtcNow()))
                 {
                     return current;
+                }
+
+                // After a failure retries cannot fix, and with no attempt running, report it now
+                // instead of waiting for an outcome that needs someone to act first.
+                if (_lastFailureFatal && _lastError is not null && _inFlight is not { IsCompleted: false })
+                {
+                    throw _lastError;
                 }
 
                 ready = _ready.Task;
@@ -603,6 +611,7 @@ public sealed class BotIdentityProvider : IBotIdentityProvider
             _retryAt = now + retryIn;
             current = _current;
             var transient = exception is TeleportException { IsTransient: true } or TimeoutException or HttpRequestException;
+            _lastFailureFatal = !transient;
             if (!transient && (current is null || current.IsExpiredAt(now)))
             {
                 // Waiters get the failure; later waiters wait for the next outcome.
@@ -887,6 +896,7 @@ public sealed class BotIdentityProvider : IBotIdentityProvider
             _lastChange = args;
             _consecutiveFailures = 0;
             _lastError = null;
+            _lastFailureFatal = false;
             _retryAt = null;
             _loggedExpiry = false;
             _nextRenewal = _schedule.NextRenewal(identity, now);

@@ -52,6 +52,9 @@ internal sealed class SimulatedBotCluster : IDisposable
 
     public SignatureAlgorithmSuite Suite { get; set; } = SignatureAlgorithmSuite.BalancedV1;
 
+    /// <summary>When set, renewals block until it is set (to make calls overlap).</summary>
+    public ManualResetEventSlim? RenewalGate { get; set; }
+
     public int GenerationMismatches { get; private set; }
 
     public int Joins { get; private set; }
@@ -151,6 +154,7 @@ internal sealed class SimulatedBotCluster : IDisposable
 
     private IssuedBotCertificates Renew(BotIdentity identity, PublicKeyInfo publicKey, DateTimeOffset expires)
     {
+        RenewalGate?.Wait(TimeSpan.FromSeconds(30));
         ThrowIfDown();
         IssuedBotCertificates issued;
         lock (_gate)
