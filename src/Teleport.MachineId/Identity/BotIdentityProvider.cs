@@ -419,7 +419,7 @@ public sealed class BotIdentityProvider : IBotIdentityProvider
             }
 
             IdentityLog.StorageOpened(_logger, _store.Description);
-            _client = _clientFactory(_options, _loggerFactory, _time);
+            _client = _clientFactory(_options, _loggerFactory, _time, () => Current);
             await LoadAsync(cancellationToken).ConfigureAwait(false);
         }
         catch
@@ -435,8 +435,9 @@ public sealed class BotIdentityProvider : IBotIdentityProvider
         }
     }
 
-    private static IBotCredentialClient DefaultClientFactory(MachineIdOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider) =>
-        throw new NotSupportedException("The wire client is not available in this build.");
+    private static IBotCredentialClient DefaultClientFactory(
+        MachineIdOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider, Func<BotIdentity?> currentIdentity) =>
+        WireBotCredentialClient.Create(options, loggerFactory, timeProvider, currentIdentity);
 
     private double? SecondsUntilExpiry() =>
         Current is { } identity ? (identity.NotAfter - _time.GetUtcNow()).TotalSeconds : null;
@@ -654,7 +655,7 @@ public sealed class BotIdentityProvider : IBotIdentityProvider
         }
 
         IdentityLog.Joining(_logger, _options.ProxyServer ?? _options.AuthServer ?? "?", _joinMethod.Name, _secret.Description);
-        var context = new BotJoinContext(_client!, secret, now + _options.CredentialTtl, current);
+        var context = new BotJoinContext(_client!, secret, _options.CredentialTtl, current);
         var result = await _joinMethod.JoinAsync(context, cancellationToken).ConfigureAwait(false);
         var material = ToMaterial(result.Certificates, _joinMethod.Name);
         BotIdentity identity;
@@ -1141,16 +1142,18 @@ public sealed class BotIdentityProvider : IBotIdentityProvider
         }
     }
 
-    private BotHeartbeat CreateHeartbeat(bool isStartup) => new(
-        _time.GetUtcNow(),
-        isStartup,
-        typeof(BotIdentityProvider).Assembly.GetName().Version?.ToString(3) ?? "0.0.0",
-        Environment.MachineName,
-        _time.GetElapsedTime(_startedTimestamp),
-        _joinMethod.Name,
-        OneShot: false,
-        System.Runtime.InteropServices.RuntimeInformation.OSArchitecture.ToString().ToLowerInvariant(),
-        OperatingSystem.IsLinux() ? "linux" : OperatingSystem.IsWindows() ? "windows" : OperatingSystem.IsMacOS() ? "darwin" : "unknown");
+    private Wire.Calls.BotHeartbeat CreateHeartbeat(bool isStartup) => new()
+    {
+        RecordedAt = _time.GetUtcNow(),
+        IsStartup = isStartup,
+        Version = typeof(BotIdentityProvider).Assembly.GetName().Version?.ToString(3) ?? "0.0.0",
+        Hostname = Environment.MachineName,
+        Uptime = _time.GetElapsedTime(_startedTimestamp),
+        JoinMethod = _joinMethod.Name,
+        OneShot = false,
+        Architecture = System.Runtime.InteropServices.RuntimeInformation.OSArchitecture.ToString().ToLowerInvariant(),
+        OperatingSystem = OperatingSystem.IsLinux() ? "linux" : OperatingSystem.IsWindows() ? "windows" : OperatingSystem.IsMacOS() ? "darwin" : "unknown",
+    };
 
     private async Task CaWatchLoopAsync()
     {

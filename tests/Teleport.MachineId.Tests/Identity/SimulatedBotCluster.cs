@@ -6,6 +6,7 @@ using Teleport.MachineId.Crypto;
 using Teleport.MachineId.Identity.Internal;
 using Teleport.MachineId.Ssh;
 using Teleport.MachineId.Tls;
+using Teleport.MachineId.Wire.Calls;
 
 namespace Teleport.MachineId.Tests.Identity;
 
@@ -117,7 +118,7 @@ internal sealed class SimulatedBotCluster : IDisposable
 
     public IBotCredentialClient CreateClient() => new Client(this);
 
-    public BotCredentialClientFactory ClientFactory => (_, _, _) => CreateClient();
+    public BotCredentialClientFactory ClientFactory => (_, _, _, _) => CreateClient();
 
     public void Dispose()
     {
@@ -257,8 +258,15 @@ internal sealed class SimulatedBotCluster : IDisposable
             return Task.FromResult(cluster.Suite);
         }
 
-        public Task<IssuedBotCertificates> JoinWithTokenAsync(string token, PublicKeyInfo publicKey, DateTimeOffset expires, CancellationToken cancellationToken) =>
-            Task.Run(() => cluster.Join(token, publicKey, expires), cancellationToken);
+        public Task<BotJoinResult> JoinWithTokenAsync(string token, TimeSpan credentialTtl, CancellationToken cancellationToken) =>
+            Task.Run(
+                () =>
+                {
+                    cluster.ThrowIfDown();
+                    var key = PrivateKey.Generate(cluster.Suite, KeyPurpose.BotIdentity);
+                    return new BotJoinResult(key, cluster.Join(token, key.PublicKey, cluster._time.GetUtcNow() + credentialTtl));
+                },
+                cancellationToken);
 
         public Task<IssuedBotCertificates> RenewAsync(BotIdentity identity, PublicKeyInfo publicKey, DateTimeOffset expires, CancellationToken cancellationToken) =>
             Task.Run(() => cluster.Renew(identity, publicKey, expires), cancellationToken);
