@@ -73,6 +73,7 @@ public sealed class BotIdentityProvider : IBotIdentityProvider
     private DateTimeOffset? _nextAttempt;
     private int _consecutiveFailures;
     private Exception? _lastError;
+    private bool _lastFailureFatal;
     private BotIdentityChangedEventArgs? _lastChange;
     private TaskCompletionSource<BotIdentity> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -270,6 +271,13 @@ public sealed class BotIdentityProvider : IBotIdentityProvider
                     return current;
                 }
 
+                // After a failure retries cannot fix, and with no attempt running, report it now
+                // instead of waiting for an outcome that needs someone to act first.
+                if (_lastFailureFatal && _lastError is not null && _inFlight is not { IsCompleted: false })
+                {
+                    throw _lastError;
+                }
+
                 ready = _ready.Task;
             }
 
@@ -411,7 +419,7 @@ public sealed class BotIdentityProvider : IBotIdentityProvider
             }
 
             IdentityLog.StorageOpened(_logger, _store.Description);
-            _client = _clientFactory(_options, _loggerFactory, _time);
+            _client = _clientFactory(_options, _loggerFactory, _time, () => Current);
             await LoadAsync(cancellationToken).ConfigureAwait(false);
         }
         catch
@@ -427,8 +435,9 @@ public sealed class BotIdentityProvider : IBotIdentityProvider
         }
     }
 
-    private static IBotCredentialClient DefaultClientFactory(MachineIdOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider) =>
-        throw new NotSupportedException("The wire client is not available in this build.");
+    private static IBotCredentialClient DefaultClientFactory(
+        MachineIdOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider, Func<BotIdentity?> currentIdentity) =>
+        WireBotCredentialClient.Create(options, loggerFactory, timeProvider, currentIdentity);
 
     private double? SecondsUntilExpiry() =>
         Current is { } identity ? (identity.NotAfter - _time.GetUtcNow()).TotalSeconds : null;
@@ -603,6 +612,7 @@ public sealed class BotIdentityProvider : IBotIdentityProvider
             _retryAt = now + retryIn;
             current = _current;
             var transient = exception is TeleportException { IsTransient: true } or TimeoutException or HttpRequestException;
+            _lastFailureFatal = !transient;
             if (!transient && (current is null || current.IsExpiredAt(now)))
             {
                 // Waiters get the failure; later waiters wait for the next outcome.
@@ -645,7 +655,7 @@ public sealed class BotIdentityProvider : IBotIdentityProvider
         }
 
         IdentityLog.Joining(_logger, _options.ProxyServer ?? _options.AuthServer ?? "?", _joinMethod.Name, _secret.Description);
-        var context = new BotJoinContext(_client!, secret, now + _options.CredentialTtl, current);
+        var context = new BotJoinContext(_client!, secret, _options.CredentialTtl, current);
         var result = await _joinMethod.JoinAsync(context, cancellationToken).ConfigureAwait(false);
         var material = ToMaterial(result.Certificates, _joinMethod.Name);
         BotIdentity identity;
@@ -887,6 +897,7 @@ public sealed class BotIdentityProvider : IBotIdentityProvider
             _lastChange = args;
             _consecutiveFailures = 0;
             _lastError = null;
+            _lastFailureFatal = false;
             _retryAt = null;
             _loggedExpiry = false;
             _nextRenewal = _schedule.NextRenewal(identity, now);
@@ -1131,16 +1142,18 @@ public sealed class BotIdentityProvider : IBotIdentityProvider
         }
     }
 
-    private BotHeartbeat CreateHeartbeat(bool isStartup) => new(
-        _time.GetUtcNow(),
-        isStartup,
-        typeof(BotIdentityProvider).Assembly.GetName().Version?.ToString(3) ?? "0.0.0",
-        Environment.MachineName,
-        _time.GetElapsedTime(_startedTimestamp),
-        _joinMethod.Name,
-        OneShot: false,
-        System.Runtime.InteropServices.RuntimeInformation.OSArchitecture.ToString().ToLowerInvariant(),
-        OperatingSystem.IsLinux() ? "linux" : OperatingSystem.IsWindows() ? "windows" : OperatingSystem.IsMacOS() ? "darwin" : "unknown");
+    private Wire.Calls.BotHeartbeat CreateHeartbeat(bool isStartup) => new()
+    {
+        RecordedAt = _time.GetUtcNow(),
+        IsStartup = isStartup,
+        Version = typeof(BotIdentityProvider).Assembly.GetName().Version?.ToString(3) ?? "0.0.0",
+        Hostname = Environment.MachineName,
+        Uptime = _time.GetElapsedTime(_startedTimestamp),
+        JoinMethod = _joinMethod.Name,
+        OneShot = false,
+        Architecture = System.Runtime.InteropServices.RuntimeInformation.OSArchitecture.ToString().ToLowerInvariant(),
+        OperatingSystem = OperatingSystem.IsLinux() ? "linux" : OperatingSystem.IsWindows() ? "windows" : OperatingSystem.IsMacOS() ? "darwin" : "unknown",
+    };
 
     private async Task CaWatchLoopAsync()
     {

@@ -6,6 +6,7 @@ using Teleport.MachineId.Crypto;
 using Teleport.MachineId.Identity.Internal;
 using Teleport.MachineId.Ssh;
 using Teleport.MachineId.Tls;
+using Teleport.MachineId.Wire.Calls;
 
 namespace Teleport.MachineId.Tests.Identity;
 
@@ -51,6 +52,9 @@ internal sealed class SimulatedBotCluster : IDisposable
     public TimeSpan MaxSessionTtl { get; set; } = TimeSpan.FromHours(12);
 
     public SignatureAlgorithmSuite Suite { get; set; } = SignatureAlgorithmSuite.BalancedV1;
+
+    /// <summary>When set, renewals block until it is set (to make calls overlap).</summary>
+    public ManualResetEventSlim? RenewalGate { get; set; }
 
     public int GenerationMismatches { get; private set; }
 
@@ -114,7 +118,7 @@ internal sealed class SimulatedBotCluster : IDisposable
 
     public IBotCredentialClient CreateClient() => new Client(this);
 
-    public BotCredentialClientFactory ClientFactory => (_, _, _) => CreateClient();
+    public BotCredentialClientFactory ClientFactory => (_, _, _, _) => CreateClient();
 
     public void Dispose()
     {
@@ -151,6 +155,7 @@ internal sealed class SimulatedBotCluster : IDisposable
 
     private IssuedBotCertificates Renew(BotIdentity identity, PublicKeyInfo publicKey, DateTimeOffset expires)
     {
+        RenewalGate?.Wait(TimeSpan.FromSeconds(30));
         ThrowIfDown();
         IssuedBotCertificates issued;
         lock (_gate)
@@ -253,8 +258,15 @@ internal sealed class SimulatedBotCluster : IDisposable
             return Task.FromResult(cluster.Suite);
         }
 
-        public Task<IssuedBotCertificates> JoinWithTokenAsync(string token, PublicKeyInfo publicKey, DateTimeOffset expires, CancellationToken cancellationToken) =>
-            Task.Run(() => cluster.Join(token, publicKey, expires), cancellationToken);
+        public Task<BotJoinResult> JoinWithTokenAsync(string token, TimeSpan credentialTtl, CancellationToken cancellationToken) =>
+            Task.Run(
+                () =>
+                {
+                    cluster.ThrowIfDown();
+                    var key = PrivateKey.Generate(cluster.Suite, KeyPurpose.BotIdentity);
+                    return new BotJoinResult(key, cluster.Join(token, key.PublicKey, cluster._time.GetUtcNow() + credentialTtl));
+                },
+                cancellationToken);
 
         public Task<IssuedBotCertificates> RenewAsync(BotIdentity identity, PublicKeyInfo publicKey, DateTimeOffset expires, CancellationToken cancellationToken) =>
             Task.Run(() => cluster.Renew(identity, publicKey, expires), cancellationToken);

@@ -31,13 +31,13 @@ internal interface IBotJoinMethod
 internal sealed record BotJoinContext(
     IBotCredentialClient Client,
     string? Secret,
-    DateTimeOffset Expires,
+    TimeSpan CredentialTtl,
     BotIdentity? Current);
 
 /// <summary>A join's key and certificates; the caller owns the key.</summary>
 internal sealed record BotJoinResult(PrivateKey PrivateKey, IssuedBotCertificates Certificates);
 
-/// <summary>The <c>token</c> join method: suite → fresh key → register with the token.</summary>
+/// <summary>The <c>token</c> join method: register with the token; the client generates the key for the cluster's suite.</summary>
 internal sealed class TokenJoinMethod : IBotJoinMethod
 {
     public string Name => MachineIdOptions.TokenJoinMethod;
@@ -49,18 +49,7 @@ internal sealed class TokenJoinMethod : IBotJoinMethod
     public async Task<BotJoinResult> JoinAsync(BotJoinContext context, CancellationToken cancellationToken)
     {
         var token = context.Secret ?? throw new InvalidOperationException("The token join method needs a token.");
-        var suite = await context.Client.GetSignatureAlgorithmSuiteAsync(null, cancellationToken).ConfigureAwait(false);
-        var key = PrivateKey.Generate(suite, KeyPurpose.BotIdentity);
-        try
-        {
-            var certificates = await context.Client.JoinWithTokenAsync(token, key.PublicKey, context.Expires, cancellationToken).ConfigureAwait(false);
-            return new BotJoinResult(key, certificates);
-        }
-        catch
-        {
-            key.Dispose();
-            throw;
-        }
+        return await context.Client.JoinWithTokenAsync(token, context.CredentialTtl, cancellationToken).ConfigureAwait(false);
     }
 }
 

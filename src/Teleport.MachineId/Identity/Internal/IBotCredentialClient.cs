@@ -1,4 +1,6 @@
+using Microsoft.Extensions.Logging;
 using Teleport.MachineId.Crypto;
+using Teleport.MachineId.Wire.Calls;
 
 namespace Teleport.MachineId.Identity.Internal;
 
@@ -21,8 +23,11 @@ internal interface IBotCredentialClient : IAsyncDisposable
     /// </summary>
     Task<SignatureAlgorithmSuite> GetSignatureAlgorithmSuiteAsync(BotIdentity? identity, CancellationToken cancellationToken);
 
-    /// <summary>Joins with the <c>token</c> method (role <c>Bot</c>) for <paramref name="publicKey"/>.</summary>
-    Task<IssuedBotCertificates> JoinWithTokenAsync(string token, PublicKeyInfo publicKey, DateTimeOffset expires, CancellationToken cancellationToken);
+    /// <summary>
+    /// Joins with the <c>token</c> method (role <c>Bot</c>), generating the key for the cluster's
+    /// suite (the unified join service tells it only after the join started).
+    /// </summary>
+    Task<BotJoinResult> JoinWithTokenAsync(string token, TimeSpan credentialTtl, CancellationToken cancellationToken);
 
     /// <summary>
     /// Renews a renewable identity with <c>GenerateUserCerts</c> on an mTLS connection
@@ -54,18 +59,6 @@ internal sealed record IssuedBotCertificates(
     IReadOnlyList<string> TlsCaCertificatesPem,
     IReadOnlyList<string> SshCaKeys);
 
-/// <summary>A bot instance heartbeat (<c>teleport.machineid.v1.BotInstanceStatusHeartbeat</c>).</summary>
-internal sealed record BotHeartbeat(
-    DateTimeOffset RecordedAt,
-    bool IsStartup,
-    string Version,
-    string Hostname,
-    TimeSpan Uptime,
-    string JoinMethod,
-    bool OneShot,
-    string Architecture,
-    string OperatingSystem);
-
 /// <summary>A certificate authority was put (created or updated) by the cluster.</summary>
 /// <param name="Type">The CA type: <c>host</c>, <c>user</c>, <c>db</c>, …</param>
 /// <param name="ClusterName">The cluster the CA belongs to.</param>
@@ -84,5 +77,9 @@ internal sealed class RenewalOutcomeUnknownException : TeleportException
     }
 }
 
-/// <summary>Creates the credential client for a provider.</summary>
-internal delegate IBotCredentialClient BotCredentialClientFactory(MachineIdOptions options, Microsoft.Extensions.Logging.ILoggerFactory loggerFactory, TimeProvider timeProvider);
+/// <summary>
+/// Creates the credential client for a provider; <paramref name="currentIdentity"/> returns the
+/// provider's current identity, the one every authenticated call must present.
+/// </summary>
+internal delegate IBotCredentialClient BotCredentialClientFactory(
+    MachineIdOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider, Func<BotIdentity?> currentIdentity);
