@@ -20,12 +20,13 @@ internal sealed class NodeEnvironment : IAsyncDisposable
 
     private readonly SshTestDirectory _output;
 
-    private NodeEnvironment(TeleportEmulator cluster, SshdFixture sshd, PrivateKey hostKey, WireBackedBot bot, SshTestDirectory output)
+    private NodeEnvironment(TeleportEmulator cluster, SshdFixture sshd, PrivateKey hostKey, BotIdentityProvider bot, MachineIdOptions botOptions, SshTestDirectory output)
     {
         Cluster = cluster;
         Sshd = sshd;
         HostKey = hostKey;
         Bot = bot;
+        BotOptions = botOptions;
         _output = output;
     }
 
@@ -35,7 +36,11 @@ internal sealed class NodeEnvironment : IAsyncDisposable
 
     public PrivateKey HostKey { get; }
 
-    public WireBackedBot Bot { get; }
+    /// <summary>The library's bot identity provider, joined and renewing (memory storage).</summary>
+    public BotIdentityProvider Bot { get; }
+
+    /// <summary>The bot's options (proxy address, trust of the emulator's web CA).</summary>
+    public MachineIdOptions BotOptions { get; }
 
     /// <summary>The login the role grants (the user running the tests; sshd runs as it).</summary>
     public string Login => Sshd.LoginUser;
@@ -81,8 +86,11 @@ internal sealed class NodeEnvironment : IAsyncDisposable
                 Address = "127.0.0.1:" + sshd.Port.ToString(CultureInfo.InvariantCulture),
                 Labels = new Dictionary<string, string> { ["env"] = "test" },
             });
-            var bot = await WireBackedBot.JoinAsync(cluster, BotName);
-            return new NodeEnvironment(cluster, sshd, hostKey, bot, new SshTestDirectory("tmid-output"));
+            var botOptions = BotOptionsFor(cluster, cluster.CreateJoinToken(BotName).Name);
+            var bot = BotIdentityProvider.Create(botOptions);
+            await bot.StartAsync();
+            await bot.WaitUntilReadyAsync().WaitAsync(TimeSpan.FromSeconds(60));
+            return new NodeEnvironment(cluster, sshd, hostKey, bot, botOptions, new SshTestDirectory("tmid-output"));
         }
         catch
         {
@@ -91,8 +99,21 @@ internal sealed class NodeEnvironment : IAsyncDisposable
         }
     }
 
+    /// <summary>Bot options for the emulator: its proxy, its web CA trusted, a token, memory storage.</summary>
+    public static MachineIdOptions BotOptionsFor(TeleportEmulator cluster, string token)
+    {
+        var options = new MachineIdOptions
+        {
+            ProxyServer = cluster.ProxyAddress,
+            Token = token,
+            StorageType = BotStorageType.Memory,
+        };
+        options.ProxyCaCertificates.Add(cluster.WebCaCertificate);
+        return options;
+    }
+
     /// <summary>A signer on the bot, through the emulator's proxy.</summary>
-    public TeleportSshCertificateSigner CreateSigner() => new(Bot, WireBackedBot.Options(Cluster));
+    public TeleportSshCertificateSigner CreateSigner() => new(Bot, BotOptions);
 
     /// <summary>Output options writing to <see cref="OutputDirectory"/> with the ProxyCommand pointing at the built CLI.</summary>
     public IdentityOutputOptions OutputOptions(string? directory = null)
