@@ -42,6 +42,8 @@ namespace Teleport.MachineId.Cli
                 StartCommand.Create(timeProvider),
                 SshProxyCommandCommand.Create(),
                 SshCommand.Create(timeProvider),
+                EmulatorCommand.Create(),
+                DemoCommand.Create(timeProvider),
             };
             return root;
         }
