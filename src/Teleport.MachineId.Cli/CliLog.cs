@@ -23,6 +23,9 @@ internal static partial class CliLog
     [LoggerMessage(EventId = 4055, EventName = "CliFailed", Level = LogLevel.Error, Message = "{Message}")]
     public static partial void Failed(ILogger logger, string message, Exception exception);
 
+    [LoggerMessage(EventId = 4057, EventName = "CliRetrying", Level = LogLevel.Warning, Message = "Attempt {Attempt} of {Attempts} failed, retrying: {Reason}")]
+    public static partial void Retrying(ILogger logger, int attempt, int attempts, string reason);
+
     [LoggerMessage(EventId = 4056, EventName = "CliEmulatorStarted", Level = LogLevel.Information, Message = "Emulator for cluster {Cluster} serving on proxy {Proxy}")]
     public static partial void EmulatorStarted(ILogger logger, string cluster, string proxy);
 }
