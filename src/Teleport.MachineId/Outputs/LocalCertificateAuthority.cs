@@ -15,7 +15,8 @@ namespace Teleport.MachineId.Outputs;
 /// </summary>
 /// <remarks>
 /// The keys are owned by the caller (or by this object when created with <see cref="Generate"/>;
-/// dispose it then). Immutable after construction; safe to share.
+/// dispose it then). Set the descriptive properties (roles, proxy, …) before handing the authority to
+/// a signer; after that it is only read and safe to share.
 /// </remarks>
 public sealed class LocalCertificateAuthority : IDisposable
 {
@@ -91,32 +92,32 @@ public sealed class LocalCertificateAuthority : IDisposable
     public IReadOnlyList<X509Certificate2> HostCaTlsCertificates { get; }
 
     /// <summary>The database CA's TLS certificates (<c>teleport-database-ca.crt</c>); empty by default.</summary>
-    public IReadOnlyList<X509Certificate2> DatabaseCaTlsCertificates { get; init; } = [];
+    public IReadOnlyList<X509Certificate2> DatabaseCaTlsCertificates { get; set; } = [];
 
     /// <summary>The bot whose user the certificates are issued to (<c>bot-&lt;name&gt;</c>). Default <c>local</c>.</summary>
-    public string BotName { get; init; } = "local";
+    public string BotName { get; set; } = "local";
 
     /// <summary>
     /// The roles the bot may impersonate and the SSH logins each allows. An empty request asks for all
     /// of them; a role not listed is refused. Default: none.
     /// </summary>
-    public IReadOnlyDictionary<string, IReadOnlyList<string>> RoleLogins { get; init; } =
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> RoleLogins { get; set; } =
         ReadOnlyDictionary<string, IReadOnlyList<string>>.Empty;
 
     /// <summary>The longest lifetime issued (the roles' <c>max_session_ttl</c>). Default 12 hours.</summary>
-    public TimeSpan MaxTtl { get; init; } = TimeSpan.FromHours(12);
+    public TimeSpan MaxTtl { get; set; } = TimeSpan.FromHours(12);
 
     /// <summary>
     /// The proxy address written into ssh_config (<c>host:port</c>; the web port with TLS routing,
     /// else the SSH proxy port). Default <c>localhost:3080</c>.
     /// </summary>
-    public string ProxyAddress { get; init; } = "localhost:3080";
+    public string ProxyAddress { get; set; } = "localhost:3080";
 
     /// <summary>Whether the proxy multiplexes on one port (<c>--tls-routing</c> in the ProxyCommand). Default true.</summary>
-    public bool TlsRoutingEnabled { get; init; } = true;
+    public bool TlsRoutingEnabled { get; set; } = true;
 
     /// <summary>The suite that decides the algorithm of output keys. Default <c>balanced-v1</c>.</summary>
-    public SignatureAlgorithmSuite SignatureAlgorithmSuite { get; init; } = SignatureAlgorithmSuite.BalancedV1;
+    public SignatureAlgorithmSuite SignatureAlgorithmSuite { get; set; } = SignatureAlgorithmSuite.BalancedV1;
 
     /// <summary>The host CA's SSH signing key when this authority generated it (<see cref="Generate"/>), else <see langword="null"/>.</summary>
     public PrivateKey? HostCaSshKey { get; }
