@@ -30,9 +30,11 @@ internal static class ProxyCommandLocator
                 return (process, []);
             }
 
-            if (string.Equals(processName, "dotnet", StringComparison.Ordinal) && !string.IsNullOrEmpty(entry.Location))
+            // dotnet tbot-dotnet.dll (dotnet run, a framework-dependent tool): the host plus the dll.
+            var dll = Path.Combine(AppContext.BaseDirectory, ToolName + ".dll");
+            if (string.Equals(processName, "dotnet", StringComparison.Ordinal) && File.Exists(dll))
             {
-                return (process, [entry.Location]);
+                return (process, [dll]);
             }
         }
 
