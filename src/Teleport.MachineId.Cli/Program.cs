@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using Teleport.MachineId.Cli;
 using Teleport.MachineId.Cli.Commands;
 
@@ -26,7 +27,20 @@ namespace Teleport.MachineId.Cli
                 return ExitCodes.Usage;
             }
 
-            return await parseResult.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false }).ConfigureAwait(false);
+            // SIGINT/SIGTERM (and SIGQUIT) cancel the command's token: daemons stop renewing and exit,
+            // one-shot runs stop where they are (exit code 130).
+            using var stopping = new CancellationTokenSource();
+            void Stop(PosixSignalContext context)
+            {
+                context.Cancel = true;
+                stopping.Cancel();
+            }
+
+            using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+            using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+            using var quit = PosixSignalRegistration.Create(PosixSignal.SIGQUIT, Stop);
+            var configuration = new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null };
+            return await parseResult.InvokeAsync(configuration, stopping.Token).ConfigureAwait(false);
         }
 
         public static RootCommand CreateRootCommand(TimeProvider timeProvider)
