@@ -26,7 +26,8 @@ namespace Teleport.MachineId.Benchmarks;
 public class SshAccessBenchmarks
 {
     private const int BulkBytes = 64 * 1024 * 1024;
-    private const string Node = "bench-node";
+    internal const string NodeName = "bench-node";
+    private const string Node = NodeName;
     private string _work = null!;
     private TeleportEmulator _cluster = null!;
     private BotIdentityProvider _bot = null!;
@@ -36,6 +37,12 @@ public class SshAccessBenchmarks
 
     [Params("jit", "aot")]
     public string ProxyCommand { get; set; } = "jit";
+
+    internal string OutputDirectory => _output;
+
+    internal string ProxyAddress => _cluster.ProxyAddress;
+
+    internal int SshdPort => _sshdPort;
 
     [GlobalSetup]
     public async Task SetUpAsync()
@@ -271,5 +278,96 @@ public class OneShotCliBenchmarks
         }
 
         return process.ExitCode;
+    }
+}
+
+/// <summary>
+/// SSH.NET through the proxy (<c>TeleportSshClientFactory</c>: ProxySSH bridged by the in-process
+/// loopback forwarder) against SSH.NET straight to the same sshd: connect + log in, and a 64 MiB
+/// command output read through <c>SshCommand</c>. The emulator and sshd are set up as in
+/// <see cref="SshAccessBenchmarks"/>.
+/// </summary>
+[MemoryDiagnoser]
+[MedianColumn]
+[CategoriesColumn]
+[GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
+public class SshNetAccessBenchmarks
+{
+    private const int BulkBytes = 64 * 1024 * 1024;
+    private readonly SshAccessBenchmarks _environment = new() { ProxyCommand = "jit" };
+    private Outputs.Ssh.TeleportSshClientFactory _factory = null!;
+    private Renci.SshNet.PrivateKeyFile _key = null!;
+
+    [GlobalSetup]
+    public async Task SetUpAsync()
+    {
+        await _environment.SetUpAsync();
+        _factory = await Outputs.Ssh.TeleportSshClientFactory.FromDirectoryAsync(_environment.OutputDirectory, _environment.ProxyAddress);
+        using var key = PrivateKey.ImportPem(await File.ReadAllTextAsync(Path.Combine(_environment.OutputDirectory, "key")));
+        using var keyStream = new MemoryStream(Encoding.UTF8.GetBytes(key.ExportOpenSshPem()));
+        using var certificate = File.OpenRead(Path.Combine(_environment.OutputDirectory, "key-cert.pub"));
+        _key = new Renci.SshNet.PrivateKeyFile(keyStream, null, certificate);
+    }
+
+    [GlobalCleanup]
+    public async Task CleanUpAsync()
+    {
+        _factory.Dispose();
+        await _environment.CleanUpAsync();
+    }
+
+    [Benchmark(Baseline = true), BenchmarkCategory("Connect")]
+    public async Task<bool> ConnectDirect()
+    {
+        using var client = Direct();
+        await client.ConnectAsync(CancellationToken.None);
+        return client.IsConnected;
+    }
+
+    [Benchmark, BenchmarkCategory("Connect")]
+    public async Task<bool> ConnectThroughProxy()
+    {
+        using var client = await _factory.ConnectAsync(Environment.UserName, SshAccessBenchmarks.NodeName);
+        return client.IsConnected;
+    }
+
+    [Benchmark(Baseline = true), BenchmarkCategory("Bulk64MiB")]
+    public async Task<long> BulkDirect()
+    {
+        using var client = Direct();
+        await client.ConnectAsync(CancellationToken.None);
+        return Drain(client);
+    }
+
+    [Benchmark, BenchmarkCategory("Bulk64MiB")]
+    public async Task<long> BulkThroughProxy()
+    {
+        using var client = await _factory.ConnectAsync(Environment.UserName, SshAccessBenchmarks.NodeName);
+        return Drain(client);
+    }
+
+    private Renci.SshNet.SshClient Direct()
+    {
+        var connection = new Renci.SshNet.ConnectionInfo("127.0.0.1", _environment.SshdPort, Environment.UserName,
+            new Renci.SshNet.PrivateKeyAuthenticationMethod(Environment.UserName, _key));
+        var client = new Renci.SshNet.SshClient(connection);
+        client.HostKeyReceived += (_, e) => e.CanTrust = e.Certificate is not null;
+        return client;
+    }
+
+    private static long Drain(Renci.SshNet.SshClient client)
+    {
+        using var command = client.CreateCommand("head -c " + BulkBytes.ToString(CultureInfo.InvariantCulture) + " /dev/zero");
+        var run = command.BeginExecute();
+        var buffer = new byte[128 * 1024];
+        long total = 0;
+        int read;
+        while ((read = command.OutputStream.Read(buffer, 0, buffer.Length)) > 0)
+        {
+            total += read;
+        }
+
+        command.EndExecute(run);
+        return total == BulkBytes ? total : throw new InvalidOperationException($"read {total} bytes");
     }
 }
