@@ -1,0 +1,61 @@
+namespace Teleport.MachineId.Testing;
+
+/// <summary>A bot instance (created by each token join) with its authentication and heartbeat history. Immutable snapshot.</summary>
+public sealed class BotInstanceInfo
+{
+    /// <summary>The bot name.</summary>
+    public required string BotName { get; init; }
+
+    /// <summary>The instance id (a UUID).</summary>
+    public required string InstanceId { get; init; }
+
+    /// <summary>The latest generation issued to the instance (1 after the join).</summary>
+    public required int Generation { get; init; }
+
+    /// <summary>Every authentication (join, then each renewal), oldest first; Teleport keeps only the last 10 on the resource.</summary>
+    public IReadOnlyList<BotAuthenticationInfo> Authentications { get; init; } = [];
+
+    /// <summary>Heartbeats submitted by the instance, oldest first.</summary>
+    public IReadOnlyList<BotHeartbeatInfo> Heartbeats { get; init; } = [];
+}
+
+/// <summary>One authentication of a bot instance (join or renewal).</summary>
+public sealed class BotAuthenticationInfo
+{
+    /// <summary>When it happened (emulator clock).</summary>
+    public required DateTimeOffset AuthenticatedAt { get; init; }
+
+    /// <summary>The generation issued.</summary>
+    public required int Generation { get; init; }
+
+    /// <summary>The join method (<c>token</c>).</summary>
+    public required string JoinMethod { get; init; }
+
+    /// <summary>The SHA-256 fingerprint of the public key that was certified.</summary>
+    public string? PublicKeyFingerprint { get; init; }
+}
+
+/// <summary>One heartbeat a bot instance submitted (<c>BotInstanceService/SubmitHeartbeat</c>).</summary>
+public sealed class BotHeartbeatInfo
+{
+    /// <summary>When the emulator received it.</summary>
+    public required DateTimeOffset ReceivedAt { get; init; }
+
+    /// <summary>The time the bot reported (<c>recorded_at</c>), if any.</summary>
+    public DateTimeOffset? RecordedAt { get; init; }
+
+    /// <summary>Whether the bot reported this as its startup heartbeat.</summary>
+    public bool IsStartup { get; init; }
+
+    /// <summary>Whether the bot runs in one-shot mode.</summary>
+    public bool OneShot { get; init; }
+
+    /// <summary>The bot's version string.</summary>
+    public string? Version { get; init; }
+
+    /// <summary>The bot's host name.</summary>
+    public string? Hostname { get; init; }
+
+    /// <summary>The join method the bot reported.</summary>
+    public string? JoinMethod { get; init; }
+}

@@ -1,0 +1,30 @@
+namespace Teleport.MachineId.Testing;
+
+/// <summary>The certificate authorities the emulator runs (Teleport CA types).</summary>
+public enum CertificateAuthorityType
+{
+    /// <summary><c>host</c>: signs Auth/Proxy TLS certificates and SSH host certificates.</summary>
+    Host = 1,
+
+    /// <summary><c>user</c>: signs user and bot certificates (SSH and TLS).</summary>
+    User = 2,
+
+    /// <summary><c>db</c>: the database CA (TLS only, RSA in every suite, as in Teleport).</summary>
+    Database = 3,
+}
+
+/// <summary>Phases of a manual CA rotation, in order (Teleport's rotation phases).</summary>
+public enum CertificateAuthorityRotationPhase
+{
+    /// <summary>No rotation in progress.</summary>
+    Standby = 0,
+
+    /// <summary>New keys exist and are trusted (additional trusted keys) but do not sign yet.</summary>
+    Init = 1,
+
+    /// <summary>New keys sign; old keys are still trusted. Clients must renew (tbot renews on this phase).</summary>
+    UpdateClients = 2,
+
+    /// <summary>Servers switch to certificates from the new keys; old keys still trusted.</summary>
+    UpdateServers = 3,
+}

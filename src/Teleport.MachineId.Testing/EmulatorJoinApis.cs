@@ -1,0 +1,14 @@
+namespace Teleport.MachineId.Testing;
+
+/// <summary>Which join APIs the emulated cluster serves.</summary>
+public enum EmulatorJoinApis
+{
+    /// <summary>
+    /// Teleport 18.0: only the legacy APIs (<c>POST /webapi/host/credentials</c> and
+    /// <c>proto.JoinService/RegisterUsingToken</c>); <c>teleport.join.v1.JoinService/Join</c> answers Unimplemented.
+    /// </summary>
+    Legacy = 1,
+
+    /// <summary>Later 18.x and 19: the unified <c>teleport.join.v1.JoinService/Join</c> as well as the legacy APIs.</summary>
+    LegacyAndUnified = 2,
+}

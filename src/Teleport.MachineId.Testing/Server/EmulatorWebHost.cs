@@ -1,0 +1,164 @@
+using System.Net;
+using System.Security.Authentication;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Teleport.MachineId.Testing.Server.Services;
+
+namespace Teleport.MachineId.Testing.Server;
+
+/// <summary>
+/// One Kestrel host with four listeners: Auth (TLS, HTTP/2, optional client certificates), the
+/// proxy web endpoint (TLS, HTTP/1.1 + HTTP/2) and two plaintext HTTP/2 endpoints the router
+/// forwards terminated <c>teleport-proxy-grpc</c> and <c>teleport-proxy-ssh-grpc</c> connections to.
+/// </summary>
+internal sealed class EmulatorWebHost : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly ListenOptions _auth;
+    private readonly ListenOptions _web;
+    private readonly ListenOptions _proxyGrpc;
+    private readonly ListenOptions _sshGrpc;
+
+    private EmulatorWebHost(WebApplication app, ListenOptions auth, ListenOptions web, ListenOptions proxyGrpc, ListenOptions sshGrpc)
+    {
+        _app = app;
+        _auth = auth;
+        _web = web;
+        _proxyGrpc = proxyGrpc;
+        _sshGrpc = sshGrpc;
+    }
+
+    public int AuthPort => _auth.IPEndPoint!.Port;
+
+    public int WebPort => _web.IPEndPoint!.Port;
+
+    public int ProxyGrpcPort => _proxyGrpc.IPEndPoint!.Port;
+
+    public int SshGrpcPort => _sshGrpc.IPEndPoint!.Port;
+
+    public static async Task<EmulatorWebHost> StartAsync(EmulatorRuntime runtime, CancellationToken cancellationToken)
+    {
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = "Teleport.MachineId.Testing" });
+        builder.Services.AddSingleton(runtime.LoggerFactory);
+        builder.Services.AddLogging();
+        builder.Services.AddSingleton(runtime);
+        builder.Services.AddRouting();
+        builder.Services.AddGrpc(options =>
+        {
+            options.Interceptors.Add<EmulatorInterceptor>();
+            options.EnableDetailedErrors = false;
+            options.MaxReceiveMessageSize = 16 * 1024 * 1024;
+        });
+        builder.WebHost.UseKestrelCore();
+
+        ListenOptions? auth = null, web = null, proxyGrpc = null, sshGrpc = null;
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+
+            // Clients that bring their own TLS stream (ConnectCallback over teleport-auth@…) send
+            // :scheme http on a TLS connection; grpc-go servers do not check it, so neither do we.
+            kestrel.AllowAlternateSchemes = true;
+            kestrel.Listen(new IPEndPoint(runtime.Settings.ListenAddress, runtime.Settings.AuthPort), listen =>
+            {
+                auth = listen;
+                listen.Protocols = HttpProtocols.Http2;
+                listen.Use(next => async connection =>
+                {
+                    // Auth offline: refuse new connections (the socket is accepted, then closed at once).
+                    if (!runtime.Faults.AuthOnline)
+                    {
+                        connection.Abort();
+                        return;
+                    }
+
+                    runtime.AuthConnections.Add(connection);
+                    try
+                    {
+                        await next(connection).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        runtime.AuthConnections.Remove(connection);
+                    }
+                });
+                listen.UseHttps(new HttpsConnectionAdapterOptions
+                {
+                    ServerCertificateSelector = (_, _) => runtime.Certificates.Auth,
+                    ClientCertificateMode = ClientCertificateMode.AllowCertificate,
+                    // Go's VerifyClientCertIfGiven: a presented certificate must chain to the user or
+                    // host CA and be valid now, or the handshake fails.
+                    ClientCertificateValidation = (certificate, _, _) => runtime.Verifier.Verify(certificate) is not null,
+                    CheckCertificateRevocation = false,
+                    SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+                });
+            });
+            kestrel.Listen(IPAddress.Loopback, 0, listen =>
+            {
+                web = listen;
+                listen.Protocols = HttpProtocols.Http1AndHttp2;
+                listen.UseHttps(new HttpsConnectionAdapterOptions
+                {
+                    ServerCertificate = runtime.Certificates.Web,
+                    CheckCertificateRevocation = false,
+                    SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+                });
+            });
+            kestrel.Listen(IPAddress.Loopback, 0, listen =>
+            {
+                proxyGrpc = listen;
+                listen.Protocols = HttpProtocols.Http2;
+            });
+            kestrel.Listen(IPAddress.Loopback, 0, listen =>
+            {
+                sshGrpc = listen;
+                listen.Protocols = HttpProtocols.Http2;
+            });
+        });
+
+        var app = builder.Build();
+        app.UseRouting();
+        WebApi.Map(app, runtime);
+        app.MapGrpcService<AuthServiceImpl>();
+        app.MapGrpcService<LegacyJoinServiceImpl>();
+        app.MapGrpcService<UnifiedJoinServiceImpl>();
+        app.MapGrpcService<TrustServiceImpl>();
+        app.MapGrpcService<ClusterConfigServiceImpl>();
+        app.MapGrpcService<BotInstanceServiceImpl>();
+        app.MapGrpcService<TransportServiceImpl>();
+        app.MapFallback(context => WebApi.WriteErrorAsync(context, Cluster.TraceException.NotFound("not found")));
+
+        try
+        {
+            await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await app.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        return new EmulatorWebHost(app, auth!, web!, proxyGrpc!, sshGrpc!);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2)))
+        {
+            try
+            {
+                await _app.StopAsync(timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+
+        await _app.DisposeAsync().ConfigureAwait(false);
+    }
+}

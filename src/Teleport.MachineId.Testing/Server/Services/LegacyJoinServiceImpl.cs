@@ -1,0 +1,44 @@
+using System.Text;
+using Grpc.Core;
+using Teleport.MachineId.Crypto;
+using Teleport.MachineId.Testing.Cluster;
+using Teleport.MachineId.Wire.Proto.Legacy.Client;
+using Teleport.MachineId.Wire.Proto.Legacy.Types;
+
+namespace Teleport.MachineId.Testing.Server.Services;
+
+/// <summary><c>proto.JoinService/RegisterUsingToken</c> (unary, unauthenticated), on Auth and on <c>teleport-proxy-grpc</c>.</summary>
+internal sealed class LegacyJoinServiceImpl(EmulatorRuntime runtime) : JoinService.JoinServiceBase
+{
+    public override Task<Certs> RegisterUsingToken(RegisterUsingTokenRequest request, ServerCallContext context)
+    {
+        string? keyError = null;
+        PublicKeyInfo? tls = null;
+        PublicKeyInfo? ssh = null;
+        try
+        {
+            tls = request.PublicTLSKey.IsEmpty ? null : PublicKeyInfo.ImportPem(Encoding.UTF8.GetString(request.PublicTLSKey.Span));
+            ssh = request.PublicSSHKey.IsEmpty ? null : PublicKeyInfo.ParseAuthorizedKey(Encoding.UTF8.GetString(request.PublicSSHKey.Span));
+        }
+        catch (TeleportFormatException ex)
+        {
+            keyError = "invalid public key: " + ex.Message;
+        }
+
+        var endpoint = RequestContext.Endpoint(context.GetHttpContext(), runtime);
+        var certificates = runtime.Auth.JoinBot(new BotJoinRequest
+        {
+            Token = request.Token,
+            Role = request.Role,
+            NodeName = request.NodeName,
+            HostId = request.HostID,
+            TlsPublicKey = tls,
+            SshPublicKey = ssh,
+            KeyError = keyError,
+            Expires = request.Expires?.ToDateTimeOffset(),
+            RemoteAddress = RequestContext.RemoteAddress(context),
+            Api = endpoint == EndpointKind.Auth ? "proto.JoinService (auth)" : "proto.JoinService (proxy)",
+        });
+        return Task.FromResult(ProtoConvert.ToCerts(certificates));
+    }
+}
