@@ -59,4 +59,57 @@ public static class MachineIdEventIds
 
     /// <summary>The destination directory is writable by its group or by others (Warning).</summary>
     public const int DestinationDirectoryPermissive = 3013;
+
+    // 5000–5099: wire (Teleport.MachineId.Wire, internal): discovery, connections, join, calls.
+
+    /// <summary>The proxy's <c>/webapi/find</c> answered: cluster, version, TLS routing, suite (Information).</summary>
+    public const int WireClusterDiscovered = 5000;
+
+    /// <summary>A TLS connection to a Teleport endpoint was established (Debug).</summary>
+    public const int WireTlsConnected = 5001;
+
+    /// <summary>A server certificate was refused: wrong CA, name, or validity (Warning).</summary>
+    public const int WireServerCertificateRejected = 5002;
+
+    /// <summary>A server selected an ALPN protocol this client did not ask for; the connection was closed (Warning).</summary>
+    public const int WireUnexpectedAlpn = 5003;
+
+    /// <summary>TLS verification is disabled because <c>insecure</c> was set explicitly (Warning).</summary>
+    public const int WireInsecureMode = 5004;
+
+    /// <summary>HTTPS to a loopback proxy failed in insecure mode; plain HTTP is tried, as Teleport does (Warning).</summary>
+    public const int WirePlainHttpFallback = 5005;
+
+    /// <summary>A join with a token started (Information).</summary>
+    public const int WireJoinStarted = 5006;
+
+    /// <summary>A join succeeded: bot user, instance, generation, expiry (Information).</summary>
+    public const int WireJoinSucceeded = 5007;
+
+    /// <summary>The server does not serve the unified join service; the legacy join API is used (Information).</summary>
+    public const int WireJoinFallback = 5008;
+
+    /// <summary>The Auth Service's CA certificates matched the configured CA pins (Information).</summary>
+    public const int WireCaPinsVerified = 5009;
+
+    /// <summary>A gRPC call to the cluster failed (Debug; the exception that reaches the caller carries the details).</summary>
+    public const int WireCallFailed = 5010;
+
+    /// <summary>The cluster does not accept bot heartbeats (older Teleport); they are skipped (Information).</summary>
+    public const int WireHeartbeatUnsupported = 5011;
+
+    /// <summary>A watch of certificate authorities was opened (Debug).</summary>
+    public const int WireWatchStarted = 5012;
+
+    /// <summary>A <c>ProxySSH</c> stream to a node was opened (Debug).</summary>
+    public const int WireProxySshOpened = 5013;
+
+    /// <summary>A <c>ProxySSH</c> stream was closed, with byte counts (Debug).</summary>
+    public const int WireProxySshClosed = 5014;
+
+    /// <summary>The trusted Auth CA certificates were read from <c>ca_path</c> (Information).</summary>
+    public const int WireCaPathLoaded = 5015;
+
+    /// <summary>A request to the proxy's web API failed with an HTTP error status (Debug).</summary>
+    public const int WireHttpCallFailed = 5016;
 }

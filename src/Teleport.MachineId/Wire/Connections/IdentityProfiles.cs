@@ -1,0 +1,44 @@
+namespace Teleport.MachineId.Wire.Connections;
+
+/// <summary>
+/// Reads the current identity through the caller's provider and keeps one
+/// <see cref="ConnectionProfile"/> per identity (client certificate + the identity's CAs as trust),
+/// so each renewed identity gets its own connection pool.
+/// </summary>
+internal sealed class IdentityProfiles(Func<WireIdentity?> provider)
+{
+    private Entry? _last;
+
+    /// <summary>The current identity, or <see langword="null"/> before the first join.</summary>
+    public WireIdentity? Current => provider();
+
+    /// <summary>The profile of the current identity, or <see langword="null"/> when there is none.</summary>
+    public ConnectionProfile? TryGetCurrent()
+    {
+        var identity = provider();
+        if (identity is null)
+        {
+            return null;
+        }
+
+        var last = Volatile.Read(ref _last);
+        if (last is not null && ReferenceEquals(last.Identity, identity))
+        {
+            return last.Profile;
+        }
+
+        var profile = new ConnectionProfile(
+            identity, ServerTrust.CustomRoots(identity.TrustedCertificateAuthorities, "the cluster's CA certificates held by the identity", "ca"));
+        Volatile.Write(ref _last, new Entry(identity, profile));
+        return profile;
+    }
+
+    /// <summary>The profile of the current identity.</summary>
+    /// <param name="endpoint">The endpoint that needs it, for the message.</param>
+    /// <returns>The profile.</returns>
+    /// <exception cref="InvalidOperationException">There is no identity yet.</exception>
+    public ConnectionProfile GetCurrent(string endpoint) =>
+        TryGetCurrent() ?? throw new InvalidOperationException($"Calls to {endpoint} need a bot identity; join the cluster first.");
+
+    private sealed record Entry(WireIdentity Identity, ConnectionProfile Profile);
+}

@@ -1,0 +1,515 @@
+using System.Runtime.CompilerServices;
+using Grpc.Core;
+using Microsoft.Extensions.Logging;
+using Teleport.MachineId.Wire.Calls;
+using Teleport.MachineId.Wire.Connections;
+using Teleport.MachineId.Wire.Discovery;
+using Teleport.MachineId.Wire.Join;
+using Teleport.MachineId.Wire.Proto.Legacy.Client;
+using Teleport.MachineId.Wire.Streams;
+using ClusterConfigService = Teleport.MachineId.Wire.Proto.ClusterConfig.V1.ClusterConfigService;
+using TrustService = Teleport.MachineId.Wire.Proto.Trust.V1.TrustService;
+
+namespace Teleport.MachineId.Wire;
+
+/// <summary>
+/// The SDK's client of one Teleport cluster: discovery, token join, and the Auth and proxy calls a
+/// bot needs, with typed results and Teleport's exact wire behaviour. Internal; higher layers
+/// (identity lifecycle, outputs) build on it.
+/// </summary>
+/// <remarks>
+/// <para>Create one per cluster and keep it: it owns one pooled HTTP/2 channel per endpoint. The
+/// client certificate is not fixed at construction: before each call the identity provider is read
+/// and the call goes to connections authenticated with that identity, so after a renewal simply
+/// make the provider return the new identity.</para>
+/// <para>Nothing touches the network until the first call. With a proxy address, the first call
+/// runs <c>/webapi/find</c> (cached for the client's lifetime; a failed discovery is retried by the
+/// next call). Thread-safe.</para>
+/// <para>Errors: every method throws the public <see cref="TeleportException"/> subtypes —
+/// <see cref="TeleportAccessDeniedException"/>, <see cref="TeleportNotFoundException"/>,
+/// <see cref="TeleportConnectionException"/> (transient), <see cref="TeleportJoinException"/>,
+/// <see cref="TeleportProtocolException"/>, <see cref="CertificateValidationException"/> — or
+/// <see cref="OperationCanceledException"/> when the caller cancels.</para>
+/// </remarks>
+internal sealed class TeleportWireClient : IAsyncDisposable, IDisposable
+{
+    private const string CertAuthorityKind = "cert_authority";
+
+    private readonly WireClientOptions _options;
+    private readonly IdentityProfiles _identities;
+    private readonly ILogger _logger;
+    private readonly DirectAuthRoute? _direct;
+    private readonly SemaphoreSlim _routeLock = new(1, 1);
+    private ProxyRoute? _proxyRoute;
+    private int _disposed;
+
+    private TeleportWireClient(WireClientOptions options, Func<WireIdentity?> identityProvider)
+    {
+        _options = options;
+        _identities = new IdentityProfiles(identityProvider);
+        _logger = options.LoggerFactory.CreateLogger("Teleport.MachineId.Wire");
+        if (options.AuthServer is { } auth)
+        {
+            _direct = new DirectAuthRoute(auth, _identities, options, _logger);
+        }
+        else if (options.Insecure)
+        {
+            WireLog.InsecureMode(_logger, $"proxy {options.ProxyServer} (web)");
+        }
+    }
+
+    /// <summary>Creates a client. No connection is made yet.</summary>
+    /// <param name="options">Where the cluster is and how to trust it.</param>
+    /// <param name="identityProvider">Returns the current identity (or <see langword="null"/> before the first join); called before every call, must be cheap.</param>
+    /// <returns>The client; dispose it when done.</returns>
+    /// <exception cref="ArgumentException">The options are inconsistent.</exception>
+    public static TeleportWireClient Create(WireClientOptions options, Func<WireIdentity?> identityProvider)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(identityProvider);
+        options.Validate();
+        return new TeleportWireClient(options, identityProvider);
+    }
+
+    /// <summary>The options this client was created with.</summary>
+    public WireClientOptions Options => _options;
+
+    /// <summary>
+    /// What the proxy says about the cluster (<c>/webapi/find</c>): name, version, TLS routing, SSH
+    /// proxy address, signature algorithm suite. With a direct Auth address, the proxy is found
+    /// through Auth's <c>Ping</c> first.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the request.</param>
+    /// <returns>The discovery (cached after the first success).</returns>
+    /// <exception cref="TeleportException">Discovery failed (see the class remarks for subtypes).</exception>
+    public async Task<ClusterDiscovery> DiscoverAsync(CancellationToken cancellationToken = default) =>
+        (await GetProxyRouteAsync(cancellationToken).ConfigureAwait(false)).Discovery;
+
+    /// <summary>
+    /// Joins the cluster with a bot token: the unified join service first; when the server does
+    /// not have it, the legacy API (proxy HTTP, or <c>RegisterUsingToken</c> on a direct Auth).
+    /// Keys are generated for the cluster's signature algorithm suite.
+    /// </summary>
+    /// <param name="token">The join token (secret; never logged).</param>
+    /// <param name="credentialTtl">Requested lifetime of the bot certificates (tbot <c>credential_ttl</c>).</param>
+    /// <param name="cancellationToken">Cancels the join.</param>
+    /// <returns>The key and certificates; store them durably before use.</returns>
+    /// <exception cref="ArgumentException">The token is empty or the lifetime not positive.</exception>
+    /// <exception cref="TeleportJoinException">The cluster refused the token.</exception>
+    /// <exception cref="TeleportConnectionException">The cluster could not be reached.</exception>
+    /// <exception cref="CertificateValidationException">The server could not be verified (proxy certificate, CA pins).</exception>
+    /// <exception cref="TeleportProtocolException">The server broke the protocol.</exception>
+    public async Task<JoinResult> JoinWithTokenAsync(string token, TimeSpan credentialTtl, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(token);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(credentialTtl, TimeSpan.Zero);
+        ThrowIfDisposed();
+        var expires = _options.TimeProvider.GetUtcNow() + credentialTtl;
+        JoinResult result;
+        if (_direct is not null)
+        {
+            var endpoint = _direct.Anonymous;
+            WireLog.JoinStarted(_logger, endpoint.Description);
+            try
+            {
+                result = await TokenJoin.JoinUnifiedAsync(endpoint.Invoker, endpoint.Description, token, expires, _logger, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TokenJoin.UnifiedJoinUnavailableException)
+            {
+                WireLog.JoinFallback(_logger, endpoint.Description, "proto.JoinService/RegisterUsingToken");
+                var ping = await PingOnAsync(endpoint, cancellationToken).ConfigureAwait(false);
+                result = await TokenJoin.JoinLegacyGrpcAsync(endpoint.Invoker, endpoint.Description, ping.SignatureAlgorithmSuite, token, expires, _logger, cancellationToken)
+                    .ConfigureAwait(false);
+            }
+        }
+        else
+        {
+            var route = await GetProxyRouteAsync(cancellationToken).ConfigureAwait(false);
+            WireLog.JoinStarted(_logger, route.Join.Description);
+            try
+            {
+                result = await TokenJoin.JoinUnifiedAsync(route.Join.Invoker, route.Join.Description, token, expires, _logger, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TokenJoin.UnifiedJoinUnavailableException)
+            {
+                WireLog.JoinFallback(_logger, route.Join.Description, "POST /webapi/host/credentials");
+                result = await TokenJoin.JoinLegacyHttpAsync(route.Web, route.Discovery.SignatureAlgorithmSuite, token, expires, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        var identity = result.Certificates.TlsIdentity!;
+        WireLog.JoinSucceeded(_logger, identity.Username, identity.BotInstanceId ?? "none", identity.Generation, identity.SerialNumber, identity.NotAfter, result.Api);
+        return result;
+    }
+
+    /// <summary>
+    /// <c>proto.AuthService/GenerateUserCerts</c> on the current identity's connection: bot
+    /// renewal (<see cref="UserCertificateRequest.ForBotRenewal"/>) or an impersonated output
+    /// identity (<see cref="UserCertificateRequest.ForImpersonation"/>).
+    /// </summary>
+    /// <param name="request">The request.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The issued certificates.</returns>
+    /// <exception cref="InvalidOperationException">There is no identity yet.</exception>
+    /// <exception cref="TeleportAccessDeniedException">Denied: no permission, expired or locked identity, or a renewal generation mismatch (the bot is then locked).</exception>
+    /// <exception cref="TeleportException">Another failure (see the class remarks).</exception>
+    public async Task<IssuedCertificates> GenerateUserCertsAsync(UserCertificateRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var auth = await GetIdentityAuthAsync(cancellationToken).ConfigureAwait(false);
+        const string operation = "GenerateUserCerts";
+        var certs = await UnaryAsync(auth, operation,
+            (invoker, options) => new AuthService.AuthServiceClient(invoker).GenerateUserCertsAsync(ProtoModels.ToProto(request), options), cancellationToken)
+            .ConfigureAwait(false);
+        return IssuedCertificates.FromProto(certs, $"{operation} on {auth.Description}");
+    }
+
+    /// <summary><c>proto.AuthService/GetClusterCACert</c>: the host CA TLS certificates (active and additional).</summary>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The certificates.</returns>
+    /// <exception cref="TeleportException">The call failed (see the class remarks).</exception>
+    public async Task<IReadOnlyList<System.Security.Cryptography.X509Certificates.X509Certificate2>> GetClusterCaCertificatesAsync(CancellationToken cancellationToken = default)
+    {
+        var auth = await GetAuthAsync(cancellationToken).ConfigureAwait(false);
+        const string operation = "GetClusterCACert";
+        var response = await UnaryAsync(auth, operation,
+            (invoker, options) => new AuthService.AuthServiceClient(invoker).GetClusterCACertAsync(new Google.Protobuf.WellKnownTypes.Empty(), options), cancellationToken)
+            .ConfigureAwait(false);
+        try
+        {
+            return IssuedCertificates.ReadPemCertificates(response.TLSCA.ToStringUtf8(), "cluster CA certificate");
+        }
+        catch (TeleportFormatException ex)
+        {
+            throw new TeleportProtocolException($"{operation} on {auth.Description} returned malformed certificates.", ex);
+        }
+    }
+
+    /// <summary><c>teleport.trust.v1.TrustService/GetCertAuthorities</c> without private keys.</summary>
+    /// <param name="type">CA type (<see cref="CertAuthorityTypes"/>).</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The CAs of that type (local and trusted clusters).</returns>
+    /// <exception cref="TeleportException">The call failed (see the class remarks).</exception>
+    public async Task<IReadOnlyList<CertAuthority>> GetCertAuthoritiesAsync(string type, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(type);
+        var auth = await GetIdentityAuthAsync(cancellationToken).ConfigureAwait(false);
+        var operation = $"TrustService.GetCertAuthorities({type})";
+        var response = await UnaryAsync(auth, operation,
+            (invoker, options) => new TrustService.TrustServiceClient(invoker).GetCertAuthoritiesAsync(
+                new Proto.Trust.V1.GetCertAuthoritiesRequest { Type = type, IncludeKey = false }, options), cancellationToken).ConfigureAwait(false);
+        return [.. response.CertAuthoritiesV2.Select(ca => ProtoModels.ToCertAuthority(ca, $"{operation} on {auth.Description}"))];
+    }
+
+    /// <summary><c>teleport.trust.v1.TrustService/GetCertAuthority</c> without private keys.</summary>
+    /// <param name="type">CA type (<see cref="CertAuthorityTypes"/>).</param>
+    /// <param name="domain">The cluster name.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The CA.</returns>
+    /// <exception cref="TeleportNotFoundException">No such CA.</exception>
+    /// <exception cref="TeleportException">The call failed (see the class remarks).</exception>
+    public async Task<CertAuthority> GetCertAuthorityAsync(string type, string domain, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(type);
+        ArgumentException.ThrowIfNullOrEmpty(domain);
+        var auth = await GetIdentityAuthAsync(cancellationToken).ConfigureAwait(false);
+        var operation = $"TrustService.GetCertAuthority({type}, {domain})";
+        var response = await UnaryAsync(auth, operation,
+            (invoker, options) => new TrustService.TrustServiceClient(invoker).GetCertAuthorityAsync(
+                new Proto.Trust.V1.GetCertAuthorityRequest { Type = type, Domain = domain, IncludeKey = false }, options), cancellationToken).ConfigureAwait(false);
+        return ProtoModels.ToCertAuthority(response, $"{operation} on {auth.Description}");
+    }
+
+    /// <summary><c>proto.AuthService/Ping</c>.</summary>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The answer.</returns>
+    /// <exception cref="TeleportException">The call failed (see the class remarks).</exception>
+    public async Task<AuthPing> PingAsync(CancellationToken cancellationToken = default) =>
+        await PingOnAsync(await GetAuthAsync(cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+
+    /// <summary><c>proto.AuthService/GetRole</c> (e.g. the bot's own role <c>bot-&lt;name&gt;</c> for its impersonable roles).</summary>
+    /// <param name="name">The role name.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The role.</returns>
+    /// <exception cref="TeleportNotFoundException">No such role.</exception>
+    /// <exception cref="TeleportException">The call failed (see the class remarks).</exception>
+    public async Task<RoleInfo> GetRoleAsync(string name, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        var auth = await GetIdentityAuthAsync(cancellationToken).ConfigureAwait(false);
+        var role = await UnaryAsync(auth, $"GetRole({name})",
+            (invoker, options) => new AuthService.AuthServiceClient(invoker).GetRoleAsync(new GetRoleRequest { Name = name }, options), cancellationToken)
+            .ConfigureAwait(false);
+        return ProtoModels.ToRole(role, name);
+    }
+
+    /// <summary><c>teleport.clusterconfig.v1.ClusterConfigService/GetAuthPreference</c> (the suite for key generation after joining).</summary>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The preference.</returns>
+    /// <exception cref="TeleportException">The call failed (see the class remarks).</exception>
+    public async Task<AuthPreference> GetAuthPreferenceAsync(CancellationToken cancellationToken = default)
+    {
+        var auth = await GetIdentityAuthAsync(cancellationToken).ConfigureAwait(false);
+        var preference = await UnaryAsync(auth, "ClusterConfigService.GetAuthPreference",
+            (invoker, options) => new ClusterConfigService.ClusterConfigServiceClient(invoker).GetAuthPreferenceAsync(
+                new Proto.ClusterConfig.V1.GetAuthPreferenceRequest(), options), cancellationToken).ConfigureAwait(false);
+        return ProtoModels.ToAuthPreference(preference);
+    }
+
+    /// <summary>
+    /// <c>teleport.machineid.v1.BotInstanceService/SubmitHeartbeat</c>; the server records it
+    /// against the bot instance of the calling identity.
+    /// </summary>
+    /// <param name="heartbeat">The heartbeat.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns><see langword="false"/> when the cluster does not implement heartbeats (as tbot, ignore it).</returns>
+    /// <exception cref="TeleportException">The call failed otherwise (see the class remarks).</exception>
+    public async Task<bool> SubmitHeartbeatAsync(BotHeartbeat heartbeat, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(heartbeat);
+        var auth = await GetIdentityAuthAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await UnaryAsync(auth, "BotInstanceService.SubmitHeartbeat",
+                (invoker, options) => new Proto.MachineId.V1.BotInstanceService.BotInstanceServiceClient(invoker).SubmitHeartbeatAsync(
+                    new Proto.MachineId.V1.SubmitHeartbeatRequest { Heartbeat = ProtoModels.ToProto(heartbeat) }, options), cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (TeleportProtocolException ex) when (ex.InnerException is RpcException { StatusCode: StatusCode.Unimplemented })
+        {
+            WireLog.HeartbeatUnsupported(_logger);
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// <c>proto.AuthService/WatchEvents</c> for the cluster's host, user and database CAs (what
+    /// tbot's CA-rotation watcher subscribes to). The first event is <see cref="WatchOperation.Init"/>.
+    /// The sequence ends when the server closes the watch; re-subscribe then.
+    /// </summary>
+    /// <param name="clusterName">The cluster whose CAs to watch.</param>
+    /// <param name="cancellationToken">Ends the watch.</param>
+    /// <returns>The events.</returns>
+    /// <exception cref="TeleportException">The watch failed (see the class remarks).</exception>
+    public async IAsyncEnumerable<CertAuthorityEvent> WatchCertAuthoritiesAsync(string clusterName, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(clusterName);
+        var auth = await GetIdentityAuthAsync(cancellationToken).ConfigureAwait(false);
+        const string operation = "WatchEvents(cert_authority)";
+        var kind = new Proto.Legacy.Types.WatchKind { Kind = CertAuthorityKind };
+        kind.Filter.Add(CertAuthorityTypes.Host, clusterName);
+        kind.Filter.Add(CertAuthorityTypes.User, clusterName);
+        kind.Filter.Add(CertAuthorityTypes.Database, clusterName);
+        var watch = new Watch();
+        watch.Kinds.Add(kind);
+        using var call = new AuthService.AuthServiceClient(auth.Invoker).WatchEvents(watch, cancellationToken: cancellationToken);
+        WireLog.WatchStarted(_logger, clusterName, auth.Description);
+        while (true)
+        {
+            bool more;
+            try
+            {
+                more = await call.ResponseStream.MoveNext(cancellationToken).ConfigureAwait(false);
+            }
+            catch (RpcException ex)
+            {
+                WireLog.CallFailed(_logger, operation, auth.Description, ex.StatusCode);
+                throw WireErrors.FromRpc(ex, operation, auth.Description);
+            }
+
+            if (!more)
+            {
+                yield break;
+            }
+
+            if (ToEvent(call.ResponseStream.Current, $"{operation} on {auth.Description}") is { } item)
+            {
+                yield return item;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Opens <c>TransportService.ProxySSH</c> to <paramref name="hostPort"/>: a byte stream to the
+    /// node's SSH server through the proxy (the SSH handshake is end to end).
+    /// </summary>
+    /// <param name="hostPort">The target <c>host:port</c> (node name, address or UUID; ssh_config uses port 3022).</param>
+    /// <param name="cluster">The node's cluster; <see langword="null"/> for the identity's cluster.</param>
+    /// <param name="cancellationToken">Cancels opening.</param>
+    /// <returns>The stream; dispose it to close the connection.</returns>
+    /// <exception cref="InvalidOperationException">There is no identity yet.</exception>
+    /// <exception cref="TeleportException">The proxy refused or could not reach the node (see the class remarks).</exception>
+    public async Task<ProxySshStream> OpenSshAsync(string hostPort, string? cluster = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(hostPort);
+        var identity = RequireIdentity("TransportService.ProxySSH");
+        var route = await GetProxyRouteAsync(cancellationToken).ConfigureAwait(false);
+        return await ProxySshStream.OpenAsync(route.Transport.Invoker, hostPort, cluster ?? identity.ClusterName, _options.TransportFrameSize,
+            route.Transport.Description, _logger, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary><c>TransportService.GetClusterDetails</c> on the proxy (a cheap authenticated ping of the transport path).</summary>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>Whether the cluster runs in FIPS mode.</returns>
+    /// <exception cref="TeleportException">The call failed (see the class remarks).</exception>
+    public async Task<bool> GetClusterDetailsAsync(CancellationToken cancellationToken = default)
+    {
+        RequireIdentity("TransportService.GetClusterDetails");
+        var route = await GetProxyRouteAsync(cancellationToken).ConfigureAwait(false);
+        var response = await UnaryAsync(route.Transport, "TransportService.GetClusterDetails",
+            (invoker, options) => new Proto.Transport.V1.TransportService.TransportServiceClient(invoker).GetClusterDetailsAsync(
+                new Proto.Transport.V1.GetClusterDetailsRequest(), options), cancellationToken).ConfigureAwait(false);
+        return response.Details?.FipsEnabled ?? false;
+    }
+
+    /// <summary>Closes every connection; calls in flight are cancelled.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        _direct?.Dispose();
+        _proxyRoute?.Dispose();
+    }
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync()
+    {
+        Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private static CertAuthorityEvent? ToEvent(Event ev, string source)
+    {
+        var operation = (WatchOperation)(int)ev.Type;
+        switch (ev.ResourceCase)
+        {
+            case Event.ResourceOneofCase.CertAuthority:
+                var ca = ProtoModels.ToCertAuthority(ev.CertAuthority, source);
+                return new CertAuthorityEvent(operation, ca, ev.CertAuthority.Kind, ev.CertAuthority.SubKind, ev.CertAuthority.Metadata?.Name ?? ca.ClusterName);
+            case Event.ResourceOneofCase.ResourceHeader:
+                var header = ev.ResourceHeader;
+                return new CertAuthorityEvent(operation, null, header.Kind, header.SubKind, header.Metadata?.Name ?? string.Empty);
+            case Event.ResourceOneofCase.None when ev.Type == Operation.Init:
+                return new CertAuthorityEvent(WatchOperation.Init, null, string.Empty, string.Empty, string.Empty);
+            default:
+                // Another resource kind: not part of this watch.
+                return null;
+        }
+    }
+
+    private async Task<AuthPing> PingOnAsync(GrpcEndpoint auth, CancellationToken cancellationToken)
+    {
+        var ping = await UnaryAsync(auth, "Ping",
+            (invoker, options) => new AuthService.AuthServiceClient(invoker).PingAsync(new PingRequest(), options), cancellationToken).ConfigureAwait(false);
+        return ProtoModels.ToPing(ping);
+    }
+
+    private async Task<TResponse> UnaryAsync<TResponse>(
+        GrpcEndpoint endpoint, string operation, Func<CallInvoker, CallOptions, AsyncUnaryCall<TResponse>> start, CancellationToken cancellationToken)
+    {
+        using var timeout = new CancellationTokenSource(_options.CallTimeout, _options.TimeProvider);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        try
+        {
+            using var call = start(endpoint.Invoker, new CallOptions(cancellationToken: linked.Token));
+            return await call.ResponseAsync.ConfigureAwait(false);
+        }
+        catch (RpcException ex)
+        {
+            WireLog.CallFailed(_logger, operation, endpoint.Description, ex.StatusCode);
+            throw WireErrors.FromRpc(ex, operation, endpoint.Description);
+        }
+        catch (OperationCanceledException ex) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw new TeleportConnectionException(
+                $"{operation} on {endpoint.Description} did not answer within {_options.CallTimeout.TotalSeconds:0.#} s; the call can be retried.", ex);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Not the caller's cancellation: the client was disposed while the call ran.
+            ThrowIfDisposed();
+            throw;
+        }
+    }
+
+    private WireIdentity RequireIdentity(string operation)
+    {
+        ThrowIfDisposed();
+        return _identities.Current ?? throw new InvalidOperationException($"{operation} needs a bot identity; join the cluster first.");
+    }
+
+    private async ValueTask<GrpcEndpoint> GetIdentityAuthAsync(CancellationToken cancellationToken)
+    {
+        RequireIdentity("This call");
+        return await GetAuthAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async ValueTask<GrpcEndpoint> GetAuthAsync(CancellationToken cancellationToken)
+    {
+        ThrowIfDisposed();
+        if (_direct is not null)
+        {
+            return _direct.Auth;
+        }
+
+        RequireIdentity("Calls to Auth through the proxy");
+        return (await GetProxyRouteAsync(cancellationToken).ConfigureAwait(false)).Auth;
+    }
+
+    private async ValueTask<ProxyRoute> GetProxyRouteAsync(CancellationToken cancellationToken)
+    {
+        ThrowIfDisposed();
+        if (Volatile.Read(ref _proxyRoute) is { } ready)
+        {
+            return ready;
+        }
+
+        await _routeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_proxyRoute is not null)
+            {
+                return _proxyRoute;
+            }
+
+            var proxy = _options.ProxyServer ?? await FindProxyThroughAuthAsync(cancellationToken).ConfigureAwait(false);
+            var trust = _options.Insecure ? ServerTrust.Insecure
+                : _options.ProxyCaCertificates is { Count: > 0 } bundle ? ServerTrust.CustomRoots(bundle, "the configured proxy CA certificates", "webca")
+                : ServerTrust.SystemStore;
+            var web = new ProxyWebClient(proxy, trust, _options);
+            try
+            {
+                var discovery = await web.FindAsync(cancellationToken).ConfigureAwait(false);
+                Volatile.Write(ref _proxyRoute, new ProxyRoute(discovery, web, trust, _identities, _options, _logger));
+            }
+            catch
+            {
+                web.Dispose();
+                throw;
+            }
+
+            return _proxyRoute!;
+        }
+        finally
+        {
+            _routeLock.Release();
+        }
+    }
+
+    private async Task<HostPort> FindProxyThroughAuthAsync(CancellationToken cancellationToken)
+    {
+        var ping = await PingOnAsync(_direct!.Auth, cancellationToken).ConfigureAwait(false);
+        if (!HostPort.TryParse(ping.ProxyPublicAddress, ClusterDiscovery.DefaultWebPort, null, out var proxy))
+        {
+            throw new TeleportNotFoundException(
+                $"Auth at {_options.AuthServer} does not know a proxy public address, which reaching nodes needs; configure proxy_server instead of auth_server.");
+        }
+
+        return proxy;
+    }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed != 0, this);
+}

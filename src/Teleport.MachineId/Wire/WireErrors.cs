@@ -1,0 +1,220 @@
+using System.Net;
+using System.Text.Json;
+using Grpc.Core;
+using Teleport.MachineId.Wire.Discovery;
+
+namespace Teleport.MachineId.Wire;
+
+/// <summary>What kind of operation failed: decides how server refusals are classified.</summary>
+internal enum WireOperationKind
+{
+    /// <summary>An ordinary call with an identity: refusals are access denied / not found / …</summary>
+    Call,
+
+    /// <summary>A join: every refusal by the server is a <see cref="TeleportJoinException"/>.</summary>
+    Join,
+}
+
+/// <summary>
+/// The one place that turns gRPC statuses, Teleport's HTTP JSON errors and transport failures into
+/// the public exception hierarchy (<see cref="TeleportException"/> and subtypes), with messages
+/// that say what was called, on which endpoint and what to do — and never carry secrets.
+/// </summary>
+internal static class WireErrors
+{
+    private const int MaxDetailLength = 600;
+
+    /// <summary>Maps a failed gRPC call.</summary>
+    /// <param name="exception">The gRPC failure.</param>
+    /// <param name="operation">What was called (e.g. <c>GenerateUserCerts</c>).</param>
+    /// <param name="endpoint">Where (e.g. <c>Auth via TLS-routing proxy localhost:3080</c>).</param>
+    /// <param name="kind">Call or join.</param>
+    /// <param name="secret">A secret the server might echo (the join token); replaced in messages.</param>
+    /// <returns>The exception to throw.</returns>
+    public static TeleportException FromRpc(RpcException exception, string operation, string endpoint, WireOperationKind kind = WireOperationKind.Call, string? secret = null)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        if (FindTeleportException(exception.Status.DebugException) is { } local)
+        {
+            return Rewrap(local, $"{operation} on {endpoint}: ");
+        }
+
+        var code = exception.StatusCode;
+        var detail = Clean(exception.Status.Detail, secret);
+        var what = $"{operation} on {endpoint}";
+        var server = detail.Length == 0 ? $"status {code}" : $"{code}: {detail}";
+        switch (code)
+        {
+            case StatusCode.Unavailable:
+            case StatusCode.DeadlineExceeded:
+            case StatusCode.ResourceExhausted:
+            case StatusCode.Aborted:
+            case StatusCode.Cancelled:
+                return new TeleportConnectionException(
+                    $"{what} failed ({server}). The cluster could not be reached or is busy; check connectivity and retry.", exception);
+            case StatusCode.Unimplemented:
+                return new TeleportProtocolException(
+                    $"{what} failed: the server does not implement it ({server}). It may not be a Teleport 18 cluster, or the address points at the wrong service.", exception);
+            case StatusCode.Internal:
+            case StatusCode.DataLoss:
+                return new TeleportProtocolException(
+                    $"{what} failed with a protocol error ({server}). Check that the address points at a Teleport 18 cluster.", exception);
+        }
+
+        if (kind == WireOperationKind.Join)
+        {
+            return new TeleportJoinException(
+                $"Joining via {endpoint} was refused ({server}). Check that the token exists, is a bot token, has not expired and has not been used already (token joins are single-use).", exception);
+        }
+
+        return code switch
+        {
+            StatusCode.PermissionDenied or StatusCode.Unauthenticated => new TeleportAccessDeniedException(
+                $"{what} was denied ({server}). The identity lacks permission, has expired or is locked; a bot that was denied renewal must join again with a new token.", exception),
+            StatusCode.NotFound => new TeleportNotFoundException($"{what} found nothing ({server}).", exception),
+            _ => new TeleportException($"{what} failed ({server}).", exception),
+        };
+    }
+
+    /// <summary>Maps a non-success HTTP answer of the proxy's web API (<c>{"error":{"message":…}}</c>).</summary>
+    /// <param name="status">HTTP status.</param>
+    /// <param name="body">The response body, or <see langword="null"/>.</param>
+    /// <param name="operation">What was called (e.g. <c>POST /webapi/host/credentials</c>).</param>
+    /// <param name="endpoint">Where (the proxy address).</param>
+    /// <param name="kind">Call or join.</param>
+    /// <param name="secret">A secret to keep out of messages.</param>
+    /// <returns>The exception to throw.</returns>
+    public static TeleportException FromHttp(HttpStatusCode status, ReadOnlySpan<byte> body, string operation, string endpoint, WireOperationKind kind = WireOperationKind.Call, string? secret = null)
+    {
+        var message = Clean(ReadErrorMessage(body), secret);
+        var server = message.Length == 0 ? $"HTTP {(int)status} {status}" : $"HTTP {(int)status}: {message}";
+        var what = $"{operation} on {endpoint}";
+        var code = (int)status;
+        if (code is 429 or 502 or 503 or 504 or 408)
+        {
+            return new TeleportConnectionException($"{what} failed ({server}). The proxy or the cluster behind it is unavailable or busy; retry later.");
+        }
+
+        if (code == 501)
+        {
+            return new TeleportProtocolException($"{what} failed: the server does not implement it ({server}).");
+        }
+
+        if (kind == WireOperationKind.Join && code is >= 400 and < 500)
+        {
+            return new TeleportJoinException(
+                $"Joining via {endpoint} was refused ({server}). Check that the token exists, is a bot token, has not expired and has not been used already (token joins are single-use).");
+        }
+
+        return code switch
+        {
+            401 or 403 => new TeleportAccessDeniedException($"{what} was denied ({server})."),
+            404 => new TeleportNotFoundException($"{what} found nothing ({server}). Check that the address is a Teleport proxy's web address."),
+            _ => new TeleportException($"{what} failed ({server})."),
+        };
+    }
+
+    /// <summary>Maps a transport failure (HTTP client, socket, TLS) that is not an <see cref="RpcException"/>.</summary>
+    /// <param name="exception">The failure.</param>
+    /// <param name="operation">What was called.</param>
+    /// <param name="endpoint">Where.</param>
+    /// <returns>The exception to throw.</returns>
+    public static TeleportException FromTransport(Exception exception, string operation, string endpoint)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        if (FindTeleportException(exception) is { } local)
+        {
+            return ReferenceEquals(local, exception) ? local : Rewrap(local, $"{operation} on {endpoint}: ");
+        }
+
+        return new TeleportConnectionException(
+            $"{operation} on {endpoint} failed: {Innermost(exception).Message.TrimEnd('.')}. Check the address and connectivity; the call can be retried.", exception);
+    }
+
+    /// <summary>The first <see cref="TeleportException"/> in an exception's chain (inner exceptions, gRPC debug exceptions, aggregates).</summary>
+    public static TeleportException? FindTeleportException(Exception? exception)
+    {
+        for (var depth = 0; exception is not null && depth < 16; depth++)
+        {
+            switch (exception)
+            {
+                case TeleportException teleport:
+                    return teleport;
+                case RpcException rpc when rpc.Status.DebugException is not null:
+                    exception = rpc.Status.DebugException;
+                    continue;
+                case AggregateException aggregate when aggregate.InnerExceptions.Count == 1:
+                    exception = aggregate.InnerExceptions[0];
+                    continue;
+                default:
+                    exception = exception.InnerException;
+                    continue;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>A new exception of the same type and reason, with a context prefix and the original as inner exception.</summary>
+    public static TeleportException Rewrap(TeleportException exception, string prefix)
+    {
+        var message = exception.Message.StartsWith(prefix, StringComparison.Ordinal) ? exception.Message : prefix + exception.Message;
+        return exception switch
+        {
+            CertificateValidationException certificate => new CertificateValidationException(certificate.Failure, message, exception),
+            TeleportConnectionException => new TeleportConnectionException(message, exception),
+            TeleportAccessDeniedException => new TeleportAccessDeniedException(message, exception),
+            TeleportNotFoundException => new TeleportNotFoundException(message, exception),
+            TeleportJoinException => new TeleportJoinException(message, exception),
+            TeleportProtocolException => new TeleportProtocolException(message, exception),
+            TeleportFormatException => new TeleportProtocolException(message, exception),
+            _ => new TeleportException(message, exception),
+        };
+    }
+
+    /// <summary>Whether a gRPC failure means the server does not have the method.</summary>
+    public static bool IsUnimplemented(RpcException exception) =>
+        exception.StatusCode == StatusCode.Unimplemented && FindTeleportException(exception.Status.DebugException) is null;
+
+    private static string ReadErrorMessage(ReadOnlySpan<byte> body)
+    {
+        if (body.IsEmpty)
+        {
+            return string.Empty;
+        }
+
+        try
+        {
+            var error = JsonSerializer.Deserialize(body, WireJsonContext.Default.WebErrorJson);
+            return error?.Error?.Message ?? string.Empty;
+        }
+        catch (JsonException)
+        {
+            // Not Teleport's JSON (a load balancer page, …): the body is not quoted, it may be anything.
+            return $"a non-JSON body of {body.Length} bytes";
+        }
+    }
+
+    private static string Clean(string? detail, string? secret)
+    {
+        var text = (detail ?? string.Empty).Trim();
+        if (!string.IsNullOrEmpty(secret))
+        {
+            text = text.Replace(secret, "<redacted>", StringComparison.Ordinal);
+        }
+
+        text = text.ReplaceLineEndings(" ");
+        return text.Length > MaxDetailLength ? text[..MaxDetailLength] + "…" : text;
+    }
+
+    private static Exception Innermost(Exception exception)
+    {
+        var current = exception;
+        for (var depth = 0; current.InnerException is not null && depth < 16; depth++)
+        {
+            current = current.InnerException;
+        }
+
+        return current;
+    }
+}
