@@ -157,7 +157,7 @@ public sealed class MachineIdDependencyInjectionTests
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Services.AddTeleportMachineId(o =>
         {
-            o.ProxyServer = "https://teleport.example.com";
+            o.ProxyServer = "teleport.example.com:notaport";
             o.Token = "secret-token-value";
             o.TokenFile = "/run/token";
         });

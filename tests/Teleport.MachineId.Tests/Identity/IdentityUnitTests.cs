@@ -83,7 +83,7 @@ public sealed class MachineIdOptionsValidationTests
             {
                 case "address": o.ProxyServer = null; break;
                 case "both": o.AuthServer = "auth:3025"; break;
-                case "url": o.ProxyServer = "https://teleport.example.com"; break;
+                case "url": o.ProxyServer = "ftp://teleport.example.com"; break;
                 case "method": o.JoinMethod = "iam"; break;
                 case "tokens": o.TokenFile = "/run/token"; break;
                 case "pin": o.AuthServer = "auth:3025"; o.ProxyServer = null; o.CaPins.Add("sha256:xyz"); break;

@@ -6,7 +6,6 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
-using Teleport.MachineId.Configuration;
 using Teleport.MachineId.Crypto;
 using Teleport.MachineId.Wire;
 using Teleport.MachineId.Wire.Calls;
@@ -42,8 +41,8 @@ internal sealed class WireBotCredentialClient : IBotCredentialClient
     {
         var wireOptions = new WireClientOptions
         {
-            ProxyServer = options.ProxyServer is { } proxy ? ToHostPort(proxy, TbotAddress.DefaultProxyPort) : null,
-            AuthServer = options.AuthServer is { } auth ? ToHostPort(auth, TbotAddress.DefaultAuthPort) : null,
+            ProxyServer = options.ProxyServer is { } proxy ? HostPort.Parse(proxy, MachineIdOptionsValidation.DefaultProxyPort) : null,
+            AuthServer = options.AuthServer is { } auth ? HostPort.Parse(auth, MachineIdOptionsValidation.DefaultAuthPort) : null,
             Insecure = options.Insecure,
             ProxyCaCertificates = LoadProxyCas(options),
             CaPins = [.. options.CaPins],
@@ -182,16 +181,6 @@ internal sealed class WireBotCredentialClient : IBotCredentialClient
         }
 
         return true;
-    }
-
-    private static HostPort ToHostPort(string text, int defaultPort)
-    {
-        if (!TbotAddress.TryParse(text.Trim(), defaultPort, out var address, out var error))
-        {
-            throw new ArgumentException(error, nameof(text));
-        }
-
-        return HostPort.Parse(address!.ToString());
     }
 
     private static X509Certificate2Collection? LoadProxyCas(MachineIdOptions options)
