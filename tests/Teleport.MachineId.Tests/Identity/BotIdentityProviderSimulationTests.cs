@@ -443,6 +443,42 @@ public sealed class BotIdentityProviderSimulationTests
     }
 
     [Test]
+    public async Task The_token_can_come_from_an_environment_variable_and_spans_are_recorded()
+    {
+        var time = new FakeTimeProvider(Start);
+        using var cluster = new SimulatedBotCluster(time);
+        var variable = "TMID_TEST_TOKEN_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(variable, cluster.AddToken());
+        var spans = new System.Collections.Concurrent.ConcurrentBag<System.Diagnostics.Activity>();
+        using var listener = new System.Diagnostics.ActivityListener
+        {
+            ShouldListenTo = source => source.Name == MachineIdDiagnostics.ActivitySourceName,
+            Sample = (ref System.Diagnostics.ActivityCreationOptions<System.Diagnostics.ActivityContext> _) => System.Diagnostics.ActivitySamplingResult.AllData,
+            ActivityStopped = spans.Add,
+        };
+        System.Diagnostics.ActivitySource.AddActivityListener(listener);
+        try
+        {
+            var options = Options(null, null);
+            options.TokenEnvironmentVariable = variable;
+            await using var provider = CreateProvider(options, cluster, time);
+            await provider.StartAsync();
+            var joined = await provider.WaitUntilReadyAsync();
+            var renewed = await provider.RenewNowAsync();
+            Assert.Multiple(() =>
+            {
+                Assert.That(joined.Generation, Is.EqualTo(1));
+                Assert.That(spans.Select(s => s.OperationName), Does.Contain("teleport.machineid.bot.join").And.Contain("teleport.machineid.bot.renew"));
+                Assert.That(spans.Any(s => s.OperationName == "teleport.machineid.bot.renew" && (int?)s.GetTagItem("teleport.machineid.generation") == renewed.Generation), Is.True);
+            });
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(variable, null);
+        }
+    }
+
+    [Test]
     public async Task Without_identity_or_token_waiting_fails_with_a_join_required_error()
     {
         var time = new FakeTimeProvider(Start);
