@@ -183,7 +183,7 @@ public sealed class BotIdentityProviderSimulationTests
             var reasons = new List<BotIdentityChangeReason>();
             restarted.IdentityChanged += (_, e) => reasons.Add(e.Reason);
             await restarted.StartAsync();
-            Assert.That(restarted.Current?.Generation, Is.EqualTo(first.Generation), "loaded from storage at start");
+            Assert.That(restarted.Current?.InstanceId, Is.EqualTo(first.InstanceId), "loaded from storage at start");
             await EventuallyAsync(() => restarted.Current!.Generation == first.Generation + 1, "the loaded identity is renewed");
             Assert.Multiple(() =>
             {

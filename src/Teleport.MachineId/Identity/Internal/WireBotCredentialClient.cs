@@ -9,6 +9,7 @@ using Microsoft.Extensions.Logging;
 using Teleport.MachineId.Crypto;
 using Teleport.MachineId.Wire;
 using Teleport.MachineId.Wire.Calls;
+using Teleport.MachineId.Wire.Join;
 
 namespace Teleport.MachineId.Identity.Internal;
 
@@ -74,7 +75,18 @@ internal sealed class WireBotCredentialClient : IBotCredentialClient
 
     public async Task<BotJoinResult> JoinWithTokenAsync(string token, TimeSpan credentialTtl, CancellationToken cancellationToken)
     {
-        var result = await _client.JoinWithTokenAsync(token, credentialTtl, cancellationToken).ConfigureAwait(false);
+        JoinResult result;
+        try
+        {
+            result = await _client.JoinWithTokenAsync(token, credentialTtl, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            // The join stream ended while the client was writing (the server finished the call, for
+            // example refusing the token) before its status was observable; retried like a connection failure.
+            throw new TeleportConnectionException("The join stream ended before the join completed; it will be retried.", ex);
+        }
+
         return new BotJoinResult(result.PrivateKey, ToIssued(result.Certificates));
     }
 
