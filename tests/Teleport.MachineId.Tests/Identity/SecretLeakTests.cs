@@ -42,7 +42,8 @@ public sealed class SecretLeakTests
         await using (var provider = fixture.CreateProvider(loggerFactory: loggerFactory))
         {
             await provider.StartAsync();
-            errors.Add(Assert.CatchAsync<TeleportException>(() => provider.WaitUntilReadyAsync())!);
+            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+            errors.Add(Assert.CatchAsync<TeleportException>(() => provider.WaitUntilReadyAsync(timeout.Token))!);
             await using var second = fixture.CreateProvider(loggerFactory: loggerFactory);
             errors.Add(Assert.CatchAsync<TeleportException>(() => second.StartAsync())!);
         }

@@ -75,16 +75,27 @@ internal sealed class WireBotCredentialClient : IBotCredentialClient
 
     public async Task<BotJoinResult> JoinWithTokenAsync(string token, TimeSpan credentialTtl, CancellationToken cancellationToken)
     {
-        JoinResult result;
-        try
+        // The wire client can surface a bare cancellation when the server finishes the join stream
+        // while the client is still writing (an Unimplemented unified join that should fall back to
+        // the legacy API, or a refused token) before the call's status is observable. The server
+        // issued nothing in that case (it had not received the key yet), so the token is unspent
+        // and the join can safely be tried again.
+        JoinResult? result = null;
+        for (var attempt = 1; result is null; attempt++)
         {
-            result = await _client.JoinWithTokenAsync(token, credentialTtl, cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
-        {
-            // The join stream ended while the client was writing (the server finished the call, for
-            // example refusing the token) before its status was observable; retried like a connection failure.
-            throw new TeleportConnectionException("The join stream ended before the join completed; it will be retried.", ex);
+            try
+            {
+                result = await _client.JoinWithTokenAsync(token, credentialTtl, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                if (attempt >= 3)
+                {
+                    throw new TeleportJoinException(
+                        "The cluster ended the join before it completed, most often because the token was not found, expired or was already used (token joins are single-use).",
+                        ex);
+                }
+            }
         }
 
         return new BotJoinResult(result.PrivateKey, ToIssued(result.Certificates));
