@@ -93,6 +93,10 @@ internal sealed class CertificateAuthorities : IDisposable
     private readonly SignatureAlgorithmSuite _suite;
     private readonly TimeProvider _clock;
 
+    // The database CA is RSA in every suite; generating it in the background keeps start-up short.
+    private Task? _databaseReady;
+    private bool _disposed;
+
     private CertificateAuthorities(string clusterName, SignatureAlgorithmSuite suite, TimeProvider clock)
     {
         _clusterName = clusterName;
@@ -107,23 +111,10 @@ internal sealed class CertificateAuthorities : IDisposable
     public static async Task<CertificateAuthorities> CreateAsync(string clusterName, SignatureAlgorithmSuite suite, TimeProvider clock, CancellationToken cancellationToken)
     {
         var authorities = new CertificateAuthorities(clusterName, suite, clock);
-        var generated = await Task.WhenAll(AllTypes.Select(type =>
-            Task.Run(() => authorities.Generate(type), cancellationToken))).ConfigureAwait(false);
-        lock (authorities._gate)
-        {
-            for (var i = 0; i < AllTypes.Count; i++)
-            {
-                authorities._allKeys.Add(generated[i]);
-                authorities._current[AllTypes[i]] = new CaSnapshot
-                {
-                    Type = AllTypes[i],
-                    ClusterName = clusterName,
-                    Active = [generated[i]],
-                    CurrentId = generated[i].Id,
-                };
-            }
-        }
-
+        authorities._databaseReady = Task.Run(() => authorities.Install(CertificateAuthorityType.Database), CancellationToken.None);
+        await Task.WhenAll(
+            Task.Run(() => authorities.Install(CertificateAuthorityType.Host), cancellationToken),
+            Task.Run(() => authorities.Install(CertificateAuthorityType.User), cancellationToken)).ConfigureAwait(false);
         return authorities;
     }
 
@@ -158,6 +149,12 @@ internal sealed class CertificateAuthorities : IDisposable
     {
         get
         {
+            if (type == CertificateAuthorityType.Database)
+            {
+                // Rarely needed and usually long done; never on a thread with a synchronization context.
+                _databaseReady?.GetAwaiter().GetResult();
+            }
+
             lock (_gate)
             {
                 return _current[type];
@@ -256,14 +253,32 @@ internal sealed class CertificateAuthorities : IDisposable
 
     public void Dispose()
     {
+        // A database CA still being generated disposes itself when done (see Install).
         lock (_gate)
         {
+            _disposed = true;
             foreach (var key in _allKeys)
             {
                 key.Dispose();
             }
 
             _allKeys.Clear();
+        }
+    }
+
+    private void Install(CertificateAuthorityType type)
+    {
+        var key = Generate(type);
+        lock (_gate)
+        {
+            if (_disposed)
+            {
+                key.Dispose();
+                return;
+            }
+
+            _allKeys.Add(key);
+            _current[type] = new CaSnapshot { Type = type, ClusterName = _clusterName, Active = [key], CurrentId = key.Id };
         }
     }
 
@@ -280,8 +295,10 @@ internal sealed class CertificateAuthorities : IDisposable
         PrivateKey? tls = null;
         try
         {
-            ssh = sshPurpose is { } purpose ? PrivateKey.Generate(_suite, purpose) : null;
+            // The two keys of a CA in parallel: RSA generation (legacy suite) dominates start-up.
+            var sshTask = sshPurpose is { } purpose ? Task.Run(() => PrivateKey.Generate(_suite, purpose)) : Task.FromResult<PrivateKey?>(null)!;
             tls = PrivateKey.Generate(_suite, tlsPurpose);
+            ssh = sshTask.GetAwaiter().GetResult();
             var certificate = TeleportTlsCertificateBuilder.CreateCertificateAuthority(
                 _clusterName, tls.GetAsymmetricAlgorithm(), _clock.GetUtcNow().AddMinutes(-1));
             return new CaKey(Guid.NewGuid().ToString("D"), ssh, tls, certificate);

@@ -202,6 +202,25 @@ public sealed class WireProxySshTests
     }
 
     [Test]
+    public async Task With_a_direct_Auth_address_the_proxy_is_found_through_Auths_Ping()
+    {
+        await using var cluster = await WireTestCluster.StartAsync();
+        await using var echo = new TcpTestTarget(TcpTargetBehavior.Echo);
+        cluster.Emulator.AddTcpTarget(new EmulatorTcpTarget { Name = "echo", Address = echo.Address });
+        var (proxyClient, output) = await cluster.ImpersonatedProxyClientAsync();
+        await proxyClient.DisposeAsync();
+        await using var client = TeleportWireClient.Create(cluster.AuthOptions(pins: cluster.Emulator.GetCaPins()), output.Provider);
+
+        await using var stream = await client.OpenSshAsync("echo:22");
+        await stream.WriteAsync("ping"u8.ToArray());
+        var buffer = new byte[4];
+        await stream.ReadExactlyAsync(buffer);
+
+        Assert.That(buffer, Is.EqualTo("ping"u8.ToArray()));
+        Assert.That((await client.DiscoverAsync()).ProxyAddress, Is.EqualTo(cluster.ProxyAddress));
+    }
+
+    [Test]
     public async Task GetClusterDetails_answers_on_the_transport_path()
     {
         await using var cluster = await WireTestCluster.StartAsync(new TeleportEmulatorOptions { TlsRoutingEnabled = false });
