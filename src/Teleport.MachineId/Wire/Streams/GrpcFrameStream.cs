@@ -172,15 +172,15 @@ internal abstract class GrpcFrameStream<TRequest, TResponse> : Stream
                 var message = CreateFrame(UnsafeByteOperations.UnsafeWrap(chunk));
                 try
                 {
-                    await GrpcCallFailures.WriteAsync(_call, message, cancellationToken).ConfigureAwait(false);
+                    await GrpcCallFailures.WriteAsync(_call, message, cancellationToken, drainOnFailure: false).ConfigureAwait(false);
                 }
                 catch (RpcException ex)
                 {
                     throw Failure(ex);
                 }
-                catch (InvalidOperationException ex)
+                catch (Exception ex) when (ex is InvalidOperationException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
                 {
-                    // The call already ended without an error status (the server closed it).
+                    // The call already ended without a known error status (the server closed it).
                     throw Failure(ex);
                 }
 
