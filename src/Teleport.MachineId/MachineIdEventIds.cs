@@ -10,6 +10,85 @@ namespace Teleport.MachineId;
 /// </remarks>
 public static class MachineIdEventIds
 {
+    // 1000–1099: join and storage (Teleport.MachineId identity provider).
+
+    /// <summary>The bot storage was opened and locked (Debug).</summary>
+    public const int BotStorageOpened = 1000;
+
+    /// <summary>A valid identity was loaded from storage (Information).</summary>
+    public const int BotIdentityLoaded = 1001;
+
+    /// <summary>A stored identity was not used: expired, unreadable, or produced by another token (Warning).</summary>
+    public const int BotStoredIdentityDiscarded = 1002;
+
+    /// <summary>A stale in-flight renewal record was removed at start-up (Information).</summary>
+    public const int BotStaleRenewalRecordCleared = 1003;
+
+    /// <summary>The bot is joining the cluster (Information).</summary>
+    public const int BotJoining = 1004;
+
+    /// <summary>The bot joined the cluster (Information).</summary>
+    public const int BotJoined = 1005;
+
+    /// <summary>A join attempt failed; it will be retried (Warning).</summary>
+    public const int BotJoinFailed = 1006;
+
+    /// <summary>The bot needs a fresh join with a new token and has none (Error).</summary>
+    public const int BotJoinRequired = 1007;
+
+    /// <summary>The configured token differs from the one that produced the stored identity; joining again (Information).</summary>
+    public const int BotTokenChanged = 1008;
+
+    // 2000–2099: renewal.
+
+    /// <summary>A renewal started (Debug).</summary>
+    public const int BotRenewing = 2000;
+
+    /// <summary>The identity was renewed (Information).</summary>
+    public const int BotRenewed = 2001;
+
+    /// <summary>A renewal failed; the last identity is still served and the renewal is retried (Warning).</summary>
+    public const int BotRenewalFailed = 2002;
+
+    /// <summary>The cluster granted a shorter lifetime than requested (Warning).</summary>
+    public const int BotTtlShortened = 2003;
+
+    /// <summary>The next renewal was scheduled (Debug).</summary>
+    public const int BotRenewalScheduled = 2004;
+
+    /// <summary>A renewal's outcome is unknown (the request may have been processed); a fresh join is needed (Error).</summary>
+    public const int BotRenewalOutcomeUnknown = 2005;
+
+    /// <summary>The identity expired before it could be renewed (Error).</summary>
+    public const int BotIdentityExpired = 2006;
+
+    /// <summary>A certificate authority rotation was detected; a renewal follows (Information).</summary>
+    public const int BotCaRotationDetected = 2007;
+
+    /// <summary>The certificate authority watch failed and will reconnect (Debug).</summary>
+    public const int BotCaWatchFailed = 2008;
+
+    /// <summary>The cluster does not support the certificate authority watch (Information).</summary>
+    public const int BotCaWatchNotSupported = 2009;
+
+    /// <summary>A bot instance heartbeat was submitted (Debug).</summary>
+    public const int BotHeartbeatSubmitted = 2010;
+
+    /// <summary>A heartbeat failed (Debug).</summary>
+    public const int BotHeartbeatFailed = 2011;
+
+    /// <summary>The cluster does not implement heartbeats; they are turned off (Information).</summary>
+    public const int BotHeartbeatsNotSupported = 2012;
+
+    /// <summary>A handler of an identity change threw; it was ignored (Warning).</summary>
+    public const int BotIdentityChangedHandlerFailed = 2013;
+
+    /// <summary>The renewed identity has a generation other than the expected one (Warning).</summary>
+    public const int BotUnexpectedGeneration = 2014;
+
+    /// <summary>The in-flight renewal record could not be removed after a renewal (Warning).</summary>
+    public const int BotRenewalRecordClearFailed = 2015;
+
     // 3000–3099: destinations (Teleport.MachineId.Destinations).
 
     /// <summary>A destination was initialized and is ready for writes (Information).</summary>

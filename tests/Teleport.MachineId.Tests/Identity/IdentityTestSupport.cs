@@ -1,0 +1,124 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Teleport.MachineId.Tests.Identity;
+
+/// <summary>Helpers for simulated-time provider tests.</summary>
+internal static class IdentityTestSupport
+{
+    public static readonly DateTimeOffset Start = new(2026, 3, 2, 8, 0, 0, TimeSpan.Zero);
+
+    public static string NewTempDirectory()
+    {
+        var path = Path.Combine(Path.GetTempPath(), "tmid-identity-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(path);
+        return path;
+    }
+
+    public static void DeleteDirectory(string path)
+    {
+        try
+        {
+            Directory.Delete(path, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    public static MachineIdOptions Options(string? storagePath, string? tokenFile) => new()
+    {
+        ProxyServer = "proxy.sim.example.com:443",
+        TokenFile = tokenFile,
+        StorageType = storagePath is null ? BotStorageType.Memory : BotStorageType.Directory,
+        StoragePath = storagePath,
+    };
+
+    public static BotIdentityProvider CreateProvider(
+        MachineIdOptions options, SimulatedBotCluster cluster, TimeProvider time, ILoggerFactory? loggerFactory = null, System.Diagnostics.Metrics.IMeterFactory? meterFactory = null, int seed = 1)
+    {
+        var random = new Random(seed);
+        return BotIdentityProvider.CreateInternal(options, loggerFactory, time, cluster.ClientFactory, meterFactory, null, () => random.NextDouble());
+    }
+
+    /// <summary>
+    /// Advances the fake clock to <paramref name="until"/>, stepping to each moment the provider's
+    /// loops wait for once they are idle; <paramref name="onStep"/> runs after each step.
+    /// </summary>
+    public static async Task RunUntilAsync(FakeTimeProvider time, BotIdentityProvider provider, DateTimeOffset until, Action<DateTimeOffset>? onStep = null)
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+        while (time.GetUtcNow() < until)
+        {
+            await provider.Activity.WhenIdleAsync(cts.Token);
+            var next = provider.Activity.NextDue ?? until;
+            if (next > until)
+            {
+                next = until;
+            }
+
+            if (next <= time.GetUtcNow())
+            {
+                next = time.GetUtcNow().AddMilliseconds(1);
+            }
+
+            time.SetUtcNow(next);
+            await provider.Activity.WhenIdleAsync(cts.Token);
+            onStep?.Invoke(time.GetUtcNow());
+        }
+    }
+
+    /// <summary>Polls (real time) until <paramref name="condition"/> holds.</summary>
+    public static async Task EventuallyAsync(Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail("Timed out waiting until " + what);
+            }
+
+            await Task.Delay(5);
+        }
+    }
+}
+
+/// <summary>Captures every log entry (message, exception text) at every level.</summary>
+internal sealed class CapturingLoggerProvider : ILoggerProvider
+{
+    public ConcurrentQueue<(LogLevel Level, EventId EventId, string Text)> Entries { get; } = new();
+
+    public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
+
+    public string AllText => string.Join("\n", Entries.Select(e => e.Text));
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class Logger(CapturingLoggerProvider owner, string category) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            var text = $"{category} [{eventId.Id}] {formatter(state, exception)}";
+            if (state is IEnumerable<KeyValuePair<string, object?>> values)
+            {
+                text += " | " + string.Join(", ", values.Select(kv => kv.Key + "=" + kv.Value));
+            }
+
+            if (exception is not null)
+            {
+                text += "\n" + exception;
+            }
+
+            owner.Entries.Enqueue((logLevel, eventId, text));
+        }
+    }
+}
