@@ -22,6 +22,9 @@ public sealed class TbotJoinToken
     /// <summary>The absolute path of the file holding the token, or null for an inline token.</summary>
     public string? FilePath { get; }
 
+    /// <summary>The inline token, for code in this assembly that hands it on (never logged).</summary>
+    internal string? InlineValue => inlineValue;
+
     /// <summary><see langword="true"/> when the token is read from <see cref="FilePath"/>.</summary>
     public bool IsFile => FilePath is not null;
 

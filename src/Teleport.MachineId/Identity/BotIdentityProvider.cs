@@ -67,6 +67,7 @@ public sealed class BotIdentityProvider : IBotIdentityProvider
     private bool _tokenChanged;
     private BotJoinRequiredException? _joinRequired;
     private Task<BotIdentity>? _inFlight;
+    private bool _inFlightPublished;
     private DateTimeOffset? _caRotationDue;
     private DateTimeOffset? _nextRenewal;
     private DateTimeOffset? _retryAt;
@@ -298,7 +299,7 @@ public sealed class BotIdentityProvider : IBotIdentityProvider
             throw new InvalidOperationException("Call StartAsync before RenewNowAsync.");
         }
 
-        return await RunSharedAsync(BotIdentityChangeReason.Renewed).WaitAsync(cancellationToken).ConfigureAwait(false);
+        return await RunSharedAsync(BotIdentityChangeReason.Renewed, fresh: true).WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -526,16 +527,22 @@ public sealed class BotIdentityProvider : IBotIdentityProvider
         + $"Create a new join token for bot '{identity.BotName}' (tctl bots instances add {identity.BotName}) and configure it "
         + $"({_secret.Description}); the provider joins again as soon as it sees the new token.");
 
-    private Task<BotIdentity> RunSharedAsync(BotIdentityChangeReason hint)
+    /// <summary>
+    /// Runs a renewal (or join), or shares the one in flight. With <paramref name="fresh"/>, a
+    /// renewal in flight whose identity was already published before this call is not shared: the
+    /// caller gets one that starts after it (<see cref="RenewNowAsync"/> semantics).
+    /// </summary>
+    private Task<BotIdentity> RunSharedAsync(BotIdentityChangeReason hint, bool fresh = false)
     {
         lock (_gate)
         {
             if (_inFlight is { IsCompleted: false } running)
             {
-                return running;
+                return fresh && _inFlightPublished ? RunAfterAsync(running, hint) : running;
             }
 
             var busy = Activity.Busy();
+            _inFlightPublished = false;
             var task = Task.Run(async () =>
             {
                 try
@@ -551,6 +558,20 @@ public sealed class BotIdentityProvider : IBotIdentityProvider
             _ = task.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
             return task;
         }
+    }
+
+    private async Task<BotIdentity> RunAfterAsync(Task<BotIdentity> running, BotIdentityChangeReason hint)
+    {
+        try
+        {
+            await running.ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // Its outcome is recorded; this caller wants its own attempt.
+        }
+
+        return await RunSharedAsync(hint).ConfigureAwait(false);
     }
 
     private async Task<BotIdentity> ExecuteAsync(BotIdentityChangeReason hint)
@@ -894,6 +915,7 @@ public sealed class BotIdentityProvider : IBotIdentityProvider
         lock (_gate)
         {
             Volatile.Write(ref _current, identity);
+            _inFlightPublished = true;
             _lastChange = args;
             _consecutiveFailures = 0;
             _lastError = null;

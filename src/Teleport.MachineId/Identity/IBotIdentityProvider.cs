@@ -48,8 +48,9 @@ public interface IBotIdentityProvider : IAsyncDisposable
     Task<BotIdentity> WaitUntilReadyAsync(CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Renews the identity now (or joins, when a join is needed). Concurrent calls, the schedule
-    /// and CA rotations share one renewal in flight; a call never causes two renewals from one generation.
+    /// Renews the identity now (or joins, when a join is needed) and returns an identity obtained
+    /// after the call. Concurrent calls, the schedule and CA rotations share one renewal in flight;
+    /// renewals never overlap, so no generation is renewed twice.
     /// </summary>
     /// <param name="cancellationToken">Stops waiting; the shared renewal itself continues.</param>
     /// <returns>The new identity.</returns>

@@ -1,7 +1,6 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
-using Google.Protobuf;
 using Teleport.MachineId.Crypto;
 using Teleport.MachineId.Ssh;
 using Teleport.MachineId.Tls;
@@ -16,7 +15,8 @@ namespace Teleport.MachineId.Wire;
 /// Every part is parsed when the reply arrives, so a malformed reply fails at the call with a
 /// <see cref="TeleportProtocolException"/> instead of later in a consumer. Either certificate may be
 /// absent when the request asked only for the other one. Immutable; the certificates are not
-/// disposed by this type (they are plain public certificates without keys).
+/// disposed by this type (they are plain public certificates without keys); CA certificates are
+/// shared instances (<see cref="CertificateCache"/>) and must never be disposed.
 /// </remarks>
 internal sealed class IssuedCertificates
 {
@@ -82,7 +82,7 @@ internal sealed class IssuedCertificates
         try
         {
             var sshCert = ssh.IsEmpty ? null : SshCertificate.ParseAuthorizedKey(Encoding.UTF8.GetString(ssh));
-            var tlsCert = tls.IsEmpty ? null : ReadPemCertificates(Encoding.UTF8.GetString(tls), "TLS certificate").Single();
+            var tlsCert = tls.IsEmpty ? null : ReadPemCertificates(Encoding.UTF8.GetString(tls), "TLS certificate", shared: false).Single();
             var cas = new List<X509Certificate2>();
             foreach (var pem in tlsCaCerts)
             {
@@ -124,8 +124,8 @@ internal sealed class IssuedCertificates
         try
         {
             var sshCert = certificates.SshCert.IsEmpty ? null : SshCertificate.FromWire(certificates.SshCert.Span);
-            var tlsCert = certificates.TlsCert.IsEmpty ? null : LoadDer(certificates.TlsCert, "TLS certificate");
-            var cas = certificates.TlsCaCerts.Select(c => LoadDer(c, "TLS CA certificate")).ToList();
+            var tlsCert = certificates.TlsCert.IsEmpty ? null : LoadDer(certificates.TlsCert.Span, "TLS certificate", shared: false);
+            var cas = certificates.TlsCaCerts.Select(c => LoadDer(c.Span, "TLS CA certificate", shared: true)).ToList();
             var sshCas = certificates.SshCaKeys.Select(k => PublicKeyInfo.FromSshWire(k.Span)).ToList();
             return Create(sshCert, tlsCert, cas, sshCas);
         }
@@ -152,16 +152,20 @@ internal sealed class IssuedCertificates
     /// <summary>Reads every <c>CERTIFICATE</c> block of a PEM text.</summary>
     /// <param name="pem">PEM text.</param>
     /// <param name="what">What the text is, for messages.</param>
+    /// <param name="shared">
+    /// Return shared instances from <see cref="CertificateCache"/> (for CA certificates, which repeat);
+    /// the caller must not dispose them.
+    /// </param>
     /// <returns>The certificates, at least one.</returns>
     /// <exception cref="TeleportFormatException">No certificate block, or one is malformed.</exception>
-    public static List<X509Certificate2> ReadPemCertificates(string pem, string what)
+    public static List<X509Certificate2> ReadPemCertificates(string pem, string what, bool shared = true)
     {
         var list = new List<X509Certificate2>();
         foreach (var (label, der) in PemBlocks.Read(pem))
         {
             if (label == "CERTIFICATE")
             {
-                list.Add(LoadDer(der, what));
+                list.Add(LoadDer(der, what, shared));
             }
         }
 
@@ -176,13 +180,11 @@ internal sealed class IssuedCertificates
     /// <summary>A certificate as one PEM block with a final newline.</summary>
     public static string ToPem(X509Certificate2 certificate) => certificate.ExportCertificatePem() + "\n";
 
-    private static X509Certificate2 LoadDer(ByteString der, string what) => LoadDer(der.Span, what);
-
-    private static X509Certificate2 LoadDer(ReadOnlySpan<byte> der, string what)
+    private static X509Certificate2 LoadDer(ReadOnlySpan<byte> der, string what, bool shared)
     {
         try
         {
-            return X509CertificateLoader.LoadCertificate(der);
+            return shared ? CertificateCache.Get(der) : X509CertificateLoader.LoadCertificate(der);
         }
         catch (CryptographicException ex)
         {

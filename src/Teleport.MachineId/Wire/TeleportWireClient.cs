@@ -427,6 +427,12 @@ internal sealed class TeleportWireClient : IAsyncDisposable, IDisposable
             throw new TeleportConnectionException(
                 $"{operation} on {endpoint.Description} did not answer within {_options.CallTimeout.TotalSeconds:0.#} s; the call can be retried.", ex);
         }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Not the caller's cancellation: the client was disposed while the call ran.
+            ThrowIfDisposed();
+            throw;
+        }
     }
 
     private WireIdentity RequireIdentity(string operation)

@@ -96,7 +96,7 @@ internal sealed class WireIdentity
     {
         ArgumentNullException.ThrowIfNull(certificatePem);
         ArgumentNullException.ThrowIfNull(trustedCertificateAuthorityPems);
-        var certificate = IssuedCertificates.ReadPemCertificates(certificatePem, "TLS certificate")[0];
+        var certificate = IssuedCertificates.ReadPemCertificates(certificatePem, "TLS certificate", shared: false)[0];
         var cas = trustedCertificateAuthorityPems.SelectMany(p => IssuedCertificates.ReadPemCertificates(p, "TLS CA certificate"));
         return Create(privateKey, certificate, cas);
     }

@@ -183,7 +183,7 @@ public sealed class BotIdentityProviderSimulationTests
             var reasons = new List<BotIdentityChangeReason>();
             restarted.IdentityChanged += (_, e) => reasons.Add(e.Reason);
             await restarted.StartAsync();
-            Assert.That(restarted.Current?.Generation, Is.EqualTo(first.Generation), "loaded from storage at start");
+            Assert.That(restarted.Current?.InstanceId, Is.EqualTo(first.InstanceId), "loaded from storage at start");
             await EventuallyAsync(() => restarted.Current!.Generation == first.Generation + 1, "the loaded identity is renewed");
             Assert.Multiple(() =>
             {
@@ -357,7 +357,8 @@ public sealed class BotIdentityProviderSimulationTests
         await provider.WaitUntilReadyAsync();
         using var gate = new ManualResetEventSlim(false);
         cluster.RenewalGate = gate;
-        var calls = Enumerable.Range(0, 16).Select(_ => Task.Run(() => provider.RenewNowAsync())).ToArray();
+        // Every call enters before the (gated) renewal can publish anything.
+        var calls = Enumerable.Range(0, 16).Select(_ => provider.RenewNowAsync()).ToArray();
         await Task.Delay(100);
         gate.Set();
         var results = await Task.WhenAll(calls);
@@ -440,6 +441,42 @@ public sealed class BotIdentityProviderSimulationTests
             Assert.That(watch.Current.Identity, Is.SameAs(renewed));
             Assert.That(watch.Current.Previous!.Generation, Is.EqualTo(1));
         });
+    }
+
+    [Test]
+    public async Task The_token_can_come_from_an_environment_variable_and_spans_are_recorded()
+    {
+        var time = new FakeTimeProvider(Start);
+        using var cluster = new SimulatedBotCluster(time);
+        var variable = "TMID_TEST_TOKEN_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(variable, cluster.AddToken());
+        var spans = new System.Collections.Concurrent.ConcurrentBag<System.Diagnostics.Activity>();
+        using var listener = new System.Diagnostics.ActivityListener
+        {
+            ShouldListenTo = source => source.Name == MachineIdDiagnostics.ActivitySourceName,
+            Sample = (ref System.Diagnostics.ActivityCreationOptions<System.Diagnostics.ActivityContext> _) => System.Diagnostics.ActivitySamplingResult.AllData,
+            ActivityStopped = spans.Add,
+        };
+        System.Diagnostics.ActivitySource.AddActivityListener(listener);
+        try
+        {
+            var options = Options(null, null);
+            options.TokenEnvironmentVariable = variable;
+            await using var provider = CreateProvider(options, cluster, time);
+            await provider.StartAsync();
+            var joined = await provider.WaitUntilReadyAsync();
+            var renewed = await provider.RenewNowAsync();
+            Assert.Multiple(() =>
+            {
+                Assert.That(joined.Generation, Is.EqualTo(1));
+                Assert.That(spans.Select(s => s.OperationName), Does.Contain("teleport.machineid.bot.join").And.Contain("teleport.machineid.bot.renew"));
+                Assert.That(spans.Any(s => s.OperationName == "teleport.machineid.bot.renew" && (int?)s.GetTagItem("teleport.machineid.generation") == renewed.Generation), Is.True);
+            });
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(variable, null);
+        }
     }
 
     [Test]

@@ -231,6 +231,22 @@ public sealed class WireCallsTests
     }
 
     [Test]
+    public async Task A_watch_broken_by_Auth_going_offline_fails_as_a_transient_error()
+    {
+        await using var cluster = await WireTestCluster.StartAsync();
+        var (client, _) = await cluster.JoinedProxyClientAsync();
+        await using var _1 = client;
+        await using var events = client.WatchCertAuthoritiesAsync(cluster.ClusterName).GetAsyncEnumerator();
+        Assert.That(await events.MoveNextAsync(), Is.True);
+
+        cluster.Emulator.Faults.TakeAuthOffline();
+        var error = Assert.CatchAsync<TeleportException>(async () => await events.MoveNextAsync());
+
+        Assert.That(error, Is.InstanceOf<TeleportConnectionException>());
+        Assert.That(error!.Message, Does.Contain("WatchEvents(cert_authority)"));
+    }
+
+    [Test]
     public async Task A_locked_bot_is_denied_on_new_calls()
     {
         await using var cluster = await WireTestCluster.StartAsync();

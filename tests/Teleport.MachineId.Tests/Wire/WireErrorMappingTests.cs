@@ -102,10 +102,10 @@ public sealed class WireErrorMappingTests
         {
             ProxyServer = options.ProxyServer,
             ProxyCaCertificates = options.ProxyCaCertificates,
-            CallTimeout = TimeSpan.FromMilliseconds(300),
+            CallTimeout = TimeSpan.FromSeconds(2),
         }, holder.Provider);
-        await client.PingAsync();
-        cluster.Emulator.Faults.Latency = TimeSpan.FromSeconds(5);
+        await client.DiscoverAsync();
+        cluster.Emulator.Faults.Latency = TimeSpan.FromSeconds(60);
 
         var error = Assert.ThrowsAsync<TeleportConnectionException>(() => client.PingAsync());
 

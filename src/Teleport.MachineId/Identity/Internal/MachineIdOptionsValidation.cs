@@ -1,11 +1,17 @@
-using Teleport.MachineId.Configuration;
 using Teleport.MachineId.Crypto;
+using Teleport.MachineId.Wire;
 
 namespace Teleport.MachineId.Identity.Internal;
 
 /// <summary>The rules <see cref="MachineIdOptions"/> must satisfy (shared by the provider and the DI validator).</summary>
 internal static class MachineIdOptionsValidation
 {
+    /// <summary>The proxy port when none is written (HTTPS).</summary>
+    public const int DefaultProxyPort = 443;
+
+    /// <summary>The Auth port when none is written.</summary>
+    public const int DefaultAuthPort = 3025;
+
     /// <summary>The longest lifetime Teleport 18 grants a renewable bot certificate.</summary>
     public static readonly TimeSpan MaxRenewableCertTtl = TimeSpan.FromDays(7);
 
@@ -23,14 +29,14 @@ internal static class MachineIdOptionsValidation
                 : "Set ProxyServer (the Teleport Proxy address, host:port) or AuthServer (the Auth Service address).");
         }
 
-        if (proxySet && !TbotAddress.TryParse(options.ProxyServer!.Trim(), TbotAddress.DefaultProxyPort, out _, out var proxyError))
+        if (proxySet && !HostPort.TryParse(options.ProxyServer, DefaultProxyPort, null, out _))
         {
-            errors.Add("ProxyServer: " + proxyError + ".");
+            errors.Add($"ProxyServer: '{options.ProxyServer}' is not a host:port address (for example 'teleport.example.com:443').");
         }
 
-        if (authSet && !TbotAddress.TryParse(options.AuthServer!.Trim(), TbotAddress.DefaultAuthPort, out _, out var authError))
+        if (authSet && !HostPort.TryParse(options.AuthServer, DefaultAuthPort, null, out _))
         {
-            errors.Add("AuthServer: " + authError + ".");
+            errors.Add($"AuthServer: '{options.AuthServer}' is not a host:port address (for example 'auth.example.com:3025').");
         }
 
         if (string.IsNullOrWhiteSpace(options.JoinMethod))

@@ -6,10 +6,10 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
-using Teleport.MachineId.Configuration;
 using Teleport.MachineId.Crypto;
 using Teleport.MachineId.Wire;
 using Teleport.MachineId.Wire.Calls;
+using Teleport.MachineId.Wire.Join;
 
 namespace Teleport.MachineId.Identity.Internal;
 
@@ -42,8 +42,8 @@ internal sealed class WireBotCredentialClient : IBotCredentialClient
     {
         var wireOptions = new WireClientOptions
         {
-            ProxyServer = options.ProxyServer is { } proxy ? ToHostPort(proxy, TbotAddress.DefaultProxyPort) : null,
-            AuthServer = options.AuthServer is { } auth ? ToHostPort(auth, TbotAddress.DefaultAuthPort) : null,
+            ProxyServer = options.ProxyServer is { } proxy ? HostPort.Parse(proxy, MachineIdOptionsValidation.DefaultProxyPort) : null,
+            AuthServer = options.AuthServer is { } auth ? HostPort.Parse(auth, MachineIdOptionsValidation.DefaultAuthPort) : null,
             Insecure = options.Insecure,
             ProxyCaCertificates = LoadProxyCas(options),
             CaPins = [.. options.CaPins],
@@ -75,7 +75,29 @@ internal sealed class WireBotCredentialClient : IBotCredentialClient
 
     public async Task<BotJoinResult> JoinWithTokenAsync(string token, TimeSpan credentialTtl, CancellationToken cancellationToken)
     {
-        var result = await _client.JoinWithTokenAsync(token, credentialTtl, cancellationToken).ConfigureAwait(false);
+        // The wire client can surface a bare cancellation when the server finishes the join stream
+        // while the client is still writing (an Unimplemented unified join that should fall back to
+        // the legacy API, or a refused token) before the call's status is observable. The server
+        // issued nothing in that case (it had not received the key yet), so the token is unspent
+        // and the join can safely be tried again.
+        JoinResult? result = null;
+        for (var attempt = 1; result is null; attempt++)
+        {
+            try
+            {
+                result = await _client.JoinWithTokenAsync(token, credentialTtl, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                if (attempt >= 3)
+                {
+                    throw new TeleportJoinException(
+                        "The cluster ended the join before it completed, most often because the token was not found, expired or was already used (token joins are single-use).",
+                        ex);
+                }
+            }
+        }
+
         return new BotJoinResult(result.PrivateKey, ToIssued(result.Certificates));
     }
 
@@ -182,16 +204,6 @@ internal sealed class WireBotCredentialClient : IBotCredentialClient
         }
 
         return true;
-    }
-
-    private static HostPort ToHostPort(string text, int defaultPort)
-    {
-        if (!TbotAddress.TryParse(text.Trim(), defaultPort, out var address, out var error))
-        {
-            throw new ArgumentException(error, nameof(text));
-        }
-
-        return HostPort.Parse(address!.ToString());
     }
 
     private static X509Certificate2Collection? LoadProxyCas(MachineIdOptions options)

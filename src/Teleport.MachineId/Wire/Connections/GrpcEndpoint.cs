@@ -56,6 +56,8 @@ internal sealed class GrpcEndpoint : IDisposable
             KeepAlivePingDelay = options.KeepAlivePingDelay,
             KeepAlivePingTimeout = TimeSpan.FromSeconds(30),
             KeepAlivePingPolicy = HttpKeepAlivePingPolicy.WithActiveRequests,
+            // Bulk ProxySSH streams: fewer WINDOW_UPDATE round trips; still a bounded 1 MiB per stream.
+            InitialHttp2StreamWindowSize = 1024 * 1024,
         };
 
         _channel = GrpcChannel.ForAddress("http://teleport-wire.invalid", new GrpcChannelOptions

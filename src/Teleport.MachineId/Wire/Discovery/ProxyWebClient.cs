@@ -167,10 +167,11 @@ internal sealed class ProxyWebClient : IDisposable
 
             return body;
         }
-        catch (OperationCanceledException ex) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
         {
+            // The request timeout, or the handler's connect timeout: not the caller's cancellation.
             throw new TeleportConnectionException(
-                $"{operation} on {Peer} timed out after {_options.WebRequestTimeout.TotalSeconds:0.#} s; check connectivity to the proxy and retry.", ex);
+                $"{operation} on {Peer} timed out (request timeout {_options.WebRequestTimeout.TotalSeconds:0.#} s, connect timeout {_options.ConnectTimeout.TotalSeconds:0.#} s); check connectivity to the proxy and retry.", ex);
         }
         catch (HttpRequestException ex)
         {

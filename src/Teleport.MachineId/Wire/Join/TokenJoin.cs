@@ -263,8 +263,15 @@ internal static class TokenJoin
         {
             await call.RequestStream.WriteAsync(new JoinRequest { GivingUp = new GivingUp { Reason = reason, Msg = serverMessage } }).ConfigureAwait(false);
             await call.RequestStream.CompleteAsync().ConfigureAwait(false);
+
+            // Let the server read it and end the stream before the call is disposed (which would
+            // reset the stream and could drop the message); bounded, the client's error is what matters.
+            using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            while (await call.ResponseStream.MoveNext(bound.Token).ConfigureAwait(false))
+            {
+            }
         }
-        catch (Exception ex) when (ex is RpcException or InvalidOperationException or IOException)
+        catch (Exception ex) when (ex is RpcException or InvalidOperationException or IOException or OperationCanceledException)
         {
             // The server may already have closed the stream; the client's error is what matters.
         }

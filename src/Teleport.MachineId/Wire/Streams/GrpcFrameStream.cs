@@ -34,6 +34,7 @@ internal abstract class GrpcFrameStream<TRequest, TResponse> : Stream
     private readonly string _endpoint;
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private ReadOnlyMemory<byte> _current;
+    private TResponse? _currentMessage;
     private bool _readCompleted;
     private bool _writeCompleted;
     private int _disposed;
@@ -87,7 +88,12 @@ internal abstract class GrpcFrameStream<TRequest, TResponse> : Stream
     protected abstract TRequest CreateFrame(ByteString payload);
 
     /// <summary>The data payload of a response, or <see langword="false"/> for messages that carry none (ignored).</summary>
-    protected abstract bool TryGetPayload(TResponse response, out ByteString payload);
+    protected abstract bool TryGetPayload(TResponse response, out ReadOnlyMemory<byte> payload);
+
+    /// <summary>Called when a response's payload has been consumed (or the stream closes): return pooled buffers here.</summary>
+    protected virtual void ReleasePayload(TResponse response)
+    {
+    }
 
     /// <inheritdoc />
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
@@ -100,6 +106,7 @@ internal abstract class GrpcFrameStream<TRequest, TResponse> : Stream
 
         while (_current.IsEmpty)
         {
+            ReleaseCurrent();
             if (_readCompleted)
             {
                 return 0;
@@ -122,9 +129,11 @@ internal abstract class GrpcFrameStream<TRequest, TResponse> : Stream
                 return 0;
             }
 
-            if (TryGetPayload(_call.ResponseStream.Current, out var payload))
+            var message = _call.ResponseStream.Current;
+            _currentMessage = message;
+            if (TryGetPayload(message, out var payload))
             {
-                _current = payload.Memory;
+                _current = payload;
             }
         }
 
@@ -163,15 +172,15 @@ internal abstract class GrpcFrameStream<TRequest, TResponse> : Stream
                 var message = CreateFrame(UnsafeByteOperations.UnsafeWrap(chunk));
                 try
                 {
-                    await GrpcCallFailures.WriteAsync(_call, message, cancellationToken).ConfigureAwait(false);
+                    await GrpcCallFailures.WriteAsync(_call, message, cancellationToken, drainOnFailure: false).ConfigureAwait(false);
                 }
                 catch (RpcException ex)
                 {
                     throw Failure(ex);
                 }
-                catch (InvalidOperationException ex)
+                catch (Exception ex) when (ex is InvalidOperationException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
                 {
-                    // The call already ended without an error status (the server closed it).
+                    // The call already ended without a known error status (the server closed it).
                     throw Failure(ex);
                 }
 
@@ -269,7 +278,17 @@ internal abstract class GrpcFrameStream<TRequest, TResponse> : Stream
         finally
         {
             _call.Dispose();
+            _current = default;
+            ReleaseCurrent();
             WireLog.StreamClosed(_logger, _operation, BytesWritten, BytesRead);
+        }
+    }
+
+    private void ReleaseCurrent()
+    {
+        if (Interlocked.Exchange(ref _currentMessage, null) is { } message)
+        {
+            ReleasePayload(message);
         }
     }
 

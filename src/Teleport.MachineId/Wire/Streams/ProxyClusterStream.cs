@@ -63,15 +63,15 @@ internal sealed class ProxyClusterStream : GrpcFrameStream<ProxyClusterRequest, 
     }
 
     /// <inheritdoc />
-    protected override bool TryGetPayload(ProxyClusterResponse response, out ByteString payload)
+    protected override bool TryGetPayload(ProxyClusterResponse response, out ReadOnlyMemory<byte> payload)
     {
         if (response.Frame is { } frame)
         {
-            payload = frame.Payload;
+            payload = frame.Payload.Memory;
             return true;
         }
 
-        payload = ByteString.Empty;
+        payload = default;
         return false;
     }
 }

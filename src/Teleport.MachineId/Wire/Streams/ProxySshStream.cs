@@ -11,14 +11,14 @@ namespace Teleport.MachineId.Wire.Streams;
 /// The SSH handshake runs end to end with the node; the proxy only relays.
 /// </summary>
 /// <remarks>See <see cref="GrpcFrameStream{TRequest, TResponse}"/> for buffering, cancellation and disposal.</remarks>
-internal sealed class ProxySshStream : GrpcFrameStream<ProxySSHRequest, ProxySSHResponse>
+internal sealed class ProxySshStream : GrpcFrameStream<ProxySSHRequest, ProxySshResponseFrame>
 {
     private const string Operation = "TransportService.ProxySSH";
 
     private readonly ProxySSHRequest _request = new();
     private readonly Frame _frame = new();
 
-    private ProxySshStream(AsyncDuplexStreamingCall<ProxySSHRequest, ProxySSHResponse> call, bool fipsEnabled, int frameSize, string endpoint, ILogger logger)
+    private ProxySshStream(AsyncDuplexStreamingCall<ProxySSHRequest, ProxySshResponseFrame> call, bool fipsEnabled, int frameSize, string endpoint, ILogger logger)
         : base(call, frameSize, Operation, endpoint, logger)
     {
         FipsEnabled = fipsEnabled;
@@ -45,9 +45,8 @@ internal sealed class ProxySshStream : GrpcFrameStream<ProxySSHRequest, ProxySSH
     public static async Task<ProxySshStream> OpenAsync(
         CallInvoker invoker, string hostPort, string cluster, int frameSize, string endpoint, ILogger logger, CancellationToken cancellationToken)
     {
-        var client = new TransportService.TransportServiceClient(invoker);
         // The stream outlives the opening token; cancelling a read or write (or disposing) ends it.
-        var call = client.ProxySSH(cancellationToken: CancellationToken.None);
+        var call = invoker.AsyncDuplexStreamingCall(ProxySshWire.Method, host: null, new CallOptions(cancellationToken: CancellationToken.None));
         try
         {
             await GrpcCallFailures.WriteAsync(
@@ -58,14 +57,15 @@ internal sealed class ProxySshStream : GrpcFrameStream<ProxySSHRequest, ProxySSH
             }
 
             var first = call.ResponseStream.Current;
-            if (first.Details is null || first.FrameCase != ProxySSHResponse.FrameOneofCase.None)
+            if (!first.HasDetails || first.HasSshFrame)
             {
+                first.Release();
                 throw new TeleportProtocolException(
                     $"{Operation} to {hostPort} on {endpoint}: the first response must carry only the cluster details.");
             }
 
-            var stream = new ProxySshStream(call, first.Details.FipsEnabled, frameSize, endpoint, logger);
-            WireLog.ProxySshOpened(logger, hostPort, cluster, endpoint, first.Details.FipsEnabled);
+            var stream = new ProxySshStream(call, first.FipsEnabled, frameSize, endpoint, logger);
+            WireLog.ProxySshOpened(logger, hostPort, cluster, endpoint, first.FipsEnabled);
             return stream;
         }
         catch (RpcException ex)
@@ -88,20 +88,17 @@ internal sealed class ProxySshStream : GrpcFrameStream<ProxySSHRequest, ProxySSH
     }
 
     /// <inheritdoc />
-    protected override bool TryGetPayload(ProxySSHResponse response, out ByteString payload)
+    protected override bool TryGetPayload(ProxySshResponseFrame response, out ReadOnlyMemory<byte> payload)
     {
         // Agent frames are only sent to clients that offered an agent; this one does not.
-        if (response.FrameCase == ProxySSHResponse.FrameOneofCase.Ssh)
-        {
-            payload = response.Ssh.Payload;
-            return true;
-        }
-
-        payload = ByteString.Empty;
-        return false;
+        payload = response.Payload;
+        return response.HasSshFrame;
     }
 
-    private static TeleportException StatusFailure(AsyncDuplexStreamingCall<ProxySSHRequest, ProxySSHResponse> call, string hostPort, string endpoint)
+    /// <inheritdoc />
+    protected override void ReleasePayload(ProxySshResponseFrame response) => response.Release();
+
+    private static TeleportException StatusFailure(AsyncDuplexStreamingCall<ProxySSHRequest, ProxySshResponseFrame> call, string hostPort, string endpoint)
     {
         var status = call.GetStatus();
         return status.StatusCode == StatusCode.OK
