@@ -1,3 +1,64 @@
-// tbot-dotnet entry point; commands are added by the CLI issue.
-Console.Error.WriteLine("tbot-dotnet: no commands yet.");
-return 2;
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using Teleport.MachineId.Cli.Commands;
+
+namespace Teleport.MachineId.Cli;
+
+/// <summary>tbot-dotnet: Teleport Machine ID for SSH access, in .NET. Exit codes: see <see cref="ExitCodes"/>.</summary>
+internal static class TbotDotnet
+{
+    // An explicit entry point (not top-level statements, whose public Program class would clash
+    // with other executables that reference this one to get its apphost).
+    public static Task<int> Main(string[] args) => RunAsync(args, TimeProvider.System);
+
+    /// <summary>Parses and runs; parse errors print the problem and exit with <see cref="ExitCodes.Usage"/>.</summary>
+    public static async Task<int> RunAsync(string[] args, TimeProvider timeProvider)
+    {
+        var root = CreateRootCommand(timeProvider);
+        var parseResult = root.Parse(args);
+        if (parseResult.Errors.Count > 0)
+        {
+            foreach (var error in parseResult.Errors)
+            {
+                await Console.Error.WriteLineAsync("tbot-dotnet: " + error.Message).ConfigureAwait(false);
+            }
+
+            await Console.Error.WriteLineAsync("Run 'tbot-dotnet --help' for usage.").ConfigureAwait(false);
+            return ExitCodes.Usage;
+        }
+
+        // SIGINT/SIGTERM (and SIGQUIT) cancel the command's token: daemons stop renewing and exit,
+        // one-shot runs stop where they are (exit code 130).
+        using var stopping = new CancellationTokenSource();
+        void Stop(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            stopping.Cancel();
+        }
+
+        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+        using var quit = PosixSignalRegistration.Create(PosixSignal.SIGQUIT, Stop);
+        var configuration = new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null };
+        return await parseResult.InvokeAsync(configuration, stopping.Token).ConfigureAwait(false);
+    }
+
+    public static RootCommand CreateRootCommand(TimeProvider timeProvider)
+    {
+        var root = new RootCommand(
+            "tbot-dotnet: Teleport Machine ID for SSH access — join a cluster as a bot, keep identity outputs written, " +
+            "and reach nodes with OpenSSH, Ansible and SSH.NET through the Teleport Proxy.\n" +
+            "Exit codes: 0 ok, 1 unexpected failure, 2 usage or configuration error, 3 join/authentication refused, " +
+            "4 transient (cluster unreachable; retry), 5 destination or storage unusable, 130 interrupted; " +
+            "'ssh' returns the remote exit status, or 255 when the connection failed.")
+        {
+            CommonOptions.Debug,
+            StartCommand.Create(timeProvider),
+            SshProxyCommandCommand.Create(),
+            SshCommand.Create(timeProvider),
+            EmulatorCommand.Create(),
+            DemoCommand.Create(timeProvider),
+        };
+        return root;
+    }
+}

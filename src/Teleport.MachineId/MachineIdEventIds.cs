@@ -139,6 +139,38 @@ public static class MachineIdEventIds
     /// <summary>The destination directory is writable by its group or by others (Warning).</summary>
     public const int DestinationDirectoryPermissive = 3013;
 
+    // 4000–4099: SSH and outputs (Teleport.MachineId.Outputs): identity outputs, SSH access.
+
+    /// <summary>An identity output renewal started (Debug).</summary>
+    public const int OutputRenewing = 4000;
+
+    /// <summary>An identity output wrote a new, consistent set of credentials (Information).</summary>
+    public const int OutputWritten = 4001;
+
+    /// <summary>An identity output renewal failed; the previous credentials stay in place and it is retried (Warning).</summary>
+    public const int OutputRenewalFailed = 4002;
+
+    /// <summary>An output without roles resolved the bot's impersonable roles (Debug).</summary>
+    public const int OutputRolesResolved = 4003;
+
+    /// <summary>The cluster's auth preference could not be read; the suite from discovery is used (Debug).</summary>
+    public const int OutputSuiteFallback = 4004;
+
+    /// <summary>The next renewal of an identity output was scheduled (Debug).</summary>
+    public const int OutputRenewalScheduled = 4005;
+
+    /// <summary>An identity output was granted a shorter lifetime than it asked for (Information).</summary>
+    public const int OutputTtlShortened = 4006;
+
+    /// <summary>An SSH connection to a node through the proxy was opened (Debug).</summary>
+    public const int SshNodeConnected = 4010;
+
+    /// <summary>A node's host certificate was refused (Warning).</summary>
+    public const int SshHostCertificateRejected = 4011;
+
+    /// <summary>The SSH proxy command ended with a failure (Error).</summary>
+    public const int SshProxyCommandFailed = 4012;
+
     // 5000–5099: wire (Teleport.MachineId.Wire, internal): discovery, connections, join, calls.
 
     /// <summary>The proxy's <c>/webapi/find</c> answered: cluster, version, TLS routing, suite (Information).</summary>

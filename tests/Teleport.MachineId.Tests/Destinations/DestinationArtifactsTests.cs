@@ -166,9 +166,14 @@ public class MemoryDestinationTests
                     problems.Add(problem);
                 }
 
-                reads++;
+                Interlocked.Increment(ref reads);
             }
         });
+
+        while (Volatile.Read(ref reads) == 0)
+        {
+            await Task.Delay(1);
+        }
 
         for (var i = 1; i <= 2000; i++)
         {

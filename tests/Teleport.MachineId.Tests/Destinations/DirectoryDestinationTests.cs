@@ -188,7 +188,7 @@ public class DirectoryDestinationTests
                     problems.Enqueue("ReadAsync: " + problem);
                 }
 
-                apiReads++;
+                Interlocked.Increment(ref apiReads);
             }
         });
 
@@ -208,7 +208,7 @@ public class DirectoryDestinationTests
                         problems.Enqueue("protocol: " + problem);
                     }
 
-                    protocolReads++;
+                    Interlocked.Increment(ref protocolReads);
                 }
                 catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
                 {
@@ -216,6 +216,14 @@ public class DirectoryDestinationTests
                 }
             }
         });
+
+        // Both readers must be running before the writes start: on a loaded machine the writes can
+        // otherwise finish before a reader is first scheduled.
+        var deadline = Environment.TickCount64 + 30_000;
+        while ((Volatile.Read(ref apiReads) == 0 || Volatile.Read(ref protocolReads) == 0) && Environment.TickCount64 < deadline)
+        {
+            await Task.Delay(5);
+        }
 
         for (var i = 1; i <= 200; i++)
         {

@@ -25,6 +25,9 @@ internal static class OpenSshTools
     /// <summary>Absolute path of <c>sftp</c>, or the test is ignored (failed under CI).</summary>
     public static string Sftp => Require("sftp", "openssh-client");
 
+    /// <summary>Absolute path of <c>ansible</c> (installed with OpenSSH by .ci/run), or the test is ignored (failed under CI).</summary>
+    public static string Ansible => Require("ansible", "ansible");
+
     /// <summary>Absolute path of <c>sshd</c> (must be absolute to run), or the test is ignored (failed under CI).</summary>
     public static string Sshd => Require("sshd", "openssh-server");
 

@@ -1,0 +1,105 @@
+using Microsoft.Extensions.Logging;
+using Teleport.MachineId.Outputs;
+
+namespace Teleport.MachineId.Cli;
+
+/// <summary>Runs a <see cref="BotRunPlan"/>: the bot identity provider, one signer, and the identity outputs.</summary>
+internal static class BotRunner
+{
+    /// <summary>Attempts of a one-shot join or renewal when the cluster cannot be reached.</summary>
+    internal const int OneshotAttempts = 3;
+
+    /// <summary>
+    /// One-shot: joins or renews once (a few attempts on transient failures), writes every output
+    /// once, returns. Otherwise: starts the provider and the outputs and keeps renewing until
+    /// <paramref name="cancellationToken"/> fires.
+    /// </summary>
+    /// <returns>The results of the first write of each output.</returns>
+    public static async Task<IReadOnlyList<IdentityOutputResult>> RunAsync(
+        BotRunPlan plan, ILoggerFactory loggerFactory, TimeProvider timeProvider, CancellationToken cancellationToken)
+    {
+        var logger = loggerFactory.CreateLogger("tbot-dotnet");
+        if (plan.Oneshot)
+        {
+            var identity = await JoinOrRenewOnceAsync(plan.Bot, loggerFactory, timeProvider, cancellationToken).ConfigureAwait(false);
+            CliLog.BotReady(logger, identity);
+            var results = new List<IdentityOutputResult>();
+            var signer = new TeleportSshCertificateSigner(new FixedBotIdentity(identity, timeProvider), plan.Bot, loggerFactory, timeProvider);
+            await using (signer.ConfigureAwait(false))
+            {
+                foreach (var options in plan.Outputs)
+                {
+                    var output = IdentityOutputService.Create(signer, options, loggerFactory, timeProvider);
+                    await using (output.ConfigureAwait(false))
+                    {
+                        results.Add(await output.RenewNowAsync(cancellationToken).ConfigureAwait(false));
+                    }
+                }
+            }
+
+            CliLog.OneshotDone(logger, results.Count);
+            return results;
+        }
+
+        var provider = BotIdentityProvider.Create(plan.Bot, loggerFactory, timeProvider);
+        await using (provider.ConfigureAwait(false))
+        {
+            await provider.StartAsync(cancellationToken).ConfigureAwait(false);
+            var ready = await provider.WaitUntilReadyAsync(cancellationToken).ConfigureAwait(false);
+            CliLog.BotReady(logger, ready);
+            var signer = new TeleportSshCertificateSigner(provider, plan.Bot, loggerFactory, timeProvider);
+            await using (signer.ConfigureAwait(false))
+            {
+                var outputs = plan.Outputs.Select(o => IdentityOutputService.Create(signer, o, loggerFactory, timeProvider)).ToList();
+                try
+                {
+                    foreach (var output in outputs)
+                    {
+                        await output.StartAsync(cancellationToken).ConfigureAwait(false);
+                    }
+
+                    var results = new List<IdentityOutputResult>();
+                    foreach (var output in outputs)
+                    {
+                        results.Add(await output.WaitUntilReadyAsync(cancellationToken).ConfigureAwait(false));
+                    }
+
+                    CliLog.Running(logger, results.Count);
+                    try
+                    {
+                        await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        CliLog.Stopping(logger);
+                    }
+
+                    return results;
+                }
+                finally
+                {
+                    foreach (var output in outputs)
+                    {
+                        await output.DisposeAsync().ConfigureAwait(false);
+                    }
+                }
+            }
+        }
+    }
+
+    private static async Task<BotIdentity> JoinOrRenewOnceAsync(MachineIdOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await BotIdentityProvider.JoinOrRenewOnceAsync(options, loggerFactory, timeProvider, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TeleportException ex) when (ex.IsTransient && attempt < OneshotAttempts)
+            {
+                CliLog.Retrying(loggerFactory.CreateLogger("tbot-dotnet"), attempt, OneshotAttempts, ex.Message);
+                await Task.Delay(TimeSpan.FromSeconds(attempt), timeProvider, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+}

@@ -1,0 +1,91 @@
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+
+namespace Teleport.MachineId.Cli;
+
+/// <summary>
+/// A small logger that writes one line per message to standard error (standard output belongs to
+/// the SSH stream in <c>ssh-proxy-command</c> and to command output elsewhere). Deliberately not
+/// Microsoft.Extensions.Logging.Console: no background thread, nothing to load, fast to start.
+/// </summary>
+internal sealed class StderrLoggerProvider(LogLevel minimum, TextWriter writer, bool includeExceptions) : ILoggerProvider
+{
+    private readonly Lock _gate = new();
+
+    public ILogger CreateLogger(string categoryName) => new StderrLogger(this, ShortCategory(categoryName));
+
+    public void Dispose()
+    {
+    }
+
+    private static string ShortCategory(string category)
+    {
+        var dot = category.LastIndexOf('.');
+        return dot >= 0 ? category[(dot + 1)..] : category;
+    }
+
+    private void Write(LogLevel level, string category, string message, Exception? exception)
+    {
+        var line = string.Create(CultureInfo.InvariantCulture,
+            $"{DateTimeOffset.UtcNow:HH:mm:ss.fff} {Label(level)} [{category}] {message}");
+        lock (_gate)
+        {
+            writer.WriteLine(line);
+            if (exception is not null && includeExceptions)
+            {
+                writer.WriteLine(exception.ToString());
+            }
+
+            writer.Flush();
+        }
+    }
+
+    private static string Label(LogLevel level) => level switch
+    {
+        LogLevel.Trace => "TRACE",
+        LogLevel.Debug => "DEBUG",
+        LogLevel.Information => "INFO ",
+        LogLevel.Warning => "WARN ",
+        LogLevel.Error => "ERROR",
+        _ => "FATAL",
+    };
+
+    private sealed class StderrLogger(StderrLoggerProvider provider, string category) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel != LogLevel.None && logLevel >= provider._minimum;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (IsEnabled(logLevel))
+            {
+                provider.Write(logLevel, category, formatter(state, exception), exception);
+            }
+        }
+    }
+
+    private readonly LogLevel _minimum = minimum;
+}
+
+/// <summary>Creates the CLI's logger factory (no dependency injection: the ProxyCommand must start fast).</summary>
+internal sealed class CliLogging : ILoggerFactory
+{
+    private readonly StderrLoggerProvider _provider;
+
+    private CliLogging(StderrLoggerProvider provider) => _provider = provider;
+
+    /// <summary>Information by default (Warning for the ProxyCommand, whose stderr ssh shows), Debug with <c>--debug</c>.</summary>
+    public static ILoggerFactory Create(bool debug, LogLevel defaultLevel = LogLevel.Information, TextWriter? writer = null)
+    {
+        var level = debug ? LogLevel.Debug : defaultLevel;
+        return new CliLogging(new StderrLoggerProvider(level, writer ?? Console.Error, includeExceptions: debug));
+    }
+
+    public ILogger CreateLogger(string categoryName) => _provider.CreateLogger(categoryName);
+
+    public void AddProvider(ILoggerProvider provider) => throw new NotSupportedException("The CLI logs to standard error only.");
+
+    public void Dispose() => _provider.Dispose();
+}

@@ -1,0 +1,46 @@
+using System.CommandLine;
+using Microsoft.Extensions.Logging;
+
+namespace Teleport.MachineId.Cli.Commands;
+
+/// <summary>Options shared by every command and the glue that runs a command's body with logging and exit codes.</summary>
+internal static class CommonOptions
+{
+    /// <summary><c>--debug</c>: verbose logging to standard error (recursive: valid after any command).</summary>
+    public static readonly Option<bool> Debug = new("--debug", "-d")
+    {
+        Description = "Verbose logging to standard error (with stack traces).",
+        Recursive = true,
+    };
+
+    /// <summary>Reads an environment variable (tests replace it).</summary>
+    public static Func<string, string?> Environment { get; set; } = System.Environment.GetEnvironmentVariable;
+
+    /// <summary>Runs <paramref name="body"/> with a logger factory; maps exceptions to exit codes with a one-line message.</summary>
+    public static async Task<int> RunAsync(ParseResult parseResult, LogLevel defaultLevel, Func<ILoggerFactory, Task<int>> body)
+    {
+        using var loggerFactory = CliLogging.Create(parseResult.GetValue(Debug), defaultLevel);
+        try
+        {
+            return await body(loggerFactory).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            var code = ExitCodes.For(ex);
+            var logger = loggerFactory.CreateLogger("tbot-dotnet");
+            CliLog.Failed(logger, Describe(ex), ex);
+            return code;
+        }
+    }
+
+    /// <summary>The message of an exception and of a wrapped Teleport cause, on one line.</summary>
+    public static string Describe(Exception exception) => exception switch
+    {
+        OperationCanceledException => "Interrupted.",
+        IOException { InnerException: TeleportException inner } => inner.Message,
+        Configuration.TbotConfigurationException config => config.Message + Environment_NewLine + string.Join(Environment_NewLine, config.Errors.Select(e => "  " + e)),
+        _ => exception.Message,
+    };
+
+    private static string Environment_NewLine => System.Environment.NewLine;
+}

@@ -1,0 +1,180 @@
+using System.CommandLine;
+using Microsoft.Extensions.Logging;
+using Teleport.MachineId.Configuration;
+using Teleport.MachineId.Destinations;
+using Teleport.MachineId.Outputs;
+
+namespace Teleport.MachineId.Cli.Commands;
+
+/// <summary>
+/// <c>start</c>: runs the bot like <c>tbot start</c> — from tbot's v2 YAML (<c>-c tbot.yaml</c>) or, with
+/// <c>start identity</c>, from flags — joining (or renewing), then keeping identity outputs written.
+/// </summary>
+internal static class StartCommand
+{
+    private static readonly Option<string?> Config = new("--config", "-c") { Description = "tbot v2 YAML configuration file (tbot.yaml)." };
+    private static readonly Option<string?> ProxyServer = new("--proxy-server") { Description = "Teleport Proxy address host:port (port 443 when omitted). Env: TELEPORT_PROXY." };
+    private static readonly Option<string?> AuthServer = new("--auth-server") { Description = "Teleport Auth address host:port (port 3025 when omitted). Env: TELEPORT_AUTH_SERVER." };
+    private static readonly Option<string?> Token = new("--token") { Description = "Join token, or an absolute path to a file holding it. Env: TELEPORT_BOT_TOKEN." };
+    private static readonly Option<bool> Oneshot = new("--oneshot") { Description = "Join or renew once, write the outputs, and exit." };
+    private static readonly Option<string?> CaBundle = new("--ca-bundle") { Description = "PEM file with the CA certificates of the proxy's HTTPS certificate (a private CA; not in tbot)." };
+
+    private static readonly Option<string> JoinMethod = new("--join-method") { Description = "Join method; only 'token' is supported.", DefaultValueFactory = _ => "token" };
+    private static readonly Option<string?> Destination = new("--destination") { Description = "Output directory (a path or file:///path).", Required = true };
+    private static readonly Option<string?> Storage = new("--storage") { Description = "Where the bot keeps its own identity: a directory, file:///path or memory:// (default memory://)." };
+    private static readonly Option<string[]> CaPins = new("--ca-pin") { Description = "CA pin sha256:<hex> for direct Auth joins (repeatable).", AllowMultipleArgumentsPerToken = false };
+    private static readonly Option<string?> CaPath = new("--ca-path") { Description = "PEM file with the cluster CA, instead of --ca-pin." };
+    private static readonly Option<bool> Insecure = new("--insecure") { Description = "Do not verify the cluster's certificates on first contact (tests and demos only)." };
+    private static readonly Option<string[]> Roles = new("--roles") { Description = "Roles to impersonate (comma-separated or repeated); default: every role the bot may impersonate." };
+    private static readonly Option<string?> Cluster = new("--cluster") { Description = "A leaf cluster to issue credentials for." };
+    private static readonly Option<string?> CredentialTtl = new("--credential-ttl") { Description = "Credential lifetime, Go duration (default 1h)." };
+    private static readonly Option<string?> RenewalInterval = new("--renewal-interval") { Description = "Renewal interval, Go duration (default 20m)." };
+    private static readonly Option<string> SshConfig = new("--ssh-config") { Description = "Write ssh_config and known_hosts: on or off (default on).", DefaultValueFactory = _ => "on" };
+    private static readonly Option<bool> AllowReissue = new("--allow-reissue") { Description = "Allow the output credentials to be reissued." };
+
+    public static Command Create(TimeProvider timeProvider)
+    {
+        var identity = new Command("identity", "Join (or renew) and keep an identity output written: identity, key, certificates, CA files, known_hosts, ssh_config.")
+        {
+            ProxyServer, AuthServer, JoinMethod, Token, Destination, Storage, Oneshot, CaPins, CaPath, Insecure, Roles, Cluster,
+            CredentialTtl, RenewalInterval, CaBundle, SshConfig, AllowReissue,
+        };
+        identity.SetAction((parseResult, cancellationToken) => CommonOptions.RunAsync(parseResult, LogLevel.Information, async loggerFactory =>
+        {
+            var plan = FromFlags(parseResult, loggerFactory);
+            await BotRunner.RunAsync(plan, loggerFactory, timeProvider, cancellationToken).ConfigureAwait(false);
+            return ExitCodes.Success;
+        }));
+
+        var start = new Command("start", "Run the bot from tbot's YAML configuration (-c tbot.yaml), or 'start identity' with flags.")
+        {
+            Config, ProxyServer, Token, Oneshot, CaBundle, identity,
+        };
+        start.SetAction((parseResult, cancellationToken) => CommonOptions.RunAsync(parseResult, LogLevel.Information, async loggerFactory =>
+        {
+            var path = parseResult.GetValue(Config)
+                ?? CommonOptions.Environment("TBOT_CONFIG_PATH")
+                ?? throw new ArgumentException("start needs -c <tbot.yaml> (or TBOT_CONFIG_PATH), or use 'start identity' with flags.");
+            var environment = TbotConfigurationOverrides.FromEnvironment(CommonOptions.Environment);
+            var overrides = environment with
+            {
+                ProxyServer = parseResult.GetValue(ProxyServer) ?? environment.ProxyServer,
+                Token = parseResult.GetValue(Token) ?? environment.Token,
+            };
+            var result = TbotConfigurationReader.ReadFile(path, overrides);
+            var logger = loggerFactory.CreateLogger("tbot-dotnet");
+            foreach (var warning in result.Warnings)
+            {
+                CliLog.ConfigurationWarning(logger, path, warning.ToString());
+            }
+
+            var configuration = result.Configuration;
+            if (parseResult.GetValue(Oneshot))
+            {
+                configuration = configuration with { Oneshot = true };
+            }
+
+            var plan = await BotRunPlan.FromConfigurationAsync(configuration, parseResult.GetValue(CaBundle), loggerFactory, cancellationToken).ConfigureAwait(false);
+            await BotRunner.RunAsync(plan, loggerFactory, timeProvider, cancellationToken).ConfigureAwait(false);
+            return ExitCodes.Success;
+        }));
+        return start;
+    }
+
+    /// <summary>The plan of <c>start identity</c>, flags first, then tbot's environment variables.</summary>
+    /// <exception cref="ArgumentException">A flag is missing or invalid.</exception>
+    internal static BotRunPlan FromFlags(ParseResult parseResult, ILoggerFactory loggerFactory)
+    {
+        var method = parseResult.GetValue(JoinMethod);
+        if (!string.Equals(method, MachineIdOptions.TokenJoinMethod, StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"--join-method '{method}' is not supported; tbot-dotnet joins with 'token'.");
+        }
+
+        var proxy = parseResult.GetValue(ProxyServer) ?? CommonOptions.Environment(TbotConfigurationOverrides.ProxyServerVariable);
+        var auth = parseResult.GetValue(AuthServer) ?? CommonOptions.Environment(TbotConfigurationOverrides.AuthServerVariable);
+        if (string.IsNullOrEmpty(proxy) == string.IsNullOrEmpty(auth))
+        {
+            throw new ArgumentException("Give exactly one of --proxy-server (TELEPORT_PROXY) and --auth-server (TELEPORT_AUTH_SERVER).");
+        }
+
+        var bot = new MachineIdOptions
+        {
+            ProxyServer = string.IsNullOrEmpty(proxy) ? null : proxy,
+            AuthServer = string.IsNullOrEmpty(auth) ? null : auth,
+            Insecure = parseResult.GetValue(Insecure),
+            CaPath = parseResult.GetValue(CaPath),
+            ProxyCaBundlePath = parseResult.GetValue(CaBundle),
+            RenewalMode = BotRenewalMode.FixedInterval,
+        };
+        var token = parseResult.GetValue(Token) ?? CommonOptions.Environment(TbotConfigurationOverrides.TokenVariable);
+        if (!string.IsNullOrEmpty(token))
+        {
+            var parsed = TbotJoinToken.Parse(token);
+            if (parsed.IsFile)
+            {
+                bot.TokenFile = parsed.FilePath;
+            }
+            else
+            {
+                bot.Token = token;
+            }
+        }
+
+        foreach (var pin in parseResult.GetValue(CaPins) ?? [])
+        {
+            bot.CaPins.Add(pin);
+        }
+
+        var ttl = Duration(parseResult.GetValue(CredentialTtl), "--credential-ttl") ?? TimeSpan.FromHours(1);
+        var interval = Duration(parseResult.GetValue(RenewalInterval), "--renewal-interval") ?? TimeSpan.FromMinutes(20);
+        bot.CredentialTtl = ttl;
+        bot.RenewalInterval = interval;
+
+        var (memoryStorage, storagePath) = BotRunPlan.ParseLocation(parseResult.GetValue(Storage) ?? "memory://", "--storage");
+        bot.StorageType = memoryStorage ? BotStorageType.Memory : BotStorageType.Directory;
+        bot.StoragePath = storagePath;
+
+        var (memoryDestination, destinationPath) = BotRunPlan.ParseLocation(parseResult.GetValue(Destination)!, "--destination");
+        var output = new IdentityOutputOptions
+        {
+            Destination = memoryDestination
+                ? new MemoryDestination()
+                : new DirectoryDestination(new DirectoryDestinationOptions { Path = destinationPath! }, loggerFactory.CreateLogger<DirectoryDestination>()),
+            Cluster = parseResult.GetValue(Cluster),
+            CredentialTtl = ttl,
+            RenewalInterval = interval,
+            WriteSshConfig = parseResult.GetValue(SshConfig) switch
+            {
+                "on" or "true" or "yes" => true,
+                "off" or "false" or "no" => false,
+                var other => throw new ArgumentException($"--ssh-config '{other}' must be on or off."),
+            },
+            AllowReissue = parseResult.GetValue(AllowReissue),
+        };
+        foreach (var role in (parseResult.GetValue(Roles) ?? []).SelectMany(r => r.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)))
+        {
+            output.Roles.Add(role);
+        }
+
+        return new BotRunPlan { Bot = bot, Outputs = [output], Oneshot = parseResult.GetValue(Oneshot) };
+    }
+
+    private static TimeSpan? Duration(string? text, string flag)
+    {
+        if (text is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            var value = GoDuration.Parse(text);
+            return value > TimeSpan.Zero ? value : throw new ArgumentException($"{flag} must be positive.");
+        }
+        catch (TeleportFormatException ex)
+        {
+            throw new ArgumentException($"{flag}: {ex.Message}", ex);
+        }
+    }
+}

@@ -1,0 +1,343 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Teleport.MachineId.Crypto;
+using Teleport.MachineId.Destinations;
+using Teleport.MachineId.Outputs.Internal;
+using Teleport.MachineId.Wire.Calls;
+
+namespace Teleport.MachineId.Outputs;
+
+/// <summary>
+/// tbot's identity output service: keeps a destination filled with a fresh, consistent set of SSH
+/// and TLS credentials for the bot's roles — <c>identity</c>, <c>key</c>, <c>key.pub</c>,
+/// <c>key-cert.pub</c>, <c>tlscert</c>, the CA files, <c>known_hosts</c> and <c>ssh_config</c> (plus
+/// the per-cluster files) — usable by OpenSSH, Ansible, <c>tsh -i</c> and SSH.NET.
+/// </summary>
+/// <remarks>
+/// <para>Each renewal checks the destination is writable, generates a new key for the cluster's
+/// suite, has the signer issue certificates for it, reads the cluster's CAs, and replaces the
+/// destination's files as one set (a reader never pairs a key with another renewal's
+/// certificate). Renewals happen at start, every <see cref="IdentityOutputOptions.RenewalInterval"/>,
+/// before two thirds of the granted lifetime, whenever the bot identity changes, and on
+/// <see cref="RenewNowAsync"/>; failures keep the previous files and are retried with backoff.</para>
+/// <para>Several services may share one bot and one signer. Without dependency injection:
+/// <c>await using var output = IdentityOutputService.Create(signer, options); await output.StartAsync();</c>
+/// or, for a one-shot tool, <c>await output.RenewNowAsync()</c>. Thread-safe.</para>
+/// </remarks>
+public sealed class IdentityOutputService : IAsyncDisposable
+{
+    private static readonly TimeSpan MinBackoff = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromMinutes(1);
+
+    private readonly IOutputBackend _backend;
+    private readonly IdentityOutputOptions _options;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly SemaphoreSlim _renewLock = new(1, 1);
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly TaskCompletionSource<IdentityOutputResult> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly (string Executable, IReadOnlyList<string> Prefix) _proxyCommand;
+    private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private IdentityOutputResult? _current;
+    private Exception? _lastError;
+    private int _consecutiveFailures;
+    private bool _botChanged;
+    private Task? _loop;
+    private int _state; // 0 created, 1 started, 2 disposed
+
+    private IdentityOutputService(IOutputBackend backend, IdentityOutputOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider)
+    {
+        _backend = backend;
+        _options = options;
+        _time = timeProvider;
+        _logger = loggerFactory.CreateLogger("Teleport.MachineId.Outputs.IdentityOutputService");
+        Destination = options.Destination ?? new DirectoryDestination(
+            new DirectoryDestinationOptions { Path = options.DestinationPath! }, loggerFactory.CreateLogger<DirectoryDestination>(), timeProvider);
+        Name = options.Name ?? Destination.Description;
+        _proxyCommand = ProxyCommandLocator.Resolve(options.ProxyCommandPath, [.. options.ProxyCommandArguments]);
+    }
+
+    /// <summary>The output's name (for logs): the configured name or the destination's description.</summary>
+    public string Name { get; }
+
+    /// <summary>Where the output writes.</summary>
+    public IDestinationWriter Destination { get; }
+
+    /// <summary>The last set written, or <see langword="null"/> before the first.</summary>
+    public IdentityOutputResult? Current => Volatile.Read(ref _current);
+
+    /// <summary>The last failure since the last success, or <see langword="null"/>.</summary>
+    public Exception? LastError => Volatile.Read(ref _lastError);
+
+    /// <summary>
+    /// Creates an output fed by the cluster through <paramref name="signer"/> (renewed with its bot).
+    /// </summary>
+    /// <param name="signer">The signer (owned by the caller; several outputs may share it).</param>
+    /// <param name="options">The output's options; copied.</param>
+    /// <param name="loggerFactory">Where to log; none when <see langword="null"/>.</param>
+    /// <param name="timeProvider">The clock for schedules; the system clock when <see langword="null"/>.</param>
+    /// <returns>The service; call <see cref="StartAsync"/> or <see cref="RenewNowAsync"/>.</returns>
+    /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">The options are invalid.</exception>
+    public static IdentityOutputService Create(TeleportSshCertificateSigner signer, IdentityOutputOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null) =>
+        CreateCore(signer, options, loggerFactory, timeProvider);
+
+    /// <summary>Creates an output fed by a local certificate authority (no cluster, no bot).</summary>
+    /// <param name="signer">The signer (owned by the caller).</param>
+    /// <param name="options">The output's options; copied.</param>
+    /// <param name="loggerFactory">Where to log; none when <see langword="null"/>.</param>
+    /// <param name="timeProvider">The clock for schedules; the system clock when <see langword="null"/>.</param>
+    /// <returns>The service.</returns>
+    /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">The options are invalid.</exception>
+    public static IdentityOutputService Create(LocalSshCertificateSigner signer, IdentityOutputOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null) =>
+        CreateCore(signer, options, loggerFactory, timeProvider);
+
+    /// <summary>
+    /// Renews now: checks the destination is writable, issues new credentials and writes them as one
+    /// set. Runs after any renewal in progress.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the renewal; the previous files stay in place.</param>
+    /// <returns>What was written.</returns>
+    /// <exception cref="DestinationException">The destination is not writable or the write failed.</exception>
+    /// <exception cref="TeleportException">The credentials could not be issued (see the subtype).</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    /// <exception cref="ObjectDisposedException">The service was disposed.</exception>
+    public async Task<IdentityOutputResult> RenewNowAsync(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _state) == 2, this);
+        try
+        {
+            return await RenewCoreAsync("requested", cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            Volatile.Write(ref _lastError, ex);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Starts renewing in the background: the first renewal runs at once, later ones on the
+    /// schedule and when the bot identity changes. Returns immediately.
+    /// </summary>
+    /// <param name="cancellationToken">Not used beyond an early check; stop with <see cref="DisposeAsync"/>.</param>
+    /// <returns>A completed task.</returns>
+    /// <exception cref="InvalidOperationException">The service was already started.</exception>
+    /// <exception cref="ObjectDisposedException">The service was disposed.</exception>
+    public Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var previous = Interlocked.CompareExchange(ref _state, 1, 0);
+        ObjectDisposedException.ThrowIf(previous == 2, this);
+        if (previous == 1)
+        {
+            throw new InvalidOperationException($"Identity output {Name} was already started.");
+        }
+
+        if (_backend.Bot is { } bot)
+        {
+            bot.IdentityChanged += OnBotIdentityChanged;
+        }
+
+        _loop = Task.Run(() => RunAsync(_stopping.Token), CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Waits until the first set has been written (by the background loop or <see cref="RenewNowAsync"/>).</summary>
+    /// <param name="cancellationToken">Stops waiting; use it for a timeout.</param>
+    /// <returns>The first set written.</returns>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public Task<IdentityOutputResult> WaitUntilReadyAsync(CancellationToken cancellationToken = default) =>
+        _ready.Task.WaitAsync(cancellationToken);
+
+    /// <summary>Stops renewing (the files stay in place).</summary>
+    /// <returns>A task that completes when the background loop ended.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _state, 2) == 2)
+        {
+            return;
+        }
+
+        if (_backend.Bot is { } bot)
+        {
+            bot.IdentityChanged -= OnBotIdentityChanged;
+        }
+
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        if (_loop is not null)
+        {
+            try
+            {
+                await _loop.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+
+        _stopping.Dispose();
+    }
+
+    internal static IdentityOutputService CreateCore(IOutputBackend backend, IdentityOutputOptions options, ILoggerFactory? loggerFactory, TimeProvider? timeProvider)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        ArgumentNullException.ThrowIfNull(options);
+        var copy = options.Clone();
+        copy.Validate();
+        return new IdentityOutputService(backend, copy, loggerFactory ?? NullLoggerFactory.Instance, timeProvider ?? TimeProvider.System);
+    }
+
+    private void OnBotIdentityChanged(object? sender, BotIdentityChangedEventArgs e)
+    {
+        // Runs on the provider's renewal task: only flag and wake the loop.
+        Volatile.Write(ref _botChanged, true);
+        Volatile.Read(ref _wake).TrySetResult();
+    }
+
+    private async Task<IdentityOutputResult> RenewCoreAsync(string reason, CancellationToken cancellationToken)
+    {
+        await _renewLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            OutputsLog.Renewing(_logger, Name, reason);
+            await Destination.VerifyWritableAsync(cancellationToken).ConfigureAwait(false);
+            var cluster = await _backend.GetClusterInfoAsync(cancellationToken).ConfigureAwait(false);
+            using var key = PrivateKey.Generate(cluster.Suite, KeyPurpose.BotImpersonatedIdentity);
+            var certificates = await _backend.Signer.SignAsync(new SshCertificateSigningRequest
+            {
+                PublicKey = key.PublicKey,
+                Roles = [.. _options.Roles],
+                Ttl = _options.CredentialTtl,
+                Cluster = _options.Cluster,
+                AllowReissue = _options.AllowReissue,
+            }, cancellationToken).ConfigureAwait(false);
+            var material = new OutputClusterMaterial(
+                cluster,
+                await _backend.GetCertificateAuthoritiesAsync(CertAuthorityTypes.Host, cancellationToken).ConfigureAwait(false),
+                await _backend.GetCertificateAuthoritiesAsync(CertAuthorityTypes.User, cancellationToken).ConfigureAwait(false),
+                await _backend.GetCertificateAuthoritiesAsync(CertAuthorityTypes.Database, cancellationToken).ConfigureAwait(false));
+            var directory = (Destination as DirectoryDestination)?.Path;
+            var artifacts = IdentityOutputWriter.Build(key, certificates, material, _options.WriteSshConfig, directory,
+                (dir, info) => ProxyCommandLocator.Create(_proxyCommand.Executable, _proxyCommand.Prefix, dir, info));
+            await Destination.WriteAsync(artifacts, cancellationToken).ConfigureAwait(false);
+
+            var now = _time.GetUtcNow();
+            var result = new IdentityOutputResult(certificates, now, [.. artifacts.Keys], Destination.Description);
+            Volatile.Write(ref _current, result);
+            Volatile.Write(ref _lastError, null);
+            OutputsLog.Written(_logger, Name, artifacts.Count, Destination.Description, certificates.TlsIdentity.Username,
+                certificates.TlsIdentity.Roles, certificates.SshCertificate.Principals, certificates.NotAfter);
+            if (certificates.NotAfter < now + _options.CredentialTtl - TimeSpan.FromMinutes(1))
+            {
+                OutputsLog.TtlShortened(_logger, Name, _options.CredentialTtl, certificates.NotAfter);
+            }
+
+            _ready.TrySetResult(result);
+            return result;
+        }
+        finally
+        {
+            _renewLock.Release();
+        }
+    }
+
+    private async Task RunAsync(CancellationToken stopping)
+    {
+        var reason = "start";
+        while (!stopping.IsCancellationRequested)
+        {
+            TimeSpan delay;
+            Volatile.Write(ref _botChanged, false);
+            var wake = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Volatile.Write(ref _wake, wake);
+            try
+            {
+                var result = await RenewCoreAsync(reason, stopping).ConfigureAwait(false);
+                _consecutiveFailures = 0;
+                var lifetime = result.Certificates.NotAfter - result.Certificates.NotBefore;
+                var byLifetime = result.Certificates.NotBefore + (lifetime * 2 / 3);
+                var byInterval = result.WrittenAt + _options.RenewalInterval;
+                var next = byLifetime < byInterval ? byLifetime : byInterval;
+                OutputsLog.Scheduled(_logger, Name, next);
+                delay = next - _time.GetUtcNow();
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                Volatile.Write(ref _lastError, ex);
+                _consecutiveFailures++;
+                delay = Backoff(_consecutiveFailures);
+                OutputsLog.RenewalFailed(_logger, Name, _consecutiveFailures, delay, ex.Message);
+            }
+
+            if (Volatile.Read(ref _botChanged))
+            {
+                // The bot changed while renewing: renew again with the new identity.
+                reason = "bot identity changed";
+                continue;
+            }
+
+            reason = await WaitAsync(delay, wake.Task, stopping).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<string> WaitAsync(TimeSpan delay, Task wake, CancellationToken stopping)
+    {
+        if (delay <= TimeSpan.Zero)
+        {
+            return "schedule";
+        }
+
+        using var cancelDelay = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+        var timer = Task.Delay(delay, _time, cancelDelay.Token);
+        var first = await Task.WhenAny(timer, wake).ConfigureAwait(false);
+        await cancelDelay.CancelAsync().ConfigureAwait(false);
+        stopping.ThrowIfCancellationRequested();
+        return first == wake ? "bot identity changed" : "schedule";
+    }
+
+    private static TimeSpan Backoff(int failures)
+    {
+        var cap = MinBackoff * Math.Pow(2, Math.Min(failures - 1, 10));
+        if (cap > MaxBackoff)
+        {
+            cap = MaxBackoff;
+        }
+
+        // Half fixed, half random: spreads retries of many outputs without going below half the cap.
+        return (cap / 2) + (cap / 2 * Random.Shared.NextDouble());
+    }
+}
+
+/// <summary>One set of credentials an identity output wrote.</summary>
+public sealed class IdentityOutputResult
+{
+    internal IdentityOutputResult(SignedCertificates certificates, DateTimeOffset writtenAt, IReadOnlyList<string> artifactNames, string destination)
+    {
+        Certificates = certificates;
+        WrittenAt = writtenAt;
+        ArtifactNames = artifactNames;
+        Destination = destination;
+    }
+
+    /// <summary>The certificates written (no private key).</summary>
+    public SignedCertificates Certificates { get; }
+
+    /// <summary>When the set was written.</summary>
+    public DateTimeOffset WrittenAt { get; }
+
+    /// <summary>The names of the files written.</summary>
+    public IReadOnlyList<string> ArtifactNames { get; }
+
+    /// <summary>The destination's description.</summary>
+    public string Destination { get; }
+
+    /// <summary>Describes the set without secrets.</summary>
+    /// <returns>Destination, identity and expiry.</returns>
+    public override string ToString() => $"{Destination}: {Certificates}";
+}

@@ -1,0 +1,47 @@
+using Microsoft.Extensions.Logging;
+
+namespace Teleport.MachineId.Outputs.Internal;
+
+/// <summary>Log messages of identity outputs and SSH access (event ids 4000–4099). Never keys or certificate bytes.</summary>
+internal static partial class OutputsLog
+{
+    [LoggerMessage(EventId = MachineIdEventIds.OutputRenewing, EventName = "OutputRenewing", Level = LogLevel.Debug,
+        Message = "Identity output {Output}: renewing ({Reason})")]
+    public static partial void Renewing(ILogger logger, string output, string reason);
+
+    [LoggerMessage(EventId = MachineIdEventIds.OutputWritten, EventName = "OutputWritten", Level = LogLevel.Information,
+        Message = "Identity output {Output}: wrote {Count} files to {Destination} for {User} roles [{Roles}] logins [{Logins}], valid until {NotAfter:o}")]
+    public static partial void Written(ILogger logger, string output, int count, string destination, string user, IEnumerable<string> roles, IEnumerable<string> logins, DateTimeOffset notAfter);
+
+    [LoggerMessage(EventId = MachineIdEventIds.OutputRenewalFailed, EventName = "OutputRenewalFailed", Level = LogLevel.Warning,
+        Message = "Identity output {Output}: renewal failed ({Failures} in a row), retrying in {Delay}: {Reason}")]
+    public static partial void RenewalFailed(ILogger logger, string output, int failures, TimeSpan delay, string reason);
+
+    [LoggerMessage(EventId = MachineIdEventIds.OutputRolesResolved, EventName = "OutputRolesResolved", Level = LogLevel.Debug,
+        Message = "No roles configured: {User} may impersonate [{Roles}]")]
+    public static partial void RolesResolved(ILogger logger, string user, IEnumerable<string> roles);
+
+    [LoggerMessage(EventId = MachineIdEventIds.OutputSuiteFallback, EventName = "OutputSuiteFallback", Level = LogLevel.Debug,
+        Message = "Could not read the cluster's auth preference ({Reason}); using the signature algorithm suite from discovery")]
+    public static partial void SuiteFallback(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = MachineIdEventIds.OutputRenewalScheduled, EventName = "OutputRenewalScheduled", Level = LogLevel.Debug,
+        Message = "Identity output {Output}: next renewal at {Next:o}")]
+    public static partial void Scheduled(ILogger logger, string output, DateTimeOffset next);
+
+    [LoggerMessage(EventId = MachineIdEventIds.OutputTtlShortened, EventName = "OutputTtlShortened", Level = LogLevel.Information,
+        Message = "Identity output {Output}: asked for {Requested} but the credentials are valid until {NotAfter:o} (capped by the bot identity or the roles' max_session_ttl)")]
+    public static partial void TtlShortened(ILogger logger, string output, TimeSpan requested, DateTimeOffset notAfter);
+
+    [LoggerMessage(EventId = MachineIdEventIds.SshNodeConnected, EventName = "SshNodeConnected", Level = LogLevel.Debug,
+        Message = "Connected to {Node}:{Port} in cluster {Cluster} through proxy {Proxy}")]
+    public static partial void NodeConnected(ILogger logger, string node, int port, string cluster, Wire.HostPort proxy);
+
+    [LoggerMessage(EventId = MachineIdEventIds.SshHostCertificateRejected, EventName = "SshHostCertificateRejected", Level = LogLevel.Warning,
+        Message = "Refused the host key of {Host}: {Reason}")]
+    public static partial void HostCertificateRejected(ILogger logger, string host, string reason);
+
+    [LoggerMessage(EventId = MachineIdEventIds.SshProxyCommandFailed, EventName = "SshProxyCommandFailed", Level = LogLevel.Error,
+        Message = "ssh-proxy-command to {Target}: {Reason}")]
+    public static partial void ProxyCommandFailed(ILogger logger, string target, string reason);
+}

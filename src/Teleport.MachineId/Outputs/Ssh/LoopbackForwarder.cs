@@ -1,0 +1,137 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Teleport.MachineId.Outputs.Ssh;
+
+/// <summary>
+/// Bridges an SSH client that can only dial TCP (SSH.NET) to an already open stream (ProxySSH): a
+/// listener on 127.0.0.1 and a free port accepts exactly one connection, then bytes are copied both
+/// ways until either side ends. Disposing closes both sides.
+/// </summary>
+internal sealed class LoopbackForwarder : IAsyncDisposable, IDisposable
+{
+    private const int BufferSize = 64 * 1024;
+    private readonly Socket _listener;
+    private readonly Stream _target;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _run;
+    private int _disposed;
+
+    private LoopbackForwarder(Stream target)
+    {
+        _target = target;
+        _listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        _listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        _listener.Listen(1);
+        Port = ((IPEndPoint)_listener.LocalEndPoint!).Port;
+        _run = Task.Run(RunAsync);
+    }
+
+    /// <summary>The loopback port to connect to.</summary>
+    public int Port { get; }
+
+    /// <summary>Starts forwarding to <paramref name="target"/>, which the forwarder then owns.</summary>
+    public static LoopbackForwarder Start(Stream target)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        return new LoopbackForwarder(target);
+    }
+
+    public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        await _stop.CancelAsync().ConfigureAwait(false);
+        _listener.Dispose();
+        try
+        {
+            await _run.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or SocketException or IOException or ObjectDisposedException)
+        {
+        }
+
+        await _target.DisposeAsync().ConfigureAwait(false);
+        _stop.Dispose();
+    }
+
+    private async Task RunAsync()
+    {
+        Socket client;
+        try
+        {
+            client = await _listener.AcceptAsync(_stop.Token).ConfigureAwait(false);
+        }
+        finally
+        {
+            // One connection only: nobody else may attach to this stream.
+            _listener.Dispose();
+        }
+
+        client.NoDelay = true;
+        var local = new NetworkStream(client, ownsSocket: false);
+        using (client)
+        await using (local.ConfigureAwait(false))
+        {
+            var up = PumpAsync(local, _target, shutdownTarget: true);
+            var down = PumpAsync(_target, local, shutdownTarget: false);
+            var first = await Task.WhenAny(up, down).ConfigureAwait(false);
+            if (first == down)
+            {
+                // The node closed: tell the client, stop reading from it.
+                SafeShutdown(client, SocketShutdown.Send);
+                await _stop.CancelAsync().ConfigureAwait(false);
+            }
+
+            try
+            {
+                await Task.WhenAll(up, down).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or SocketException or IOException or ObjectDisposedException)
+            {
+            }
+
+            await _target.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task PumpAsync(Stream from, Stream to, bool shutdownTarget)
+    {
+        var buffer = new byte[BufferSize];
+        try
+        {
+            int read;
+            while ((read = await from.ReadAsync(buffer, _stop.Token).ConfigureAwait(false)) > 0)
+            {
+                await to.WriteAsync(buffer.AsMemory(0, read), _stop.Token).ConfigureAwait(false);
+            }
+
+            if (shutdownTarget && to is Wire.Streams.ProxySshStream proxy)
+            {
+                await proxy.ShutdownWriteAsync(_stop.Token).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or SocketException or IOException or ObjectDisposedException)
+        {
+        }
+    }
+
+    private static void SafeShutdown(Socket socket, SocketShutdown how)
+    {
+        try
+        {
+            socket.Shutdown(how);
+        }
+        catch (SocketException)
+        {
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+}

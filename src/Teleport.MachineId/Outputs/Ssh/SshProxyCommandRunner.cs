@@ -1,0 +1,74 @@
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Teleport.MachineId.Outputs.Internal;
+using Teleport.MachineId.Wire;
+using Teleport.MachineId.Wire.Streams;
+
+namespace Teleport.MachineId.Outputs.Ssh;
+
+/// <summary>What <c>tbot-dotnet ssh-proxy-command</c> was asked (tbot's flags).</summary>
+/// <param name="DestinationDirectory">The identity output directory whose credentials authenticate to the proxy.</param>
+/// <param name="ProxyServer">The proxy's SSH transport address, <c>host:port</c>.</param>
+/// <param name="Cluster">The cluster of the node; the credentials' cluster when <see langword="null"/>.</param>
+/// <param name="Host">The host ssh was asked for (<c>%h</c>).</param>
+/// <param name="Port">The port ssh was asked for (<c>%p</c>).</param>
+internal sealed record SshProxyCommandRequest(string DestinationDirectory, string ProxyServer, string? Cluster, string Host, int Port);
+
+/// <summary>
+/// The ProxyCommand: reads one consistent credential set from the destination, opens
+/// <c>TransportService.ProxySSH</c> to the node on the proxy (no discovery), and copies ssh's
+/// stdin to the node and the node's bytes to stdout until the node closes. Kept free of DI and
+/// configuration machinery so the process starts fast.
+/// </summary>
+internal static class SshProxyCommandRunner
+{
+    private const int BufferSize = 64 * 1024;
+
+    /// <exception cref="TeleportException">The credentials are unusable or the proxy refused.</exception>
+    public static async Task RunAsync(SshProxyCommandRequest request, Stream input, Stream output, ILoggerFactory loggerFactory, CancellationToken cancellationToken)
+    {
+        var logger = loggerFactory.CreateLogger("Teleport.MachineId.Outputs.Ssh.SshProxyCommand");
+        var proxy = HostPort.Parse(request.ProxyServer, MachineIdWireOptions.DefaultProxyPort);
+        using var credentials = await NodeCredentials.LoadDirectoryAsync(request.DestinationDirectory, cancellationToken).ConfigureAwait(false);
+        var cluster = string.IsNullOrEmpty(request.Cluster) ? credentials.ClusterName : request.Cluster;
+        var node = TargetHostNames.Clean(request.Host, proxy.Host, cluster);
+        var options = new WireClientOptions { ProxyServer = proxy, LoggerFactory = loggerFactory };
+        using var dialer = new ProxyNodeDialer(proxy, () => credentials.Wire, options, logger);
+        var stream = await dialer.OpenAsync(node + ":" + request.Port.ToString(CultureInfo.InvariantCulture), cluster, cancellationToken).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
+        {
+            OutputsLog.NodeConnected(logger, node, request.Port, cluster, proxy);
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var up = CopyUpAsync(input, stream, stop.Token);
+            await CopyDownAsync(stream, output, cancellationToken).ConfigureAwait(false);
+
+            // The node closed: nothing more to send. A read of stdin may be blocked in the kernel
+            // and cannot be cancelled, so it is not awaited; the process exits next.
+            await stop.CancelAsync().ConfigureAwait(false);
+            _ = up.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        }
+    }
+
+    private static async Task CopyUpAsync(Stream input, ProxySshStream stream, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[BufferSize];
+        int read;
+        while ((read = await input.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+        {
+            await stream.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+        }
+
+        await stream.ShutdownWriteAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task CopyDownAsync(ProxySshStream stream, Stream output, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[BufferSize];
+        int read;
+        while ((read = await stream.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+        {
+            await output.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+            await output.FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+}

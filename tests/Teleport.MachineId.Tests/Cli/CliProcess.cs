@@ -1,0 +1,60 @@
+using System.Diagnostics;
+using System.Text;
+using Teleport.MachineId.Tests.Infrastructure;
+using Teleport.MachineId.Tests.Outputs;
+
+namespace Teleport.MachineId.Tests.Cli;
+
+/// <summary>Runs the built <c>tbot-dotnet</c> apphost as a separate process (what users and ssh run).</summary>
+internal static class CliProcess
+{
+    public static async Task<ToolResult> RunAsync(
+        IEnumerable<string> arguments,
+        IReadOnlyDictionary<string, string?>? environment = null,
+        string? workingDirectory = null,
+        TimeSpan? timeout = null)
+    {
+        var info = new ProcessStartInfo(NodeEnvironment.TbotDotnetPath)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+            StandardOutputEncoding = Encoding.UTF8,
+            StandardErrorEncoding = Encoding.UTF8,
+            WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
+        };
+        foreach (var argument in arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        // Never inherit a developer's tbot environment.
+        foreach (var name in new[] { "TELEPORT_BOT_TOKEN", "TELEPORT_PROXY", "TELEPORT_AUTH_SERVER", "TBOT_CONFIG_PATH" })
+        {
+            info.Environment.Remove(name);
+        }
+
+        foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
+        {
+            info.Environment[name] = value;
+        }
+
+        using var process = Process.Start(info) ?? throw new InvalidOperationException("Could not start tbot-dotnet.");
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(120));
+        try
+        {
+            await process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"tbot-dotnet {string.Join(' ', info.ArgumentList)} did not finish in time.\nstderr so far: {(stderr.IsCompleted ? stderr.Result : "")}");
+        }
+
+        return new ToolResult(process.ExitCode, await stdout, await stderr);
+    }
+}
