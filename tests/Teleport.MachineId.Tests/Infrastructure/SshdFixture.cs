@@ -151,7 +151,10 @@ internal sealed class SshdFixture : IAsyncDisposable
     public string WriteKnownHosts(string name, params string[] lines) =>
         _directory.Write(name, string.Join('\n', lines) + "\n");
 
-    /// <summary>A known_hosts line trusting <paramref name="hostCa"/> for this server (test-local helper until the official renderer lands).</summary>
+    /// <summary>
+    /// A known_hosts line trusting <paramref name="hostCa"/> for this server's own address patterns
+    /// (<c>KnownHostsRenderer</c> renders cluster-wide patterns, which do not match a direct <c>127.0.0.1:port</c> login).
+    /// </summary>
     public string CertAuthorityLine(PublicKeyInfo hostCa) => $"@cert-authority {KnownHostsPatterns} {hostCa.ToAuthorizedKey()} type=host";
 
     /// <summary>

@@ -1,8 +1,8 @@
 using Teleport.MachineId.Crypto;
-using Teleport.MachineId.Tests.Crypto;
+using Teleport.MachineId.Tests.Formats.Crypto;
 using Teleport.MachineId.Tests.Infrastructure;
 
-namespace Teleport.MachineId.Tests.Interop;
+namespace Teleport.MachineId.Tests.Formats.Interop;
 
 /// <summary>Keys cross between us and ssh-keygen in both directions.</summary>
 /// <remarks>

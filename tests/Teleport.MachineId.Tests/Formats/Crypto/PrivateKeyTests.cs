@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Teleport.MachineId.Crypto;
 
-namespace Teleport.MachineId.Tests.Crypto;
+namespace Teleport.MachineId.Tests.Formats.Crypto;
 
 public sealed class PrivateKeyTests
 {

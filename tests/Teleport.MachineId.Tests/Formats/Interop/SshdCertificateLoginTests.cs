@@ -1,10 +1,10 @@
 using Teleport.MachineId.Crypto;
 using Teleport.MachineId.Ssh;
-using Teleport.MachineId.Tests.Crypto;
+using Teleport.MachineId.Tests.Formats.Crypto;
 using Teleport.MachineId.Tests.Infrastructure;
-using Teleport.MachineId.Tests.Ssh;
+using Teleport.MachineId.Tests.Formats.Ssh;
 
-namespace Teleport.MachineId.Tests.Interop;
+namespace Teleport.MachineId.Tests.Formats.Interop;
 
 /// <summary>
 /// A real sshd trusts our user CAs and presents a host certificate we signed; a real ssh logs in

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using Teleport.MachineId.Crypto;
 
-namespace Teleport.MachineId.Tests.Crypto;
+namespace Teleport.MachineId.Tests.Formats.Crypto;
 
 public sealed class PublicKeyInfoTests
 {

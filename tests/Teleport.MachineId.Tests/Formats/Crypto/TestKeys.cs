@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Teleport.MachineId.Crypto;
 
-namespace Teleport.MachineId.Tests.Crypto;
+namespace Teleport.MachineId.Tests.Formats.Crypto;
 
 /// <summary>Keys shared by tests (generated once per run; never disposed) and test data paths.</summary>
 internal static class TestKeys

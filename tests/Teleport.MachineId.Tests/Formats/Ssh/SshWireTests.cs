@@ -1,6 +1,6 @@
 using Teleport.MachineId.Ssh;
 
-namespace Teleport.MachineId.Tests.Ssh;
+namespace Teleport.MachineId.Tests.Formats.Ssh;
 
 public sealed class SshWireTests
 {

@@ -1,6 +1,6 @@
 using Teleport.MachineId.Crypto;
 
-namespace Teleport.MachineId.Tests.Crypto;
+namespace Teleport.MachineId.Tests.Formats.Crypto;
 
 public sealed class SignatureAlgorithmSuiteTests
 {

@@ -1,8 +1,8 @@
 using Teleport.MachineId.Crypto;
 using Teleport.MachineId.Ssh;
-using Teleport.MachineId.Tests.Crypto;
+using Teleport.MachineId.Tests.Formats.Crypto;
 
-namespace Teleport.MachineId.Tests.Ssh;
+namespace Teleport.MachineId.Tests.Formats.Ssh;
 
 public sealed class TeleportSshCertificateInfoTests
 {

@@ -1,9 +1,9 @@
 using Teleport.MachineId.Crypto;
 using Teleport.MachineId.Ssh;
-using Teleport.MachineId.Tests.Crypto;
-using static Teleport.MachineId.Tests.Ssh.SshCertificateTests;
+using Teleport.MachineId.Tests.Formats.Crypto;
+using static Teleport.MachineId.Tests.Formats.Ssh.SshCertificateTests;
 
-namespace Teleport.MachineId.Tests.Ssh;
+namespace Teleport.MachineId.Tests.Formats.Ssh;
 
 /// <summary>Bad input of every kind gives a typed error, never a runtime exception.</summary>
 public sealed class SshCertificateMalformedTests

@@ -1,11 +1,11 @@
 using System.Globalization;
 using Teleport.MachineId.Crypto;
 using Teleport.MachineId.Ssh;
-using Teleport.MachineId.Tests.Crypto;
+using Teleport.MachineId.Tests.Formats.Crypto;
 using Teleport.MachineId.Tests.Infrastructure;
-using Teleport.MachineId.Tests.Ssh;
+using Teleport.MachineId.Tests.Formats.Ssh;
 
-namespace Teleport.MachineId.Tests.Interop;
+namespace Teleport.MachineId.Tests.Formats.Interop;
 
 /// <summary>
 /// Certificates cross between us and OpenSSH's ssh-keygen in both directions: ssh-keygen -L
