@@ -14,7 +14,7 @@ internal static class BotRunner
     /// once, returns. Otherwise: starts the provider and the outputs and keeps renewing until
     /// <paramref name="cancellationToken"/> fires.
     /// </summary>
-    /// <returns>The results of the first write of each output.</returns>
+    /// <returns>The results of the first write of each output (none when stopped before they were written).</returns>
     public static async Task<IReadOnlyList<IdentityOutputResult>> RunAsync(
         BotRunPlan plan, ILoggerFactory loggerFactory, TimeProvider timeProvider, CancellationToken cancellationToken)
     {
@@ -41,6 +41,22 @@ internal static class BotRunner
             return results;
         }
 
+        try
+        {
+            return await RunDaemonAsync(plan, logger, loggerFactory, timeProvider, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // A stop (SIGTERM) while starting is as clean as one while running: tbot exits 0 either way,
+            // and service managers treat anything else as a failed stop.
+            CliLog.Stopping(logger);
+            return [];
+        }
+    }
+
+    private static async Task<IReadOnlyList<IdentityOutputResult>> RunDaemonAsync(
+        BotRunPlan plan, ILogger logger, ILoggerFactory loggerFactory, TimeProvider timeProvider, CancellationToken cancellationToken)
+    {
         var provider = BotIdentityProvider.Create(plan.Bot, loggerFactory, timeProvider);
         await using (provider.ConfigureAwait(false))
         {

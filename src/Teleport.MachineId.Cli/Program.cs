@@ -28,7 +28,7 @@ internal static class TbotDotnet
         }
 
         // SIGINT/SIGTERM (and SIGQUIT) cancel the command's token: daemons stop renewing and exit,
-        // one-shot runs stop where they are (exit code 130).
+        // one-shot runs stop where they are (exit code 130), daemons stop cleanly (exit code 0).
         using var stopping = new CancellationTokenSource();
         void Stop(PosixSignalContext context)
         {
