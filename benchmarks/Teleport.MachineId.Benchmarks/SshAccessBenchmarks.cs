@@ -15,7 +15,7 @@ namespace Teleport.MachineId.Benchmarks;
 /// OpenSSH through the generated ssh_config (ssh → tbot-dotnet ssh-proxy-command → the emulator's
 /// ProxySSH → sshd) against ssh straight to the same sshd: connection set-up (<c>ssh … true</c>,
 /// which includes starting the ProxyCommand process) and a 64 MiB download, for the framework-dependent
-/// apphost (<c>jit</c>) and a Native AOT build (<c>aot</c>, path in <c>TBOT_DOTNET_AOT</c>).
+/// apphost (<c>jit</c>), a ReadyToRun publish (<c>r2r</c>, path in <c>TBOT_DOTNET_R2R</c>) and a Native AOT build (<c>aot</c>, path in <c>TBOT_DOTNET_AOT</c>).
 /// Everything runs on this machine: the emulator in this process, sshd, ssh and the ProxyCommand as
 /// processes. Needs OpenSSH; allocations are this process's only (the work is in child processes).
 /// </summary>
@@ -35,7 +35,7 @@ public class SshAccessBenchmarks
     private int _sshdPort;
     private string _output = null!;
 
-    [Params("jit", "aot")]
+    [Params("jit", "r2r", "aot")]
     public string ProxyCommand { get; set; } = "jit";
 
     internal string OutputDirectory => _output;
@@ -47,14 +47,7 @@ public class SshAccessBenchmarks
     [GlobalSetup]
     public async Task SetUpAsync()
     {
-        var proxyCommand = ProxyCommand == "aot"
-            ? Environment.GetEnvironmentVariable("TBOT_DOTNET_AOT")
-                ?? throw new InvalidOperationException("Set TBOT_DOTNET_AOT to a Native AOT tbot-dotnet (see benchmarks/README.md).")
-            : Path.Combine(AppContext.BaseDirectory, "tbot-dotnet");
-        if (!File.Exists(proxyCommand))
-        {
-            throw new InvalidOperationException($"ProxyCommand {proxyCommand} does not exist.");
-        }
+        var proxyCommand = TbotDotnetBuilds.Resolve(ProxyCommand);
 
         _work = Directory.CreateTempSubdirectory("tmid-bench-ssh-").FullName;
         _cluster = await TeleportEmulator.StartAsync();
@@ -211,8 +204,30 @@ public class SshAccessBenchmarks
 }
 
 /// <summary>
+/// The tbot-dotnet builds compared: <c>jit</c> (the framework-dependent apphost built next to the
+/// benchmarks), <c>r2r</c> (a ReadyToRun publish, path in <c>TBOT_DOTNET_R2R</c>) and <c>aot</c>
+/// (a Native AOT publish, path in <c>TBOT_DOTNET_AOT</c>); see benchmarks/README.md.
+/// </summary>
+internal static class TbotDotnetBuilds
+{
+    public static string Resolve(string build)
+    {
+        var path = build switch
+        {
+            "jit" => Path.Combine(AppContext.BaseDirectory, "tbot-dotnet"),
+            "r2r" => Environment.GetEnvironmentVariable("TBOT_DOTNET_R2R")
+                ?? throw new InvalidOperationException("Set TBOT_DOTNET_R2R to a ReadyToRun tbot-dotnet (see benchmarks/README.md)."),
+            "aot" => Environment.GetEnvironmentVariable("TBOT_DOTNET_AOT")
+                ?? throw new InvalidOperationException("Set TBOT_DOTNET_AOT to a Native AOT tbot-dotnet (see benchmarks/README.md)."),
+            _ => throw new ArgumentOutOfRangeException(nameof(build), build, "jit, r2r or aot"),
+        };
+        return File.Exists(path) ? path : throw new InvalidOperationException($"tbot-dotnet {path} does not exist.");
+    }
+}
+
+/// <summary>
 /// A one-shot CLI run, process start to files written: <c>tbot-dotnet start identity --oneshot</c>
-/// against the emulator (join, GenerateUserCerts, CA reads, directory write), jit and aot builds.
+/// against the emulator (join, GenerateUserCerts, CA reads, directory write), jit, r2r and aot builds.
 /// </summary>
 [MemoryDiagnoser]
 [MedianColumn]
@@ -225,15 +240,13 @@ public class OneShotCliBenchmarks
     private string _webCa = null!;
     private int _run;
 
-    [Params("jit", "aot")]
+    [Params("jit", "r2r", "aot")]
     public string Build { get; set; } = "jit";
 
     [GlobalSetup]
     public async Task SetUpAsync()
     {
-        _program = Build == "aot"
-            ? Environment.GetEnvironmentVariable("TBOT_DOTNET_AOT") ?? throw new InvalidOperationException("Set TBOT_DOTNET_AOT (see benchmarks/README.md).")
-            : Path.Combine(AppContext.BaseDirectory, "tbot-dotnet");
+        _program = TbotDotnetBuilds.Resolve(Build);
         _cluster = await TeleportEmulator.StartAsync();
         _cluster.UpsertRole(new EmulatorRole { Name = "access", Logins = ["root"], NodeLabels = EmulatorRole.AllNodes });
         _cluster.AddBot(new EmulatorBot { Name = "bench", Roles = ["access"] });

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
 using Teleport.MachineId.Cli.Commands;
+using Teleport.MachineId.Outputs.Ssh;
 
 namespace Teleport.MachineId.Cli;
 
@@ -9,7 +10,14 @@ internal static class TbotDotnet
 {
     // An explicit entry point (not top-level statements, whose public Program class would clash
     // with other executables that reference this one to get its apphost).
-    public static Task<int> Main(string[] args) => RunAsync(args, TimeProvider.System);
+    public static Task<int> Main(string[] args)
+    {
+        // ssh runs the ProxyCommand for every connection: its usual command line skips System.CommandLine.
+        var trace = StartupTrace.FromEnvironment(CommonOptions.Environment, Console.Error, TimeProvider.System);
+        return SshProxyCommandLine.TryParse(args, out var request, out var debug)
+            ? RunProxyCommandAsync(request, debug, trace)
+            : RunAsync(args, TimeProvider.System);
+    }
 
     /// <summary>Parses and runs; parse errors print the problem and exit with <see cref="ExitCodes.Usage"/>.</summary>
     public static async Task<int> RunAsync(string[] args, TimeProvider timeProvider)
@@ -27,20 +35,56 @@ internal static class TbotDotnet
             return ExitCodes.Usage;
         }
 
-        // SIGINT/SIGTERM (and SIGQUIT) cancel the command's token: daemons stop renewing and exit,
-        // one-shot runs stop where they are (exit code 130), daemons stop cleanly (exit code 0).
-        using var stopping = new CancellationTokenSource();
-        void Stop(PosixSignalContext context)
-        {
-            context.Cancel = true;
-            stopping.Cancel();
-        }
-
-        using var interrupt = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
-        using var terminate = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
-        using var quit = PosixSignalRegistration.Create(PosixSignal.SIGQUIT, Stop);
+        // SIGINT/SIGTERM (and SIGQUIT) cancel the command's token: one-shot runs stop where they are
+        // (exit code 130), daemons stop cleanly (exit code 0).
+        using var stopping = new StopSignals();
         var configuration = new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null };
         return await parseResult.InvokeAsync(configuration, stopping.Token).ConfigureAwait(false);
+    }
+
+    /// <summary>The ProxyCommand's fast path (same run, logging and exit codes as through System.CommandLine).</summary>
+    public static async Task<int> RunProxyCommandAsync(SshProxyCommandRequest request, bool debug, StartupTrace? trace)
+    {
+        using var stopping = new StopSignals();
+        return await SshProxyCommandCommand.RunAsync(request, debug, trace, stopping.Token).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// SIGINT/SIGTERM (and SIGQUIT) cancel the command's token: daemons stop renewing and exit 0,
+    /// one-shot runs stop where they are (exit code 130).
+    /// </summary>
+    private sealed class StopSignals : IDisposable
+    {
+        private readonly CancellationTokenSource _stopping = new();
+        private readonly PosixSignalRegistration[] _registrations;
+
+        public StopSignals()
+        {
+            _registrations =
+            [
+                PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop),
+                PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop),
+                PosixSignalRegistration.Create(PosixSignal.SIGQUIT, Stop),
+            ];
+        }
+
+        public CancellationToken Token => _stopping.Token;
+
+        public void Dispose()
+        {
+            foreach (var registration in _registrations)
+            {
+                registration.Dispose();
+            }
+
+            _stopping.Dispose();
+        }
+
+        private void Stop(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            _stopping.Cancel();
+        }
     }
 
     public static RootCommand CreateRootCommand(TimeProvider timeProvider)

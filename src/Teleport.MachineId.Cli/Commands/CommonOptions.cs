@@ -7,19 +7,19 @@ namespace Teleport.MachineId.Cli.Commands;
 internal static class CommonOptions
 {
     /// <summary><c>--debug</c>: verbose logging to standard error (recursive: valid after any command).</summary>
-    public static readonly Option<bool> Debug = new("--debug", "-d")
-    {
-        Description = "Verbose logging to standard error (with stack traces).",
-        Recursive = true,
-    };
+    public static Option<bool> Debug => DebugOption.Instance;
 
     /// <summary>Reads an environment variable (tests replace it).</summary>
     public static Func<string, string?> Environment { get; set; } = System.Environment.GetEnvironmentVariable;
 
     /// <summary>Runs <paramref name="body"/> with a logger factory; maps exceptions to exit codes with a one-line message.</summary>
-    public static async Task<int> RunAsync(ParseResult parseResult, LogLevel defaultLevel, Func<ILoggerFactory, Task<int>> body)
+    public static Task<int> RunAsync(ParseResult parseResult, LogLevel defaultLevel, Func<ILoggerFactory, Task<int>> body) =>
+        RunAsync(parseResult.GetValue(Debug), defaultLevel, body);
+
+    /// <summary>Runs <paramref name="body"/> with a logger factory (Debug level with <paramref name="debug"/>); maps exceptions to exit codes with a one-line message.</summary>
+    public static async Task<int> RunAsync(bool debug, LogLevel defaultLevel, Func<ILoggerFactory, Task<int>> body)
     {
-        using var loggerFactory = CliLogging.Create(parseResult.GetValue(Debug), defaultLevel);
+        using var loggerFactory = CliLogging.Create(debug, defaultLevel);
         try
         {
             return await body(loggerFactory).ConfigureAwait(false);
@@ -43,4 +43,15 @@ internal static class CommonOptions
     };
 
     private static string Environment_NewLine => System.Environment.NewLine;
+
+    // In its own class so that the ProxyCommand's fast path, which uses this class, never creates
+    // System.CommandLine objects (nor loads the assembly).
+    private static class DebugOption
+    {
+        public static readonly Option<bool> Instance = new("--debug", "-d")
+        {
+            Description = "Verbose logging to standard error (with stack traces).",
+            Recursive = true,
+        };
+    }
 }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Teleport.MachineId.Outputs.Ssh;
 
@@ -9,49 +10,59 @@ namespace Teleport.MachineId.Cli.Commands;
 /// ssh's stdin/stdout to the node through <c>TransportService.ProxySSH</c>, authenticated with the
 /// destination's <c>tlscert</c> and <c>key</c> (one consistent set) and verified with its CA files.
 /// </summary>
+/// <remarks>
+/// ssh starts this command for every connection, so its start-up is connection latency. The
+/// command lines ssh_config holds are recognised by <see cref="SshProxyCommandLine.TryParse"/> and
+/// run without building the System.CommandLine tree; anything else (help, a mistake, an unusual
+/// spelling) goes through System.CommandLine, so messages and exit codes are the same on both paths.
+/// </remarks>
 internal static class SshProxyCommandCommand
 {
-    private static readonly Option<string> DestinationDir = new("--destination-dir") { Description = "The identity output directory.", Required = true };
-    private static readonly Option<string> ProxyServer = new("--proxy-server") { Description = "The proxy's SSH transport address host:port.", Required = true };
-    private static readonly Option<string?> Cluster = new("--cluster") { Description = "The node's cluster (default: the credentials' cluster)." };
-    private static readonly Option<string?> User = new("--user") { Description = "The login (%r); not needed to connect, accepted for tbot compatibility." };
-    private static readonly Option<string> Host = new("--host") { Description = "The host (%h); .<proxy host> and .<cluster> suffixes are removed.", Required = true };
-    private static readonly Option<int> Port = new("--port") { Description = "The port (%p).", DefaultValueFactory = _ => 3022 };
+    private static readonly Option<string> DestinationDir = new(SshProxyCommandLine.DestinationDir) { Description = "The identity output directory.", Required = true };
+    private static readonly Option<string> ProxyServer = new(SshProxyCommandLine.ProxyServer) { Description = "The proxy's SSH transport address host:port.", Required = true };
+    private static readonly Option<string?> Cluster = new(SshProxyCommandLine.Cluster) { Description = "The node's cluster (default: the credentials' cluster)." };
+    private static readonly Option<string?> User = new(SshProxyCommandLine.User) { Description = "The login (%r); not needed to connect, accepted for tbot compatibility." };
+    private static readonly Option<string> Host = new(SshProxyCommandLine.Host) { Description = "The host (%h); .<proxy host> and .<cluster> suffixes are removed.", Required = true };
+    private static readonly Option<int> Port = new(SshProxyCommandLine.Port) { Description = "The port (%p).", DefaultValueFactory = _ => SshProxyCommandLine.DefaultPort };
 
     public static Command Create()
     {
-        var command = new Command("ssh-proxy-command", "ProxyCommand for OpenSSH: connect stdin/stdout to a node through the Teleport Proxy.")
+        var command = new Command(SshProxyCommandLine.Command, "ProxyCommand for OpenSSH: connect stdin/stdout to a node through the Teleport Proxy.")
         {
             DestinationDir, ProxyServer, Cluster, User, Host, Port,
-            Ignored("--tls-routing"), Ignored("--no-tls-routing"), Ignored("--connection-upgrade"), Ignored("--no-connection-upgrade"),
-            Ignored("--resume"), Ignored("--no-resume"),
         };
-        command.SetAction((parseResult, cancellationToken) => CommonOptions.RunAsync(parseResult, LogLevel.Warning, async loggerFactory =>
+
+        // tbot's transport flags: this client always dials --proxy-server with TLS and ALPN, without resumption.
+        foreach (var flag in SshProxyCommandLine.IgnoredFlags)
         {
-            var request = new SshProxyCommandRequest(
+            command.Options.Add(new Option<bool>(flag) { Description = "Accepted for tbot compatibility; has no effect.", Hidden = true });
+        }
+
+        command.SetAction((parseResult, cancellationToken) => RunAsync(
+            new SshProxyCommandRequest(
                 parseResult.GetValue(DestinationDir)!,
                 parseResult.GetValue(ProxyServer)!,
                 parseResult.GetValue(Cluster),
                 parseResult.GetValue(Host)!,
-                parseResult.GetValue(Port));
-            await RunAsync(request, loggerFactory, cancellationToken).ConfigureAwait(false);
-            return ExitCodes.Success;
-        }));
+                parseResult.GetValue(Port)),
+            parseResult.GetValue(CommonOptions.Debug),
+            trace: null,
+            cancellationToken));
         return command;
     }
 
-    /// <summary>Runs the ProxyCommand on the process's standard streams.</summary>
-    public static async Task RunAsync(SshProxyCommandRequest request, ILoggerFactory loggerFactory, CancellationToken cancellationToken)
-    {
-        var input = Console.OpenStandardInput();
-        var output = Console.OpenStandardOutput();
-        await using (input.ConfigureAwait(false))
-        await using (output.ConfigureAwait(false))
+    /// <summary>Runs the ProxyCommand on the process's standard streams; exceptions become exit codes with a one-line message.</summary>
+    public static Task<int> RunAsync(SshProxyCommandRequest request, bool debug, StartupTrace? trace, CancellationToken cancellationToken) =>
+        CommonOptions.RunAsync(debug, LogLevel.Warning, async loggerFactory =>
         {
-            await SshProxyCommandRunner.RunAsync(request, input, output, loggerFactory, cancellationToken).ConfigureAwait(false);
-        }
-    }
+            var input = Console.OpenStandardInput();
+            var output = Console.OpenStandardOutput();
+            await using (input.ConfigureAwait(false))
+            await using (output.ConfigureAwait(false))
+            {
+                await SshProxyCommandRunner.RunAsync(request, input, output, loggerFactory, cancellationToken, trace).ConfigureAwait(false);
+            }
 
-    // tbot's transport flags: this client always dials --proxy-server with TLS and ALPN, without resumption.
-    private static Option<bool> Ignored(string name) => new(name) { Description = "Accepted for tbot compatibility; has no effect.", Hidden = true };
+            return ExitCodes.Success;
+        });
 }

@@ -17,15 +17,47 @@ internal sealed class ProxyNodeDialer : IDisposable
     private readonly WireClientOptions _options;
     private readonly ILogger _logger;
 
-    public ProxyNodeDialer(HostPort proxy, Func<WireIdentity?> identity, WireClientOptions options, ILogger logger)
+    /// <param name="proxy">The proxy's transport address.</param>
+    /// <param name="identity">The identity presented to the proxy (read for every new connection).</param>
+    /// <param name="options">Timeouts, logging, frame size.</param>
+    /// <param name="logger">Logger.</param>
+    /// <param name="beforeHandshake">Awaited before each TLS handshake (<see cref="TrustStoreWarmUp"/>); it must not fault.</param>
+    /// <param name="trace">Phase timings, when asked for.</param>
+    public ProxyNodeDialer(
+        HostPort proxy, Func<WireIdentity?> identity, WireClientOptions options, ILogger logger, Task? beforeHandshake = null, StartupTrace? trace = null)
     {
+        var ready = beforeHandshake ?? Task.CompletedTask;
         _options = options;
         _logger = logger;
         var target = TlsTargets.ProxyTransport(proxy);
         var identities = new IdentityProfiles(identity);
         Proxy = proxy;
         _endpoint = new GrpcEndpoint(target.Peer, proxy.ToString(), _ => ValueTask.FromResult(identities.GetCurrent(target.Peer)),
-            (profile, ct) => EndpointStreams.TcpTlsAsync(proxy, target, profile, options, logger, ct), options);
+            async (profile, ct) =>
+            {
+                trace?.Mark("HTTP/2 connection requested");
+                var tcp = await TlsConnector.ConnectTcpAsync(proxy, target.Peer, ct).ConfigureAwait(false);
+                trace?.Mark("TCP connected");
+                if (!ready.IsCompleted)
+                {
+                    try
+                    {
+                        await ready.WaitAsync(ct).ConfigureAwait(false);
+                    }
+                    catch
+                    {
+                        await tcp.DisposeAsync().ConfigureAwait(false);
+                        throw;
+                    }
+
+                    trace?.Mark("OS trust store loaded (in parallel)");
+                }
+
+                var tls = await TlsConnector.AuthenticateAsync(tcp, target, profile.Identity, profile.Trust, options.TimeProvider, logger, ct).ConfigureAwait(false);
+                trace?.Mark("TLS established");
+                return tls;
+            },
+            options);
     }
 
     /// <summary>The proxy address.</summary>

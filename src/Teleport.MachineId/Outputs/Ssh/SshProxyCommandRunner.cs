@@ -25,22 +25,32 @@ internal static class SshProxyCommandRunner
     private const int BufferSize = 64 * 1024;
 
     /// <exception cref="TeleportException">The credentials are unusable or the proxy refused.</exception>
-    public static async Task RunAsync(SshProxyCommandRequest request, Stream input, Stream output, ILoggerFactory loggerFactory, CancellationToken cancellationToken)
+    /// <param name="request">What ssh asked for.</param>
+    /// <param name="input">ssh's bytes to the node (standard input).</param>
+    /// <param name="output">The node's bytes to ssh (standard output).</param>
+    /// <param name="loggerFactory">Logging (standard error).</param>
+    /// <param name="cancellationToken">Stops the command.</param>
+    /// <param name="trace">Phase timings of the set-up, when asked for (<see cref="StartupTrace"/>).</param>
+    public static async Task RunAsync(
+        SshProxyCommandRequest request, Stream input, Stream output, ILoggerFactory loggerFactory, CancellationToken cancellationToken, StartupTrace? trace = null)
     {
+        var trustStoreLoaded = TrustStoreWarmUp.Start();
         var logger = loggerFactory.CreateLogger("Teleport.MachineId.Outputs.Ssh.SshProxyCommand");
         var proxy = HostPort.Parse(request.ProxyServer, MachineIdWireOptions.DefaultProxyPort);
         using var credentials = await NodeCredentials.LoadDirectoryAsync(request.DestinationDirectory, cancellationToken).ConfigureAwait(false);
+        trace?.Mark("credentials read");
         var cluster = string.IsNullOrEmpty(request.Cluster) ? credentials.ClusterName : request.Cluster;
         var node = TargetHostNames.Clean(request.Host, proxy.Host, cluster);
         var options = new WireClientOptions { ProxyServer = proxy, LoggerFactory = loggerFactory };
-        using var dialer = new ProxyNodeDialer(proxy, () => credentials.Wire, options, logger);
+        using var dialer = new ProxyNodeDialer(proxy, () => credentials.Wire, options, logger, trustStoreLoaded, trace);
         var stream = await dialer.OpenAsync(node + ":" + request.Port.ToString(CultureInfo.InvariantCulture), cluster, cancellationToken).ConfigureAwait(false);
         await using (stream.ConfigureAwait(false))
         {
+            trace?.Mark("ProxySSH stream open (node dialed)");
             OutputsLog.NodeConnected(logger, node, request.Port, cluster, proxy);
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var up = CopyUpAsync(input, stream, stop.Token);
-            await CopyDownAsync(stream, output, cancellationToken).ConfigureAwait(false);
+            await CopyDownAsync(stream, output, trace, cancellationToken).ConfigureAwait(false);
 
             // The node closed: nothing more to send. A read of stdin may be blocked in the kernel
             // and cannot be cancelled, so it is not awaited; the process exits next.
@@ -61,12 +71,18 @@ internal static class SshProxyCommandRunner
         await stream.ShutdownWriteAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private static async Task CopyDownAsync(ProxySshStream stream, Stream output, CancellationToken cancellationToken)
+    private static async Task CopyDownAsync(ProxySshStream stream, Stream output, StartupTrace? trace, CancellationToken cancellationToken)
     {
         var buffer = new byte[BufferSize];
         int read;
         while ((read = await stream.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
         {
+            if (trace is not null)
+            {
+                trace.Mark("first bytes from the node");
+                trace = null;
+            }
+
             await output.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
             await output.FlushAsync(cancellationToken).ConfigureAwait(false);
         }

@@ -68,6 +68,20 @@ internal static class TlsConnector
             RemoteCertificateValidationCallback = verifier.Validate,
         };
 
+        if (trust.Mode == ServerTrustMode.CustomRoots)
+        {
+            // SslStream's own pre-check of the chain (before our callback) would otherwise load and
+            // parse the whole OS trust store: ~50-100 ms of every ProxyCommand start. The callback
+            // still decides (ValidateCustom).
+            options.CertificateChainPolicy = new X509ChainPolicy
+            {
+                TrustMode = X509ChainTrustMode.CustomRootTrust,
+                RevocationMode = X509RevocationMode.NoCheck,
+                DisableCertificateDownloads = true,
+            };
+            options.CertificateChainPolicy.CustomTrustStore.AddRange(trust.Roots!);
+        }
+
         if (identity is not null)
         {
             // Always present the certificate, whatever CA names the server lists (teleport-protocol.md §2.0).
