@@ -60,6 +60,10 @@ internal sealed class EmulatorWebHost : IAsyncDisposable
         {
             kestrel.AddServerHeader = false;
 
+            // A relay frame (up to 64 KiB) must not have to drain before the next one is produced:
+            // above this much unsent response data a write waits (bounded buffering per stream).
+            kestrel.Limits.MaxResponseBufferSize = 1024 * 1024;
+
             // Clients that bring their own TLS stream (ConnectCallback over teleport-auth@…) send
             // :scheme http on a TLS connection; grpc-go servers do not check it, so neither do we.
             kestrel.AllowAlternateSchemes = true;
