@@ -4,8 +4,8 @@ using System.Globalization;
 namespace Teleport.MachineId.Benchmarks;
 
 /// <summary>
-/// Not a BenchmarkDotNet class: <c>dotnet run -c Release -- cpu-profile [rounds]</c> sets up the
-/// <see cref="SshAccessBenchmarks"/> environment (jit ProxyCommand) and runs the 64 MiB download
+/// Not a BenchmarkDotNet class: <c>dotnet run -c Release -- cpu-profile [rounds] [jit|aot]</c> sets up the
+/// <see cref="SshAccessBenchmarks"/> environment (aot: <c>TBOT_DOTNET_AOT</c>) and runs the 64 MiB download
 /// direct and through the ProxyCommand, alternating, printing wall time and the CPU seconds of each
 /// process on the path: ssh, the ProxyCommand (both measured with <c>/usr/bin/time</c>) and the
 /// emulator (this process). CPU time is what 2 shared cores run out of, and it is far less
@@ -18,7 +18,7 @@ internal static class SshBulkCpuProfile
     public static async Task<int> RunAsync(string[] args)
     {
         var rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 5;
-        var environment = new SshAccessBenchmarks { ProxyCommand = "jit" };
+        var environment = new SshAccessBenchmarks { ProxyCommand = args.Length > 2 ? args[2] : "jit" };
         await environment.SetUpAsync();
         var work = Directory.CreateTempSubdirectory("tmid-cpu-").FullName;
         try
@@ -92,7 +92,9 @@ internal static class SshBulkCpuProfile
     {
         var wrapper = Path.Combine(work, "timed.sh");
         var proxyTime = Path.Combine(work, "proxy.time");
-        File.WriteAllText(wrapper, $"#!/bin/sh\ntrap '' HUP\nexec /usr/bin/time -f '%U %S' -o {proxyTime} \"$@\"\n");
+        // CPU_PROFILE_PROXY_ENV: extra NAME=VALUE settings for the ProxyCommand only (runtime knobs).
+        var extra = Environment.GetEnvironmentVariable("CPU_PROFILE_PROXY_ENV") is { Length: > 0 } settings ? "export " + settings + "\n" : "";
+        File.WriteAllText(wrapper, $"#!/bin/sh\ntrap '' HUP\n{extra}exec /usr/bin/time -f '%U %S' -o {proxyTime} \"$@\"\n");
         File.Delete(proxyTime);
         return "/bin/sh " + wrapper + " " + proxyCommand;
     }
