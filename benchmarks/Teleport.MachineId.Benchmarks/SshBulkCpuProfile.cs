@@ -30,7 +30,9 @@ internal static class SshBulkCpuProfile
             Console.WriteLine("round  path      wall_ms  ssh_cpu_ms  proxycmd_cpu_ms  emulator_cpu_ms  load1");
             for (var round = 0; round < rounds; round++)
             {
-                // The ProxyCommand's fixed cost (process start, JIT, TLS, ProxySSH set-up): ssh … true.
+                // Connection set-up alone (ssh … true), direct and through the ProxyCommand, whose
+                // fixed cost (process start, TLS, ProxySSH set-up) this measures.
+                Measure(round, "dconnect", environment.Direct("true"), work, null, 0);
                 Measure(round, "connect", ["-o", "ProxyCommand=" + Wrapped(work, proxyCommand), .. environment.Proxied("true")], work, Path.Combine(work, "proxy.time"), 0);
                 Measure(round, "direct", environment.Direct(command), work, null);
                 var proxyTime = Path.Combine(work, "proxy.time");
