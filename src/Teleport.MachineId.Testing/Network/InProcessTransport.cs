@@ -47,7 +47,7 @@ internal sealed class InProcessTransport : IConnectionListenerFactory, IConnecti
 
     /// <summary>
     /// Gives <paramref name="stream"/> to the endpoint's HTTP server and waits until the server is
-    /// done with it (or <paramref name="cancellationToken"/> aborts it). The stream is disposed.
+    /// done with it, or until <paramref name="cancellationToken"/> aborts it. The stream is disposed.
     /// </summary>
     /// <exception cref="IOException">Nothing listens on the endpoint (not started, or stopping).</exception>
     public async Task ServeAsync(InProcessEndPoint endpoint, Stream stream, EndPoint? remoteEndPoint, ProxiedConnection proxied, CancellationToken cancellationToken)
@@ -59,9 +59,16 @@ internal sealed class InProcessTransport : IConnectionListenerFactory, IConnecti
             throw new IOException($"Nothing listens on {endpoint}.");
         }
 
-        using (cancellationToken.UnsafeRegister(static state => ((StreamConnection)state!).Abort(), connection))
+        try
         {
-            await connection.Closed.ConfigureAwait(false);
+            await connection.Closed.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The router is stopping: break the connection and do not wait for Kestrel, which
+            // disposes it only after every request on it has finished (the host's own shutdown
+            // deals with those).
+            connection.Abort();
         }
     }
 
