@@ -107,11 +107,11 @@ public class SshAccessBenchmarks
 
     private static string BulkCommand => "head -c " + BulkBytes.ToString(CultureInfo.InvariantCulture) + " /dev/zero";
 
-    private string[] Proxied(string command) =>
+    internal string[] Proxied(string command) =>
         ["-F", Path.Combine(_output, "ssh_config"), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "GlobalKnownHostsFile=/dev/null",
          $"{Environment.UserName}@{Node}.{_cluster.ClusterName}", command];
 
-    private string[] Direct(string command) =>
+    internal string[] Direct(string command) =>
         ["-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "GlobalKnownHostsFile=/dev/null",
          "-o", "UserKnownHostsFile=" + Path.Combine(_output, "known_hosts"), "-o", $"HostKeyAlias={Node}.{_cluster.ClusterName}",
          "-i", Path.Combine(_output, "key"), "-o", "CertificateFile=" + Path.Combine(_output, "key-cert.pub"),

@@ -33,15 +33,18 @@ internal interface IRouterTargets
 
     int WebPort { get; }
 
-    int ProxyGrpcPort { get; }
+    /// <summary>The HTTP/2 server's endpoint for terminated <c>teleport-proxy-grpc</c> connections.</summary>
+    InProcessEndPoint ProxyGrpcEndPoint { get; }
 
-    int SshGrpcPort { get; }
+    /// <summary>The HTTP/2 server's endpoint for terminated <c>teleport-proxy-ssh-grpc</c> connections.</summary>
+    InProcessEndPoint SshGrpcEndPoint { get; }
 
     X509Certificate2 WebCertificate { get; }
 
     X509Certificate2 ProxyCertificate { get; }
 
-    ProxyConnectionRegistry ProxyConnections { get; }
+    /// <summary>Hands terminated connections to the HTTP/2 server in-process.</summary>
+    InProcessTransport Transport { get; }
 
     /// <summary>Whether a client certificate for SSH-gRPC chains to the user CA and is valid now.</summary>
     bool VerifyUserCertificate(X509Certificate2 certificate);
@@ -51,7 +54,7 @@ internal interface IRouterTargets
 /// The proxy's TLS router (Teleport's ALPN/SNI multiplexer): peeks at the ClientHello and either
 /// pipes raw bytes to Auth (<c>teleport-auth@&lt;hex&gt;.teleport.cluster.local</c>, not terminated) or to the
 /// web endpoint, or terminates TLS itself for <c>teleport-proxy-grpc</c> / <c>teleport-proxy-ssh-grpc</c>
-/// and forwards plaintext HTTP/2 to an internal endpoint, registering the verified client identity.
+/// and hands the decrypted stream to the HTTP/2 server in-process, with the verified client identity.
 /// </summary>
 internal sealed partial class AlpnRouter : IAsyncDisposable
 {
@@ -206,11 +209,11 @@ internal sealed partial class AlpnRouter : IAsyncDisposable
                     break;
                 case Route.ProxyGrpc:
                     await TerminateAsync(network, buffered, ProxyGrpcProtocol, _targets.WebCertificate, requireClientCertificate: false,
-                        _targets.ProxyGrpcPort, cancellationToken).ConfigureAwait(false);
+                        _targets.ProxyGrpcEndPoint, cancellationToken).ConfigureAwait(false);
                     break;
                 case Route.SshGrpc:
                     await TerminateAsync(network, buffered, ProxySshGrpcProtocol, _targets.ProxyCertificate, requireClientCertificate: true,
-                        _targets.SshGrpcPort, cancellationToken).ConfigureAwait(false);
+                        _targets.SshGrpcEndPoint, cancellationToken).ConfigureAwait(false);
                     break;
                 default:
                     Log.Refused(_logger, _role, hello.ApplicationProtocols);
@@ -277,7 +280,7 @@ internal sealed partial class AlpnRouter : IAsyncDisposable
     }
 
     private async Task TerminateAsync(NetworkStream client, byte[] buffered, string protocol, X509Certificate2 certificate,
-        bool requireClientCertificate, int port, CancellationToken cancellationToken)
+        bool requireClientCertificate, InProcessEndPoint endpoint, CancellationToken cancellationToken)
     {
         var tls = new SslStream(new PrefixedStream(buffered, client), leaveInnerStreamOpen: false);
         var options = new SslServerAuthenticationOptions
@@ -301,17 +304,8 @@ internal sealed partial class AlpnRouter : IAsyncDisposable
         }
 
         var clientCertificate = tls.RemoteCertificate as X509Certificate2;
-        var upstream = await ConnectAsync(port, cancellationToken).ConfigureAwait(false);
-        var localPort = ((IPEndPoint)upstream.LocalEndPoint!).Port;
-        _targets.ProxyConnections.Register(localPort, new ProxiedConnection(clientCertificate));
-        try
-        {
-            await StreamRelay.RunAsync(tls, new NetworkStream(upstream, ownsSocket: true), cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            _targets.ProxyConnections.Unregister(localPort);
-        }
+        await _targets.Transport.ServeAsync(endpoint, tls, client.Socket.RemoteEndPoint, new ProxiedConnection(endpoint, clientCertificate), cancellationToken)
+            .ConfigureAwait(false);
     }
 
     private static async Task<Socket> ConnectAsync(int port, CancellationToken cancellationToken)

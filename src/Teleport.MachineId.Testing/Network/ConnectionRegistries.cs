@@ -4,23 +4,11 @@ using Microsoft.AspNetCore.Connections;
 
 namespace Teleport.MachineId.Testing.Network;
 
-/// <summary>What the router tells the internal h2c endpoints about a connection it terminated.</summary>
-internal sealed record ProxiedConnection(X509Certificate2? ClientCertificate);
-
 /// <summary>
-/// Connections the router terminated and forwarded to an internal plaintext endpoint, keyed by the
-/// router's outbound local port (which the endpoint sees as the remote port).
+/// What the router tells the HTTP server about a connection whose TLS it terminated (a connection
+/// feature of the in-process Kestrel connection): which endpoint, and the verified client certificate.
 /// </summary>
-internal sealed class ProxyConnectionRegistry
-{
-    private readonly ConcurrentDictionary<int, ProxiedConnection> _connections = new();
-
-    public void Register(int localPort, ProxiedConnection connection) => _connections[localPort] = connection;
-
-    public void Unregister(int localPort) => _connections.TryRemove(localPort, out _);
-
-    public ProxiedConnection? Find(int remotePort) => _connections.GetValueOrDefault(remotePort);
-}
+internal sealed record ProxiedConnection(InProcessEndPoint EndPoint, X509Certificate2? ClientCertificate);
 
 /// <summary>Live Kestrel connections of one endpoint, so they can be aborted (Auth taken offline, client version refused).</summary>
 internal sealed class ConnectionTracker

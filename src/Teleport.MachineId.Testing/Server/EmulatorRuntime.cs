@@ -19,10 +19,10 @@ internal enum EndpointKind
     /// <summary>The proxy web endpoint (Kestrel, web certificate), behind the router.</summary>
     Web,
 
-    /// <summary>Plaintext HTTP/2 behind the router for <c>teleport-proxy-grpc</c> (join services).</summary>
+    /// <summary>HTTP/2 behind the router (which terminated TLS) for <c>teleport-proxy-grpc</c> (join services).</summary>
     ProxyGrpc,
 
-    /// <summary>Plaintext HTTP/2 behind the router for <c>teleport-proxy-ssh-grpc</c> (TransportService).</summary>
+    /// <summary>HTTP/2 behind the router (which terminated TLS) for <c>teleport-proxy-ssh-grpc</c> (TransportService).</summary>
     SshGrpc,
 }
 
@@ -73,7 +73,12 @@ internal sealed class EmulatorRuntime : IRouterTargets, IAsyncDisposable
 
     public CaEventBroadcaster Events { get; } = new();
 
-    public ProxyConnectionRegistry ProxyConnections { get; } = new();
+    /// <summary>How the routers hand terminated connections to Kestrel (no loopback hop).</summary>
+    public InProcessTransport Transport { get; } = new();
+
+    public InProcessEndPoint ProxyGrpcEndPoint { get; } = new("teleport-proxy-grpc");
+
+    public InProcessEndPoint SshGrpcEndPoint { get; } = new("teleport-proxy-ssh-grpc");
 
     public ConnectionTracker AuthConnections { get; } = new();
 
@@ -83,10 +88,6 @@ internal sealed class EmulatorRuntime : IRouterTargets, IAsyncDisposable
     public int AuthPort { get; private set; }
 
     public int WebPort { get; private set; }
-
-    public int ProxyGrpcPort { get; private set; }
-
-    public int SshGrpcPort { get; private set; }
 
     public int ProxyPort => _webRouter?.Port ?? 0;
 
@@ -160,13 +161,13 @@ internal sealed class EmulatorRuntime : IRouterTargets, IAsyncDisposable
             return EndpointKind.Web;
         }
 
-        if (localPort == ProxyGrpcPort)
-        {
-            return EndpointKind.ProxyGrpc;
-        }
-
-        return localPort == SshGrpcPort ? EndpointKind.SshGrpc : EndpointKind.Unknown;
+        return EndpointKind.Unknown;
     }
+
+    public EndpointKind EndpointOf(InProcessEndPoint endpoint) =>
+        endpoint == ProxyGrpcEndPoint ? EndpointKind.ProxyGrpc
+        : endpoint == SshGrpcEndPoint ? EndpointKind.SshGrpc
+        : EndpointKind.Unknown;
 
     public bool VerifyUserCertificate(X509Certificate2 certificate) =>
         Verifier.IsTrustedAndCurrent(certificate, [CertificateAuthorityType.User]);
@@ -231,8 +232,6 @@ internal sealed class EmulatorRuntime : IRouterTargets, IAsyncDisposable
         _host = await EmulatorWebHost.StartAsync(this, cancellationToken).ConfigureAwait(false);
         AuthPort = _host.AuthPort;
         WebPort = _host.WebPort;
-        ProxyGrpcPort = _host.ProxyGrpcPort;
-        SshGrpcPort = _host.SshGrpcPort;
         _webRouter.Start();
         _sshRouter?.Start();
     }

@@ -1,45 +1,40 @@
 using System.Net;
 using System.Security.Authentication;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Teleport.MachineId.Testing.Network;
 using Teleport.MachineId.Testing.Server.Services;
 
 namespace Teleport.MachineId.Testing.Server;
 
 /// <summary>
 /// One Kestrel host with four listeners: Auth (TLS, HTTP/2, optional client certificates), the
-/// proxy web endpoint (TLS, HTTP/1.1 + HTTP/2) and two plaintext HTTP/2 endpoints the router
-/// forwards terminated <c>teleport-proxy-grpc</c> and <c>teleport-proxy-ssh-grpc</c> connections to.
+/// proxy web endpoint (TLS, HTTP/1.1 + HTTP/2) and two in-process HTTP/2 endpoints the router
+/// hands terminated <c>teleport-proxy-grpc</c> and <c>teleport-proxy-ssh-grpc</c> connections to
+/// (<see cref="InProcessTransport"/>).
 /// </summary>
 internal sealed class EmulatorWebHost : IAsyncDisposable
 {
     private readonly WebApplication _app;
     private readonly ListenOptions _auth;
     private readonly ListenOptions _web;
-    private readonly ListenOptions _proxyGrpc;
-    private readonly ListenOptions _sshGrpc;
 
-    private EmulatorWebHost(WebApplication app, ListenOptions auth, ListenOptions web, ListenOptions proxyGrpc, ListenOptions sshGrpc)
+    private EmulatorWebHost(WebApplication app, ListenOptions auth, ListenOptions web)
     {
         _app = app;
         _auth = auth;
         _web = web;
-        _proxyGrpc = proxyGrpc;
-        _sshGrpc = sshGrpc;
     }
 
     public int AuthPort => _auth.IPEndPoint!.Port;
 
     public int WebPort => _web.IPEndPoint!.Port;
-
-    public int ProxyGrpcPort => _proxyGrpc.IPEndPoint!.Port;
-
-    public int SshGrpcPort => _sshGrpc.IPEndPoint!.Port;
 
     public static async Task<EmulatorWebHost> StartAsync(EmulatorRuntime runtime, CancellationToken cancellationToken)
     {
@@ -56,10 +51,18 @@ internal sealed class EmulatorWebHost : IAsyncDisposable
         });
         builder.WebHost.UseKestrelCore();
 
-        ListenOptions? auth = null, web = null, proxyGrpc = null, sshGrpc = null;
+        // Kestrel picks, per endpoint, the transport that can bind it: sockets for IP endpoints,
+        // this one for the router's in-process endpoints.
+        builder.Services.AddSingleton<IConnectionListenerFactory>(runtime.Transport);
+
+        ListenOptions? auth = null, web = null;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
+
+            // A relay frame (up to 64 KiB) must not have to drain before the next one is produced:
+            // above this much unsent response data a write waits (bounded buffering per stream).
+            kestrel.Limits.MaxResponseBufferSize = 1024 * 1024;
 
             // Clients that bring their own TLS stream (ConnectCallback over teleport-auth@…) send
             // :scheme http on a TLS connection; grpc-go servers do not check it, so neither do we.
@@ -109,16 +112,8 @@ internal sealed class EmulatorWebHost : IAsyncDisposable
                     SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
                 });
             });
-            kestrel.Listen(IPAddress.Loopback, 0, listen =>
-            {
-                proxyGrpc = listen;
-                listen.Protocols = HttpProtocols.Http2;
-            });
-            kestrel.Listen(IPAddress.Loopback, 0, listen =>
-            {
-                sshGrpc = listen;
-                listen.Protocols = HttpProtocols.Http2;
-            });
+            kestrel.Listen(runtime.ProxyGrpcEndPoint, listen => listen.Protocols = HttpProtocols.Http2);
+            kestrel.Listen(runtime.SshGrpcEndPoint, listen => listen.Protocols = HttpProtocols.Http2);
         });
 
         var app = builder.Build();
@@ -143,7 +138,7 @@ internal sealed class EmulatorWebHost : IAsyncDisposable
             throw;
         }
 
-        return new EmulatorWebHost(app, auth!, web!, proxyGrpc!, sshGrpc!);
+        return new EmulatorWebHost(app, auth!, web!);
     }
 
     public async ValueTask DisposeAsync()

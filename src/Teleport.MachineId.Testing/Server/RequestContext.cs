@@ -1,6 +1,7 @@
 using Grpc.Core;
 using Microsoft.AspNetCore.Http;
 using Teleport.MachineId.Testing.Cluster;
+using Teleport.MachineId.Testing.Network;
 
 namespace Teleport.MachineId.Testing.Server;
 
@@ -17,7 +18,9 @@ internal static class RequestContext
             return kind;
         }
 
-        kind = runtime.EndpointOf(http.Connection.LocalPort);
+        // Connections the router terminated carry its facts as a connection feature.
+        var proxied = http.Features.Get<ProxiedConnection>();
+        kind = proxied is not null ? runtime.EndpointOf(proxied.EndPoint) : runtime.EndpointOf(http.Connection.LocalPort);
         http.Items[EndpointKey] = kind;
         return kind;
     }
@@ -33,7 +36,7 @@ internal static class RequestContext
         var certificate = Endpoint(http, runtime) switch
         {
             EndpointKind.Auth => http.Connection.ClientCertificate,
-            EndpointKind.SshGrpc => runtime.ProxyConnections.Find(http.Connection.RemotePort)?.ClientCertificate,
+            EndpointKind.SshGrpc => http.Features.Get<ProxiedConnection>()?.ClientCertificate,
             _ => null,
         };
         var caller = runtime.Verifier.Verify(certificate);

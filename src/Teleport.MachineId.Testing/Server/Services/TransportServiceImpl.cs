@@ -17,7 +17,9 @@ namespace Teleport.MachineId.Testing.Server.Services;
 /// </summary>
 internal sealed partial class TransportServiceImpl(EmulatorRuntime runtime, ILogger<TransportServiceImpl> logger) : TransportService.TransportServiceBase
 {
-    private const int FrameSize = 32 * 1024;
+    // Largest payload read from the target per response frame: a read takes what is already there
+    // (several SSH packets when the target is ahead), so bulk transfers need fewer frames.
+    private const int FrameSize = 64 * 1024;
 
     public override Task<GetClusterDetailsResponse> GetClusterDetails(GetClusterDetailsRequest request, ServerCallContext context)
     {
@@ -80,7 +82,7 @@ internal sealed partial class TransportServiceImpl(EmulatorRuntime runtime, ILog
 
                 return null;
             },
-            (payload, cancellationToken) => responseStream.WriteAsync(new ProxySSHResponse { Ssh = new Frame { Payload = payload } }, cancellationToken),
+            ResponseWriter(responseStream, new ProxySSHResponse { Ssh = new Frame() }, static (response, payload) => response.Ssh.Payload = payload),
             stop.Token).ConfigureAwait(false);
     }
 
@@ -125,7 +127,7 @@ internal sealed partial class TransportServiceImpl(EmulatorRuntime runtime, ILog
 
                 return null;
             },
-            (payload, cancellationToken) => responseStream.WriteAsync(new ProxyClusterResponse { Frame = new Frame { Payload = payload } }, cancellationToken),
+            ResponseWriter(responseStream, new ProxyClusterResponse { Frame = new Frame() }, static (response, payload) => response.Frame.Payload = payload),
             stop.Token).ConfigureAwait(false);
     }
 
@@ -165,7 +167,9 @@ internal sealed partial class TransportServiceImpl(EmulatorRuntime runtime, ILog
                     break;
                 }
 
-                await writeFrame(ByteString.CopyFrom(buffer, 0, read), done.Token).ConfigureAwait(false);
+                // No copy: the frame is serialized before the write completes, and the buffer is
+                // reused only after that.
+                await writeFrame(UnsafeByteOperations.UnsafeWrap(buffer.AsMemory(0, read)), done.Token).ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
@@ -178,6 +182,15 @@ internal sealed partial class TransportServiceImpl(EmulatorRuntime runtime, ILog
             await upstream.ConfigureAwait(false);
         }
     }
+
+    /// <summary>Writes each payload in one reused response message (one frame is written at a time).</summary>
+    private static Func<ByteString, CancellationToken, Task> ResponseWriter<TResponse>(
+        IServerStreamWriter<TResponse> responseStream, TResponse response, Action<TResponse, ByteString> setPayload) =>
+        (payload, cancellationToken) =>
+        {
+            setPayload(response, payload);
+            return responseStream.WriteAsync(response, cancellationToken);
+        };
 
     private static async Task<Socket> DialAsync(string address, CancellationToken cancellationToken)
     {

@@ -102,13 +102,25 @@ internal sealed class LoopbackForwarder : IAsyncDisposable, IDisposable
 
     private async Task PumpAsync(Stream from, Stream to, bool shutdownTarget)
     {
-        var buffer = new byte[BufferSize];
         try
         {
-            int read;
-            while ((read = await from.ReadAsync(buffer, _stop.Token).ConfigureAwait(false)) > 0)
+            if (from is Wire.Streams.ProxySshStream frames)
             {
-                await to.WriteAsync(buffer.AsMemory(0, read), _stop.Token).ConfigureAwait(false);
+                // Received frames go from their pooled buffers straight to the socket.
+                ReadOnlyMemory<byte> frame;
+                while (!(frame = await frames.ReadFrameAsync(_stop.Token).ConfigureAwait(false)).IsEmpty)
+                {
+                    await to.WriteAsync(frame, _stop.Token).ConfigureAwait(false);
+                }
+            }
+            else
+            {
+                var buffer = new byte[BufferSize];
+                int read;
+                while ((read = await from.ReadAsync(buffer, _stop.Token).ConfigureAwait(false)) > 0)
+                {
+                    await to.WriteAsync(buffer.AsMemory(0, read), _stop.Token).ConfigureAwait(false);
+                }
             }
 
             if (shutdownTarget && to is Wire.Streams.ProxySshStream proxy)

@@ -73,9 +73,9 @@ internal static class SshProxyCommandRunner
 
     private static async Task CopyDownAsync(ProxySshStream stream, Stream output, StartupTrace? trace, CancellationToken cancellationToken)
     {
-        var buffer = new byte[BufferSize];
-        int read;
-        while ((read = await stream.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+        // Each received frame goes straight from its pooled buffer to stdout (no copy in between).
+        ReadOnlyMemory<byte> frame;
+        while (!(frame = await stream.ReadFrameAsync(cancellationToken).ConfigureAwait(false)).IsEmpty)
         {
             if (trace is not null)
             {
@@ -83,8 +83,11 @@ internal static class SshProxyCommandRunner
                 trace = null;
             }
 
-            await output.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
-            await output.FlushAsync(cancellationToken).ConfigureAwait(false);
+            // Synchronous on purpose: stdout is a pipe to ssh, and the console stream has no real
+            // async write (its WriteAsync queues a synchronous write to another pool thread: two
+            // thread hops and a task per chunk). A full pipe blocks here, which is the backpressure.
+            output.Write(frame.Span);
+            output.Flush();
         }
     }
 }

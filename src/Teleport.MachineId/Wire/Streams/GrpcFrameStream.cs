@@ -104,12 +104,48 @@ internal abstract class GrpcFrameStream<TRequest, TResponse> : Stream
             return 0;
         }
 
+        if (_current.IsEmpty && !await FillAsync(cancellationToken).ConfigureAwait(false))
+        {
+            return 0;
+        }
+
+        var count = Math.Min(buffer.Length, _current.Length);
+        _current.Span[..count].CopyTo(buffer.Span);
+        _current = _current[count..];
+        Interlocked.Add(ref _bytesRead, count);
+        return count;
+    }
+
+    /// <summary>
+    /// Reads without copying: returns the rest of the current received frame (empty at the end of
+    /// the stream) and consumes it. The memory is valid until the next read or disposal.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the read (and the call).</param>
+    /// <returns>The bytes, or empty when the peer ended the stream.</returns>
+    /// <exception cref="IOException">The call failed (inner: the mapped <see cref="TeleportException"/>).</exception>
+    internal async ValueTask<ReadOnlyMemory<byte>> ReadFrameAsync(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        if (_current.IsEmpty && !await FillAsync(cancellationToken).ConfigureAwait(false))
+        {
+            return ReadOnlyMemory<byte>.Empty;
+        }
+
+        var frame = _current;
+        _current = default;
+        Interlocked.Add(ref _bytesRead, frame.Length);
+        return frame;
+    }
+
+    /// <summary>Makes the next non-empty frame current; false at the end of the stream.</summary>
+    private async ValueTask<bool> FillAsync(CancellationToken cancellationToken)
+    {
         while (_current.IsEmpty)
         {
             ReleaseCurrent();
             if (_readCompleted)
             {
-                return 0;
+                return false;
             }
 
             bool more;
@@ -126,7 +162,7 @@ internal abstract class GrpcFrameStream<TRequest, TResponse> : Stream
             if (!more)
             {
                 _readCompleted = true;
-                return 0;
+                return false;
             }
 
             var message = _call.ResponseStream.Current;
@@ -137,11 +173,7 @@ internal abstract class GrpcFrameStream<TRequest, TResponse> : Stream
             }
         }
 
-        var count = Math.Min(buffer.Length, _current.Length);
-        _current.Span[..count].CopyTo(buffer.Span);
-        _current = _current[count..];
-        Interlocked.Add(ref _bytesRead, count);
-        return count;
+        return true;
     }
 
     /// <inheritdoc />
