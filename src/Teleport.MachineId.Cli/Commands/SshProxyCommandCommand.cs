@@ -55,6 +55,9 @@ internal static class SshProxyCommandCommand
     public static Task<int> RunAsync(SshProxyCommandRequest request, bool debug, StartupTrace? trace, CancellationToken cancellationToken) =>
         CommonOptions.RunAsync(debug, LogLevel.Warning, async loggerFactory =>
         {
+            // This process exists for one connection, verified against the destination's cluster CAs
+            // only: the OS trust store would cost 80-100 ms of start-up and is never consulted.
+            ProcessTrustStore.ExcludeFromThisProcess();
             var input = Console.OpenStandardInput();
             var output = Console.OpenStandardOutput();
             await using (input.ConfigureAwait(false))

@@ -21,12 +21,10 @@ internal sealed class ProxyNodeDialer : IDisposable
     /// <param name="identity">The identity presented to the proxy (read for every new connection).</param>
     /// <param name="options">Timeouts, logging, frame size.</param>
     /// <param name="logger">Logger.</param>
-    /// <param name="beforeHandshake">Awaited before each TLS handshake (<see cref="TrustStoreWarmUp"/>); it must not fault.</param>
     /// <param name="trace">Phase timings, when asked for.</param>
     public ProxyNodeDialer(
-        HostPort proxy, Func<WireIdentity?> identity, WireClientOptions options, ILogger logger, Task? beforeHandshake = null, StartupTrace? trace = null)
+        HostPort proxy, Func<WireIdentity?> identity, WireClientOptions options, ILogger logger, StartupTrace? trace = null)
     {
-        var ready = beforeHandshake ?? Task.CompletedTask;
         _options = options;
         _logger = logger;
         var target = TlsTargets.ProxyTransport(proxy);
@@ -38,21 +36,6 @@ internal sealed class ProxyNodeDialer : IDisposable
                 trace?.Mark("HTTP/2 connection requested");
                 var tcp = await TlsConnector.ConnectTcpAsync(proxy, target.Peer, ct).ConfigureAwait(false);
                 trace?.Mark("TCP connected");
-                if (!ready.IsCompleted)
-                {
-                    try
-                    {
-                        await ready.WaitAsync(ct).ConfigureAwait(false);
-                    }
-                    catch
-                    {
-                        await tcp.DisposeAsync().ConfigureAwait(false);
-                        throw;
-                    }
-
-                    trace?.Mark("OS trust store loaded (in parallel)");
-                }
-
                 var tls = await TlsConnector.AuthenticateAsync(tcp, target, profile.Identity, profile.Trust, options.TimeProvider, logger, ct).ConfigureAwait(false);
                 trace?.Mark("TLS established");
                 return tls;

@@ -34,7 +34,6 @@ internal static class SshProxyCommandRunner
     public static async Task RunAsync(
         SshProxyCommandRequest request, Stream input, Stream output, ILoggerFactory loggerFactory, CancellationToken cancellationToken, StartupTrace? trace = null)
     {
-        var trustStoreLoaded = TrustStoreWarmUp.Start();
         var logger = loggerFactory.CreateLogger("Teleport.MachineId.Outputs.Ssh.SshProxyCommand");
         var proxy = HostPort.Parse(request.ProxyServer, MachineIdWireOptions.DefaultProxyPort);
         using var credentials = await NodeCredentials.LoadDirectoryAsync(request.DestinationDirectory, cancellationToken).ConfigureAwait(false);
@@ -42,7 +41,7 @@ internal static class SshProxyCommandRunner
         var cluster = string.IsNullOrEmpty(request.Cluster) ? credentials.ClusterName : request.Cluster;
         var node = TargetHostNames.Clean(request.Host, proxy.Host, cluster);
         var options = new WireClientOptions { ProxyServer = proxy, LoggerFactory = loggerFactory };
-        using var dialer = new ProxyNodeDialer(proxy, () => credentials.Wire, options, logger, trustStoreLoaded, trace);
+        using var dialer = new ProxyNodeDialer(proxy, () => credentials.Wire, options, logger, trace);
         var stream = await dialer.OpenAsync(node + ":" + request.Port.ToString(CultureInfo.InvariantCulture), cluster, cancellationToken).ConfigureAwait(false);
         await using (stream.ConfigureAwait(false))
         {
