@@ -1,4 +1,5 @@
 using Teleport.MachineId.Configuration;
+using Teleport.MachineId.Tests.Infrastructure;
 
 namespace Teleport.MachineId.Tests.Configuration;
 
@@ -6,18 +7,6 @@ namespace Teleport.MachineId.Tests.Configuration;
 public sealed class TbotJoinTokenTests
 {
     private const string Secret = "s3cr3t-join-token-4d9e1b";
-
-    /// <summary>A private temporary directory per test, so tests may run in parallel.</summary>
-    private sealed class TempDirectory : IDisposable
-    {
-        public TempDirectory() => Directory.CreateDirectory(Path);
-
-        public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "tbot-token-" + Guid.NewGuid().ToString("N"));
-
-        public string File(string name) => System.IO.Path.Combine(Path, name);
-
-        public void Dispose() => Directory.Delete(Path, recursive: true);
-    }
 
     private static string ConfigWithToken(string tokenYaml) => $"""
         version: v2
@@ -47,7 +36,7 @@ public sealed class TbotJoinTokenTests
     public async Task Absolute_path_reads_the_file_lazily_and_trims_it()
     {
         using var temp = new TempDirectory();
-        var file = temp.File("bot-token");
+        var file = temp.Combine("bot-token");
         var token = TbotConfigurationReader.Read(ConfigWithToken(file)).Configuration.Onboarding.Token!;
 
         // The file may appear after the configuration was read, as tbot reads it only when joining.
@@ -76,7 +65,7 @@ public sealed class TbotJoinTokenTests
     public void Missing_token_file_is_a_configuration_error_naming_the_file()
     {
         using var temp = new TempDirectory();
-        var file = temp.File("absent");
+        var file = temp.Combine("absent");
         var token = TbotJoinToken.Parse(file);
 
         var ex = Assert.ThrowsAsync<TbotConfigurationException>(async () => await token.ResolveAsync());
@@ -92,7 +81,7 @@ public sealed class TbotJoinTokenTests
     public void Empty_token_file_is_an_error()
     {
         using var temp = new TempDirectory();
-        var file = temp.File("empty");
+        var file = temp.Combine("empty");
         File.WriteAllText(file, " \n\t\n");
 
         var ex = Assert.ThrowsAsync<TbotConfigurationException>(async () => await TbotJoinToken.Parse(file).ResolveAsync());
@@ -104,7 +93,7 @@ public sealed class TbotJoinTokenTests
     public void Resolving_honours_cancellation()
     {
         using var temp = new TempDirectory();
-        var file = temp.File("bot-token");
+        var file = temp.Combine("bot-token");
         File.WriteAllText(file, Secret);
         using var cancelled = new CancellationTokenSource();
         cancelled.Cancel();

@@ -6,35 +6,6 @@ using Microsoft.Extensions.Logging;
 
 namespace Teleport.MachineId.Tests.Destinations;
 
-/// <summary>A fresh directory under the temp directory, removed (with any immutable flag cleared) on dispose.</summary>
-internal sealed class TempDirectory : IDisposable
-{
-    public TempDirectory(string prefix = "tmid-dest-")
-    {
-        Path = Directory.CreateTempSubdirectory(prefix).FullName;
-    }
-
-    public string Path { get; }
-
-    public string Combine(params string[] parts) => System.IO.Path.Combine([Path, .. parts]);
-
-    public void Dispose()
-    {
-        if (!Directory.Exists(Path))
-        {
-            return;
-        }
-
-        // A test may have left something immutable (chattr +i); clear it so the tree can go.
-        if (OperatingSystem.IsLinux() && ProcessRunner.Find("chattr") is { } chattr)
-        {
-            ProcessRunner.Run(chattr, "-R", "-i", Path);
-        }
-
-        Directory.Delete(Path, recursive: true);
-    }
-}
-
 /// <summary>Runs a program to completion and captures its output.</summary>
 internal static class ProcessRunner
 {

@@ -1,6 +1,7 @@
 using System.Runtime.Versioning;
 using Teleport.MachineId.Destinations;
 using Teleport.MachineId.Destinations.Internal;
+using Teleport.MachineId.Tests.Infrastructure;
 
 namespace Teleport.MachineId.Tests.Destinations;
 

@@ -1,5 +1,6 @@
 using System.Text;
 using Teleport.MachineId.Destinations;
+using Teleport.MachineId.Tests.Infrastructure;
 
 namespace Teleport.MachineId.Tests.Destinations;
 

@@ -9,6 +9,7 @@ using Teleport.MachineId.Hosting;
 using Teleport.MachineId.Identity.Internal;
 using Teleport.MachineId.Tests.Identity;
 using static Teleport.MachineId.Tests.Identity.IdentityTestSupport;
+using Teleport.MachineId.Tests.Infrastructure;
 
 namespace Teleport.MachineId.Tests.Hosting;
 
@@ -208,40 +209,34 @@ public sealed class MachineIdDependencyInjectionTests
     {
         var time = new FakeTimeProvider(Start);
         using var cluster = new SimulatedBotCluster(time);
-        var dir = NewTempDirectory();
-        try
+        using var temp = new TempDirectory("tmid-identity-");
+        var dir = temp.Path;
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Services.AddSingleton<TimeProvider>(time);
+        builder.Services.AddSingleton(cluster.ClientFactory);
+        builder.Services.AddTeleportMachineId(o =>
         {
-            var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
-            builder.Services.AddSingleton<TimeProvider>(time);
-            builder.Services.AddSingleton(cluster.ClientFactory);
-            builder.Services.AddTeleportMachineId(o =>
-            {
-                o.ProxyServer = "proxy.sim.example.com";
-                o.Token = cluster.AddToken();
-                o.StoragePath = Path.Combine(dir, "storage");
-            });
-            builder.Services.AddHealthChecks().AddCheck<BotIdentityHealthCheck>("teleport-machine-id");
-            using var host = builder.Build();
-            await host.StartAsync();
-            var bot = host.Services.GetRequiredService<IBotIdentityProvider>();
-            Assert.That(host.Services.GetRequiredService<BotIdentityProvider>(), Is.SameAs(bot));
-            var identity = await bot.WaitUntilReadyAsync();
-            var report = await host.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync();
-            Assert.Multiple(() =>
-            {
-                Assert.That(identity.BotName, Is.EqualTo("robot"));
-                Assert.That(report.Status, Is.EqualTo(HealthStatus.Healthy));
-            });
+            o.ProxyServer = "proxy.sim.example.com";
+            o.Token = cluster.AddToken();
+            o.StoragePath = Path.Combine(dir, "storage");
+        });
+        builder.Services.AddHealthChecks().AddCheck<BotIdentityHealthCheck>("teleport-machine-id");
+        using var host = builder.Build();
+        await host.StartAsync();
+        var bot = host.Services.GetRequiredService<IBotIdentityProvider>();
+        Assert.That(host.Services.GetRequiredService<BotIdentityProvider>(), Is.SameAs(bot));
+        var identity = await bot.WaitUntilReadyAsync();
+        var report = await host.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync();
+        Assert.Multiple(() =>
+        {
+            Assert.That(identity.BotName, Is.EqualTo("robot"));
+            Assert.That(report.Status, Is.EqualTo(HealthStatus.Healthy));
+        });
 
-            // The storage is locked while the host runs and released when it stops.
-            Assert.Throws<Teleport.MachineId.Destinations.DestinationException>(() => DirectoryBotIdentityStore.Open(Path.Combine(dir, "storage")));
-            await host.StopAsync();
-            await using var reopened = DirectoryBotIdentityStore.Open(Path.Combine(dir, "storage"));
-            Assert.That(bot.Current, Is.SameAs(identity), "the last identity stays readable after stop");
-        }
-        finally
-        {
-            DeleteDirectory(dir);
-        }
+        // The storage is locked while the host runs and released when it stops.
+        Assert.Throws<Teleport.MachineId.Destinations.DestinationException>(() => DirectoryBotIdentityStore.Open(Path.Combine(dir, "storage")));
+        await host.StopAsync();
+        await using var reopened = DirectoryBotIdentityStore.Open(Path.Combine(dir, "storage"));
+        Assert.That(bot.Current, Is.SameAs(identity), "the last identity stays readable after stop");
     }
 }

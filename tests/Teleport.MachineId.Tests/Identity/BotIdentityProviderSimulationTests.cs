@@ -2,6 +2,7 @@ using Microsoft.Extensions.Time.Testing;
 using Teleport.MachineId.Destinations;
 using Teleport.MachineId.Identity.Internal;
 using static Teleport.MachineId.Tests.Identity.IdentityTestSupport;
+using Teleport.MachineId.Tests.Infrastructure;
 
 namespace Teleport.MachineId.Tests.Identity;
 
@@ -16,61 +17,55 @@ public sealed class BotIdentityProviderSimulationTests
     [Test]
     public async Task Seven_days_renew_on_schedule_without_a_gap_in_validity()
     {
-        var dir = NewTempDirectory();
-        try
+        using var temp = new TempDirectory("tmid-identity-");
+        var dir = temp.Path;
+        var time = new FakeTimeProvider(Start);
+        using var cluster = new SimulatedBotCluster(time);
+        var tokenFile = Path.Combine(dir, "token");
+        await File.WriteAllTextAsync(tokenFile, cluster.AddToken());
+        await using var provider = CreateProvider(Options(Path.Combine(dir, "storage"), tokenFile), cluster, time);
+        var changes = new List<BotIdentityChangedEventArgs>();
+        provider.IdentityChanged += (_, e) => changes.Add(e);
+        await provider.StartAsync();
+        var first = await provider.WaitUntilReadyAsync();
+        Assert.That(first.Generation, Is.EqualTo(1));
+
+        var end = Start.AddDays(7);
+        var checks = 0;
+        await RunUntilAsync(time, provider, end, now =>
         {
-            var time = new FakeTimeProvider(Start);
-            using var cluster = new SimulatedBotCluster(time);
-            var tokenFile = Path.Combine(dir, "token");
-            await File.WriteAllTextAsync(tokenFile, cluster.AddToken());
-            await using var provider = CreateProvider(Options(Path.Combine(dir, "storage"), tokenFile), cluster, time);
-            var changes = new List<BotIdentityChangedEventArgs>();
-            provider.IdentityChanged += (_, e) => changes.Add(e);
-            await provider.StartAsync();
-            var first = await provider.WaitUntilReadyAsync();
-            Assert.That(first.Generation, Is.EqualTo(1));
+            var current = provider.Current!;
+            Assert.That(current.NotBefore, Is.LessThanOrEqualTo(now), "identity not yet valid");
+            Assert.That(current.NotAfter, Is.GreaterThan(now), $"gap in validity at {now:u}");
+            Assert.That(provider.Status.Health, Is.EqualTo(BotIdentityHealth.Healthy));
+            checks++;
+        });
 
-            var end = Start.AddDays(7);
-            var checks = 0;
-            await RunUntilAsync(time, provider, end, now =>
-            {
-                var current = provider.Current!;
-                Assert.That(current.NotBefore, Is.LessThanOrEqualTo(now), "identity not yet valid");
-                Assert.That(current.NotAfter, Is.GreaterThan(now), $"gap in validity at {now:u}");
-                Assert.That(provider.Status.Health, Is.EqualTo(BotIdentityHealth.Healthy));
-                checks++;
-            });
-
-            // 1h certificates renewed at 2/3 ± 5 % of their life: one renewal every 37–43 minutes.
-            var renewals = changes.Count(c => c.Reason == BotIdentityChangeReason.Renewed);
-            Assert.Multiple(() =>
-            {
-                Assert.That(renewals, Is.InRange(7 * 24 * 60 / 43, (7 * 24 * 60 / 37) + 1));
-                Assert.That(cluster.Joins, Is.EqualTo(1));
-                Assert.That(cluster.GenerationMismatches, Is.Zero);
-                Assert.That(provider.Current!.Generation, Is.EqualTo(1 + renewals));
-                Assert.That(checks, Is.GreaterThan(renewals));
-            });
-
-            for (var i = 1; i < changes.Count; i++)
-            {
-                var previous = changes[i - 1].Identity;
-                var next = changes[i].Identity;
-                Assert.That(next.Generation, Is.EqualTo(previous.Generation + 1));
-                var renewedAt = next.NotBefore + TimeSpan.FromMinutes(1);
-                var fraction = (renewedAt - previous.NotBefore) / previous.Lifetime;
-                Assert.That(fraction, Is.InRange(0.6, 0.72), "renewed at ~2/3 of the lifetime");
-                Assert.That(next.PrivateKey.PublicKey, Is.Not.EqualTo(previous.PrivateKey.PublicKey), "fresh key per renewal");
-            }
-
-            // Heartbeats: one at start-up and every 30 minutes.
-            Assert.That(cluster.Heartbeats.Count(h => h.IsStartup), Is.EqualTo(1));
-            Assert.That(cluster.Heartbeats, Has.Count.InRange(7 * 48, (7 * 48) + 2));
-        }
-        finally
+        // 1h certificates renewed at 2/3 ± 5 % of their life: one renewal every 37–43 minutes.
+        var renewals = changes.Count(c => c.Reason == BotIdentityChangeReason.Renewed);
+        Assert.Multiple(() =>
         {
-            DeleteDirectory(dir);
+            Assert.That(renewals, Is.InRange(7 * 24 * 60 / 43, (7 * 24 * 60 / 37) + 1));
+            Assert.That(cluster.Joins, Is.EqualTo(1));
+            Assert.That(cluster.GenerationMismatches, Is.Zero);
+            Assert.That(provider.Current!.Generation, Is.EqualTo(1 + renewals));
+            Assert.That(checks, Is.GreaterThan(renewals));
+        });
+
+        for (var i = 1; i < changes.Count; i++)
+        {
+            var previous = changes[i - 1].Identity;
+            var next = changes[i].Identity;
+            Assert.That(next.Generation, Is.EqualTo(previous.Generation + 1));
+            var renewedAt = next.NotBefore + TimeSpan.FromMinutes(1);
+            var fraction = (renewedAt - previous.NotBefore) / previous.Lifetime;
+            Assert.That(fraction, Is.InRange(0.6, 0.72), "renewed at ~2/3 of the lifetime");
+            Assert.That(next.PrivateKey.PublicKey, Is.Not.EqualTo(previous.PrivateKey.PublicKey), "fresh key per renewal");
         }
+
+        // Heartbeats: one at start-up and every 30 minutes.
+        Assert.That(cluster.Heartbeats.Count(h => h.IsStartup), Is.EqualTo(1));
+        Assert.That(cluster.Heartbeats, Has.Count.InRange(7 * 48, (7 * 48) + 2));
     }
 
     [Test]
@@ -116,207 +111,177 @@ public sealed class BotIdentityProviderSimulationTests
     [Test]
     public async Task Outage_past_expiry_turns_unhealthy_with_an_actionable_error_and_a_new_token_recovers()
     {
-        var dir = NewTempDirectory();
-        try
-        {
-            var time = new FakeTimeProvider(Start);
-            using var cluster = new SimulatedBotCluster(time);
-            var tokenFile = Path.Combine(dir, "token");
-            await File.WriteAllTextAsync(tokenFile, cluster.AddToken());
-            await using var provider = CreateProvider(Options(Path.Combine(dir, "storage"), tokenFile), cluster, time);
-            await provider.StartAsync();
-            var joined = await provider.WaitUntilReadyAsync();
-            cluster.AuthDown = true;
-            await RunUntilAsync(time, provider, joined.NotAfter + TimeSpan.FromMinutes(5));
+        using var temp = new TempDirectory("tmid-identity-");
+        var dir = temp.Path;
+        var time = new FakeTimeProvider(Start);
+        using var cluster = new SimulatedBotCluster(time);
+        var tokenFile = Path.Combine(dir, "token");
+        await File.WriteAllTextAsync(tokenFile, cluster.AddToken());
+        await using var provider = CreateProvider(Options(Path.Combine(dir, "storage"), tokenFile), cluster, time);
+        await provider.StartAsync();
+        var joined = await provider.WaitUntilReadyAsync();
+        cluster.AuthDown = true;
+        await RunUntilAsync(time, provider, joined.NotAfter + TimeSpan.FromMinutes(5));
 
-            var status = provider.Status;
-            Assert.That(status.Health, Is.EqualTo(BotIdentityHealth.Unhealthy));
-            var error = status.LastError as BotJoinRequiredException;
-            Assert.That(error, Is.Not.Null, status.LastError?.ToString());
-            Assert.Multiple(() =>
-            {
-                Assert.That(error!.Reason, Is.EqualTo(BotJoinRequiredReason.Expired));
-                Assert.That(error.Message, Does.Contain("new join token").And.Contain(tokenFile));
-                Assert.That(status.Description, Does.Contain("expired"));
-                Assert.That(cluster.Joins, Is.EqualTo(1), "the used token is never presented again");
-            });
-
-            // Recovery without restart: Auth back and a new token in the file.
-            cluster.AuthDown = false;
-            await File.WriteAllTextAsync(tokenFile, cluster.AddToken());
-            var rejoinStart = time.GetUtcNow();
-            await RunUntilAsync(time, provider, rejoinStart + TimeSpan.FromMinutes(1));
-            Assert.Multiple(() =>
-            {
-                Assert.That(provider.Status.Health, Is.EqualTo(BotIdentityHealth.Healthy));
-                Assert.That(provider.Current!.InstanceId, Is.Not.EqualTo(joined.InstanceId));
-                Assert.That(cluster.Joins, Is.EqualTo(2));
-            });
-        }
-        finally
+        var status = provider.Status;
+        Assert.That(status.Health, Is.EqualTo(BotIdentityHealth.Unhealthy));
+        var error = status.LastError as BotJoinRequiredException;
+        Assert.That(error, Is.Not.Null, status.LastError?.ToString());
+        Assert.Multiple(() =>
         {
-            DeleteDirectory(dir);
-        }
+            Assert.That(error!.Reason, Is.EqualTo(BotJoinRequiredReason.Expired));
+            Assert.That(error.Message, Does.Contain("new join token").And.Contain(tokenFile));
+            Assert.That(status.Description, Does.Contain("expired"));
+            Assert.That(cluster.Joins, Is.EqualTo(1), "the used token is never presented again");
+        });
+
+        // Recovery without restart: Auth back and a new token in the file.
+        cluster.AuthDown = false;
+        await File.WriteAllTextAsync(tokenFile, cluster.AddToken());
+        var rejoinStart = time.GetUtcNow();
+        await RunUntilAsync(time, provider, rejoinStart + TimeSpan.FromMinutes(1));
+        Assert.Multiple(() =>
+        {
+            Assert.That(provider.Status.Health, Is.EqualTo(BotIdentityHealth.Healthy));
+            Assert.That(provider.Current!.InstanceId, Is.Not.EqualTo(joined.InstanceId));
+            Assert.That(cluster.Joins, Is.EqualTo(2));
+        });
     }
 
     [Test]
     public async Task Restart_on_the_same_storage_resumes_without_a_token()
     {
-        var dir = NewTempDirectory();
-        try
+        using var temp = new TempDirectory("tmid-identity-");
+        var dir = temp.Path;
+        var time = new FakeTimeProvider(Start);
+        using var cluster = new SimulatedBotCluster(time);
+        var storage = Path.Combine(dir, "storage");
+        var tokenFile = Path.Combine(dir, "token");
+        await File.WriteAllTextAsync(tokenFile, cluster.AddToken());
+        BotIdentity first;
+        await using (var provider = CreateProvider(Options(storage, tokenFile), cluster, time))
         {
-            var time = new FakeTimeProvider(Start);
-            using var cluster = new SimulatedBotCluster(time);
-            var storage = Path.Combine(dir, "storage");
-            var tokenFile = Path.Combine(dir, "token");
-            await File.WriteAllTextAsync(tokenFile, cluster.AddToken());
-            BotIdentity first;
-            await using (var provider = CreateProvider(Options(storage, tokenFile), cluster, time))
-            {
-                await provider.StartAsync();
-                first = await provider.WaitUntilReadyAsync();
-            }
+            await provider.StartAsync();
+            first = await provider.WaitUntilReadyAsync();
+        }
 
-            File.Delete(tokenFile); // the cluster deleted the token on use; the operator removes the file
-            time.Advance(TimeSpan.FromMinutes(10));
-            await using var restarted = CreateProvider(Options(storage, tokenFile), cluster, time);
-            var reasons = new List<BotIdentityChangeReason>();
-            restarted.IdentityChanged += (_, e) => reasons.Add(e.Reason);
-            await restarted.StartAsync();
-            Assert.That(restarted.Current?.InstanceId, Is.EqualTo(first.InstanceId), "loaded from storage at start");
-            await EventuallyAsync(() => restarted.Current!.Generation == first.Generation + 1, "the loaded identity is renewed");
-            Assert.Multiple(() =>
-            {
-                Assert.That(restarted.Current!.InstanceId, Is.EqualTo(first.InstanceId));
-                Assert.That(cluster.Joins, Is.EqualTo(1));
-                Assert.That(reasons, Is.EqualTo(new[] { BotIdentityChangeReason.LoadedFromStorage, BotIdentityChangeReason.Renewed }));
-            });
-        }
-        finally
+        File.Delete(tokenFile); // the cluster deleted the token on use; the operator removes the file
+        time.Advance(TimeSpan.FromMinutes(10));
+        await using var restarted = CreateProvider(Options(storage, tokenFile), cluster, time);
+        var reasons = new List<BotIdentityChangeReason>();
+        restarted.IdentityChanged += (_, e) => reasons.Add(e.Reason);
+        await restarted.StartAsync();
+        Assert.That(restarted.Current?.InstanceId, Is.EqualTo(first.InstanceId), "loaded from storage at start");
+        await EventuallyAsync(() => restarted.Current!.Generation == first.Generation + 1, "the loaded identity is renewed");
+        Assert.Multiple(() =>
         {
-            DeleteDirectory(dir);
-        }
+            Assert.That(restarted.Current!.InstanceId, Is.EqualTo(first.InstanceId));
+            Assert.That(cluster.Joins, Is.EqualTo(1));
+            Assert.That(reasons, Is.EqualTo(new[] { BotIdentityChangeReason.LoadedFromStorage, BotIdentityChangeReason.Renewed }));
+        });
     }
 
     [Test]
     public async Task A_changed_token_triggers_a_fresh_join()
     {
-        var dir = NewTempDirectory();
-        try
+        using var temp = new TempDirectory("tmid-identity-");
+        var dir = temp.Path;
+        var time = new FakeTimeProvider(Start);
+        using var cluster = new SimulatedBotCluster(time);
+        var storage = Path.Combine(dir, "storage");
+        var tokenFile = Path.Combine(dir, "token");
+        await File.WriteAllTextAsync(tokenFile, cluster.AddToken());
+        BotIdentity first;
+        await using (var provider = CreateProvider(Options(storage, tokenFile), cluster, time))
         {
-            var time = new FakeTimeProvider(Start);
-            using var cluster = new SimulatedBotCluster(time);
-            var storage = Path.Combine(dir, "storage");
-            var tokenFile = Path.Combine(dir, "token");
-            await File.WriteAllTextAsync(tokenFile, cluster.AddToken());
-            BotIdentity first;
-            await using (var provider = CreateProvider(Options(storage, tokenFile), cluster, time))
-            {
-                await provider.StartAsync();
-                first = await provider.WaitUntilReadyAsync();
-            }
+            await provider.StartAsync();
+            first = await provider.WaitUntilReadyAsync();
+        }
 
-            await File.WriteAllTextAsync(tokenFile, cluster.AddToken());
-            await using var restarted = CreateProvider(Options(storage, tokenFile), cluster, time);
-            var reasons = new List<BotIdentityChangeReason>();
-            restarted.IdentityChanged += (_, e) => reasons.Add(e.Reason);
-            await restarted.StartAsync();
-            var second = await restarted.WaitUntilReadyAsync();
-            Assert.Multiple(() =>
-            {
-                Assert.That(second.InstanceId, Is.Not.EqualTo(first.InstanceId));
-                Assert.That(second.Generation, Is.EqualTo(1));
-                Assert.That(cluster.Joins, Is.EqualTo(2));
-                Assert.That(reasons, Is.EqualTo(new[] { BotIdentityChangeReason.Rejoined }));
-            });
-        }
-        finally
+        await File.WriteAllTextAsync(tokenFile, cluster.AddToken());
+        await using var restarted = CreateProvider(Options(storage, tokenFile), cluster, time);
+        var reasons = new List<BotIdentityChangeReason>();
+        restarted.IdentityChanged += (_, e) => reasons.Add(e.Reason);
+        await restarted.StartAsync();
+        var second = await restarted.WaitUntilReadyAsync();
+        Assert.Multiple(() =>
         {
-            DeleteDirectory(dir);
-        }
+            Assert.That(second.InstanceId, Is.Not.EqualTo(first.InstanceId));
+            Assert.That(second.Generation, Is.EqualTo(1));
+            Assert.That(cluster.Joins, Is.EqualTo(2));
+            Assert.That(reasons, Is.EqualTo(new[] { BotIdentityChangeReason.Rejoined }));
+        });
     }
 
     [Test]
     public async Task A_second_provider_on_the_same_storage_fails_fast_with_a_lock_error()
     {
-        var dir = NewTempDirectory();
-        try
-        {
-            var time = new FakeTimeProvider(Start);
-            using var cluster = new SimulatedBotCluster(time);
-            var options = Options(Path.Combine(dir, "storage"), null);
-            options.TokenFile = null;
-            options.Token = cluster.AddToken();
-            await using var first = CreateProvider(options, cluster, time);
-            await first.StartAsync();
-            await first.WaitUntilReadyAsync();
+        using var temp = new TempDirectory("tmid-identity-");
+        var dir = temp.Path;
+        var time = new FakeTimeProvider(Start);
+        using var cluster = new SimulatedBotCluster(time);
+        var options = Options(Path.Combine(dir, "storage"), null);
+        options.TokenFile = null;
+        options.Token = cluster.AddToken();
+        await using var first = CreateProvider(options, cluster, time);
+        await first.StartAsync();
+        await first.WaitUntilReadyAsync();
 
-            await using var second = CreateProvider(options, cluster, time);
-            var error = Assert.ThrowsAsync<DestinationException>(() => second.StartAsync());
-            Assert.Multiple(() =>
-            {
-                Assert.That(error!.Failure, Is.EqualTo(DestinationFailure.Locked));
-                Assert.That(error.Message, Does.Contain("locked").And.Contain(Path.Combine(dir, "storage")));
-                Assert.That(error.Message, Does.Not.Contain(options.Token));
-                Assert.That(cluster.Joins, Is.EqualTo(1));
-            });
-        }
-        finally
+        await using var second = CreateProvider(options, cluster, time);
+        var error = Assert.ThrowsAsync<DestinationException>(() => second.StartAsync());
+        Assert.Multiple(() =>
         {
-            DeleteDirectory(dir);
-        }
+            Assert.That(error!.Failure, Is.EqualTo(DestinationFailure.Locked));
+            Assert.That(error.Message, Does.Contain("locked").And.Contain(Path.Combine(dir, "storage")));
+            Assert.That(error.Message, Does.Not.Contain(options.Token));
+            Assert.That(cluster.Joins, Is.EqualTo(1));
+        });
     }
 
     [Test]
     public async Task A_lost_renewal_reply_is_never_followed_by_a_renewal_with_the_stale_generation()
     {
-        var dir = NewTempDirectory();
-        try
+        using var temp = new TempDirectory("tmid-identity-");
+        var dir = temp.Path;
+        var time = new FakeTimeProvider(Start);
+        using var cluster = new SimulatedBotCluster(time);
+        var tokenFile = Path.Combine(dir, "token");
+        await File.WriteAllTextAsync(tokenFile, cluster.AddToken());
+        var storage = Path.Combine(dir, "storage");
+        await using (var provider = CreateProvider(Options(storage, tokenFile), cluster, time))
         {
-            var time = new FakeTimeProvider(Start);
-            using var cluster = new SimulatedBotCluster(time);
-            var tokenFile = Path.Combine(dir, "token");
-            await File.WriteAllTextAsync(tokenFile, cluster.AddToken());
-            var storage = Path.Combine(dir, "storage");
-            await using (var provider = CreateProvider(Options(storage, tokenFile), cluster, time))
-            {
-                await provider.StartAsync();
-                var joined = await provider.WaitUntilReadyAsync();
-                cluster.LoseRenewalReplies = true;
-                var error = Assert.ThrowsAsync<BotJoinRequiredException>(() => provider.RenewNowAsync());
-                Assert.That(error!.Reason, Is.EqualTo(BotJoinRequiredReason.GenerationUncertain));
-                cluster.LoseRenewalReplies = false;
+            await provider.StartAsync();
+            var joined = await provider.WaitUntilReadyAsync();
+            cluster.LoseRenewalReplies = true;
+            var error = Assert.ThrowsAsync<BotJoinRequiredException>(() => provider.RenewNowAsync());
+            Assert.That(error!.Reason, Is.EqualTo(BotJoinRequiredReason.GenerationUncertain));
+            cluster.LoseRenewalReplies = false;
 
-                // Hours of simulated time: no further renewal is attempted with generation 1.
-                await RunUntilAsync(time, provider, joined.NotAfter + TimeSpan.FromHours(2));
-                Assert.Multiple(() =>
-                {
-                    Assert.That(cluster.Renewals, Is.EqualTo(1));
-                    Assert.That(cluster.GenerationMismatches, Is.Zero);
-                    Assert.That(cluster.AnyInstanceLocked, Is.False);
-                    Assert.That(provider.Status.Health, Is.EqualTo(BotIdentityHealth.Unhealthy));
-                    Assert.That(provider.Status.LastError, Is.TypeOf<BotJoinRequiredException>());
-                });
-            }
-
-            // A restart remembers it (the in-flight record stayed), then a new token joins fresh.
-            await using var restarted = CreateProvider(Options(storage, tokenFile), cluster, time);
-            await restarted.StartAsync();
-            var again = Assert.ThrowsAsync<BotJoinRequiredException>(() => restarted.WaitUntilReadyAsync());
-            Assert.That(again!.Reason, Is.AnyOf(BotJoinRequiredReason.GenerationUncertain, BotJoinRequiredReason.Expired));
-            await File.WriteAllTextAsync(tokenFile, cluster.AddToken());
-            var rejoined = await restarted.RenewNowAsync();
+            // Hours of simulated time: no further renewal is attempted with generation 1.
+            await RunUntilAsync(time, provider, joined.NotAfter + TimeSpan.FromHours(2));
             Assert.Multiple(() =>
             {
-                Assert.That(rejoined.Generation, Is.EqualTo(1));
+                Assert.That(cluster.Renewals, Is.EqualTo(1));
                 Assert.That(cluster.GenerationMismatches, Is.Zero);
-                Assert.That(restarted.Status.Health, Is.EqualTo(BotIdentityHealth.Healthy));
+                Assert.That(cluster.AnyInstanceLocked, Is.False);
+                Assert.That(provider.Status.Health, Is.EqualTo(BotIdentityHealth.Unhealthy));
+                Assert.That(provider.Status.LastError, Is.TypeOf<BotJoinRequiredException>());
             });
         }
-        finally
+
+        // A restart remembers it (the in-flight record stayed), then a new token joins fresh.
+        await using var restarted = CreateProvider(Options(storage, tokenFile), cluster, time);
+        await restarted.StartAsync();
+        var again = Assert.ThrowsAsync<BotJoinRequiredException>(() => restarted.WaitUntilReadyAsync());
+        Assert.That(again!.Reason, Is.AnyOf(BotJoinRequiredReason.GenerationUncertain, BotJoinRequiredReason.Expired));
+        await File.WriteAllTextAsync(tokenFile, cluster.AddToken());
+        var rejoined = await restarted.RenewNowAsync();
+        Assert.Multiple(() =>
         {
-            DeleteDirectory(dir);
-        }
+            Assert.That(rejoined.Generation, Is.EqualTo(1));
+            Assert.That(cluster.GenerationMismatches, Is.Zero);
+            Assert.That(restarted.Status.Health, Is.EqualTo(BotIdentityHealth.Healthy));
+        });
     }
 
     [Test]
@@ -498,27 +463,21 @@ public sealed class BotIdentityProviderSimulationTests
     [Test]
     public async Task Join_or_renew_once_joins_then_renews_from_storage()
     {
-        var dir = NewTempDirectory();
-        try
+        using var temp = new TempDirectory("tmid-identity-");
+        var dir = temp.Path;
+        var time = new FakeTimeProvider(Start);
+        using var cluster = new SimulatedBotCluster(time);
+        var options = Options(Path.Combine(dir, "storage"), null);
+        options.Token = cluster.AddToken();
+        var first = await OnceAsync(options, cluster, time);
+        var second = await OnceAsync(options, cluster, time);
+        Assert.Multiple(() =>
         {
-            var time = new FakeTimeProvider(Start);
-            using var cluster = new SimulatedBotCluster(time);
-            var options = Options(Path.Combine(dir, "storage"), null);
-            options.Token = cluster.AddToken();
-            var first = await OnceAsync(options, cluster, time);
-            var second = await OnceAsync(options, cluster, time);
-            Assert.Multiple(() =>
-            {
-                Assert.That(first.Generation, Is.EqualTo(1));
-                Assert.That(second.Generation, Is.EqualTo(2));
-                Assert.That(second.InstanceId, Is.EqualTo(first.InstanceId));
-                Assert.That(cluster.Joins, Is.EqualTo(1));
-            });
-        }
-        finally
-        {
-            DeleteDirectory(dir);
-        }
+            Assert.That(first.Generation, Is.EqualTo(1));
+            Assert.That(second.Generation, Is.EqualTo(2));
+            Assert.That(second.InstanceId, Is.EqualTo(first.InstanceId));
+            Assert.That(cluster.Joins, Is.EqualTo(1));
+        });
 
         static async Task<BotIdentity> OnceAsync(MachineIdOptions options, SimulatedBotCluster cluster, TimeProvider time)
         {

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using Teleport.MachineId.Identity.Internal;
 using static Teleport.MachineId.Tests.Identity.IdentityTestSupport;
+using Teleport.MachineId.Tests.Infrastructure;
 
 namespace Teleport.MachineId.Tests.Identity;
 
@@ -126,41 +127,35 @@ public sealed class BotIdentityStoreTests
     [Test]
     public async Task Directory_store_writes_0600_files_in_a_0700_directory_and_reads_them_back()
     {
-        var dir = NewTempDirectory();
-        try
+        using var temp = new TempDirectory("tmid-identity-");
+        var dir = temp.Path;
+        var path = Path.Combine(dir, "storage");
+        var identity = new StoredBotIdentity("KEY", new BotIdentityMaterial("TLS", "SSH", ["CA1", "CA2"], ["K1"], "token"), "abc", Start);
+        await using (var store = DirectoryBotIdentityStore.Open(path))
         {
-            var path = Path.Combine(dir, "storage");
-            var identity = new StoredBotIdentity("KEY", new BotIdentityMaterial("TLS", "SSH", ["CA1", "CA2"], ["K1"], "token"), "abc", Start);
-            await using (var store = DirectoryBotIdentityStore.Open(path))
-            {
-                await store.SaveIdentityAsync(identity, CancellationToken.None);
-                await store.WriteInFlightAsync(new InFlightRenewal(3, "inst", "ecdsa-sha2-nistp256 AAAA", Start), CancellationToken.None);
-            }
-
-            Assert.That(File.GetUnixFileMode(path), Is.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute));
-            foreach (var file in new[] { DirectoryBotIdentityStore.IdentityFileName, DirectoryBotIdentityStore.InFlightFileName })
-            {
-                Assert.That(File.GetUnixFileMode(Path.Combine(path, file)), Is.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite), file);
-            }
-
-            await using (var store = DirectoryBotIdentityStore.Open(path))
-            {
-                var state = await store.LoadAsync(CancellationToken.None);
-                Assert.Multiple(() =>
-                {
-                    Assert.That(state.Identity!.PrivateKeyPem, Is.EqualTo("KEY"));
-                    Assert.That(state.Identity.Material.TlsCaCertificatesPem, Is.EqualTo(new[] { "CA1", "CA2" }));
-                    Assert.That(state.Identity.TokenHash, Is.EqualTo("abc"));
-                    Assert.That(state.Identity.SavedAt, Is.EqualTo(Start));
-                    Assert.That(state.InFlight, Is.EqualTo(new InFlightRenewal(3, "inst", "ecdsa-sha2-nistp256 AAAA", Start)));
-                });
-                await store.ClearInFlightAsync(CancellationToken.None);
-                Assert.That((await store.LoadAsync(CancellationToken.None)).InFlight, Is.Null);
-            }
+            await store.SaveIdentityAsync(identity, CancellationToken.None);
+            await store.WriteInFlightAsync(new InFlightRenewal(3, "inst", "ecdsa-sha2-nistp256 AAAA", Start), CancellationToken.None);
         }
-        finally
+
+        Assert.That(File.GetUnixFileMode(path), Is.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute));
+        foreach (var file in new[] { DirectoryBotIdentityStore.IdentityFileName, DirectoryBotIdentityStore.InFlightFileName })
         {
-            DeleteDirectory(dir);
+            Assert.That(File.GetUnixFileMode(Path.Combine(path, file)), Is.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite), file);
+        }
+
+        await using (var store = DirectoryBotIdentityStore.Open(path))
+        {
+            var state = await store.LoadAsync(CancellationToken.None);
+            Assert.Multiple(() =>
+            {
+                Assert.That(state.Identity!.PrivateKeyPem, Is.EqualTo("KEY"));
+                Assert.That(state.Identity.Material.TlsCaCertificatesPem, Is.EqualTo(new[] { "CA1", "CA2" }));
+                Assert.That(state.Identity.TokenHash, Is.EqualTo("abc"));
+                Assert.That(state.Identity.SavedAt, Is.EqualTo(Start));
+                Assert.That(state.InFlight, Is.EqualTo(new InFlightRenewal(3, "inst", "ecdsa-sha2-nistp256 AAAA", Start)));
+            });
+            await store.ClearInFlightAsync(CancellationToken.None);
+            Assert.That((await store.LoadAsync(CancellationToken.None)).InFlight, Is.Null);
         }
     }
 
@@ -181,23 +176,17 @@ public sealed class BotIdentityStoreTests
     [Test]
     public async Task A_corrupted_identity_file_is_reported_and_the_bot_needs_a_join()
     {
-        var dir = NewTempDirectory();
-        try
-        {
-            var time = new FakeTimeProvider(Start);
-            using var cluster = new SimulatedBotCluster(time);
-            var storage = Path.Combine(dir, "storage");
-            Directory.CreateDirectory(storage);
-            await File.WriteAllTextAsync(Path.Combine(storage, DirectoryBotIdentityStore.IdentityFileName), "{\"version\":1,\"private_key\":");
-            await using var provider = CreateProvider(Options(storage, null), cluster, time);
-            await provider.StartAsync();
-            var error = Assert.ThrowsAsync<BotJoinRequiredException>(() => provider.WaitUntilReadyAsync());
-            Assert.That(error!.Message, Does.Contain("No join token is configured"));
-        }
-        finally
-        {
-            DeleteDirectory(dir);
-        }
+        using var temp = new TempDirectory("tmid-identity-");
+        var dir = temp.Path;
+        var time = new FakeTimeProvider(Start);
+        using var cluster = new SimulatedBotCluster(time);
+        var storage = Path.Combine(dir, "storage");
+        Directory.CreateDirectory(storage);
+        await File.WriteAllTextAsync(Path.Combine(storage, DirectoryBotIdentityStore.IdentityFileName), "{\"version\":1,\"private_key\":");
+        await using var provider = CreateProvider(Options(storage, null), cluster, time);
+        await provider.StartAsync();
+        var error = Assert.ThrowsAsync<BotJoinRequiredException>(() => provider.WaitUntilReadyAsync());
+        Assert.That(error!.Message, Does.Contain("No join token is configured"));
     }
 }
 
