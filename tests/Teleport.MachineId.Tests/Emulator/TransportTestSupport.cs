@@ -7,64 +7,6 @@ using Teleport.MachineId.Wire.Proto.Transport.V1;
 
 namespace Teleport.MachineId.Tests.Emulator;
 
-/// <summary>A TCP echo server on 127.0.0.1 and a free port.</summary>
-internal sealed class EchoServer : IAsyncDisposable
-{
-    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Task _loop;
-
-    public EchoServer()
-    {
-        _listener.Start();
-        _loop = Task.Run(AcceptAsync);
-    }
-
-    public string Address => "127.0.0.1:" + ((IPEndPoint)_listener.LocalEndpoint).Port;
-
-    public async ValueTask DisposeAsync()
-    {
-        await _stop.CancelAsync();
-        _listener.Stop();
-        try
-        {
-            await _loop;
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
-        {
-        }
-
-        _stop.Dispose();
-    }
-
-    private async Task AcceptAsync()
-    {
-        while (!_stop.IsCancellationRequested)
-        {
-            var client = await _listener.AcceptTcpClientAsync(_stop.Token);
-            _ = Task.Run(async () =>
-            {
-                using (client)
-                {
-                    var stream = client.GetStream();
-                    var buffer = new byte[8192];
-                    int read;
-                    try
-                    {
-                        while ((read = await stream.ReadAsync(buffer, _stop.Token)) > 0)
-                        {
-                            await stream.WriteAsync(buffer.AsMemory(0, read), _stop.Token);
-                        }
-                    }
-                    catch (Exception ex) when (ex is IOException or OperationCanceledException)
-                    {
-                    }
-                }
-            });
-        }
-    }
-}
-
 /// <summary>
 /// A local TCP port whose connections are carried by <c>ProxySSH</c> streams to one target, so real
 /// <c>ssh</c> can reach a node through the emulated proxy (the job tbot's ssh-proxy-command does).

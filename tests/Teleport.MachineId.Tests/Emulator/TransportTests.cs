@@ -2,6 +2,7 @@ using System.Text;
 using Google.Protobuf;
 using Grpc.Core;
 using Teleport.MachineId.Testing;
+using Teleport.MachineId.Tests.Wire;
 using Teleport.MachineId.Wire.Proto.Legacy.Client;
 using Teleport.MachineId.Wire.Proto.Transport.V1;
 
@@ -15,7 +16,7 @@ public sealed class TransportTests
     public async Task ProxySSH_relays_to_a_TCP_target_first_response_is_details_only(bool tlsRouting)
     {
         await using var cluster = await EmulatorScenario.StartAsync(new TeleportEmulatorOptions { TlsRoutingEnabled = tlsRouting });
-        await using var echo = new EchoServer();
+        await using var echo = new TcpTestTarget(TcpTargetBehavior.Echo);
         cluster.AddTcpTarget(new EmulatorTcpTarget { Name = "echo", Address = echo.Address });
         using var bot = await EmulatorScenario.JoinAsync(cluster);
         using var output = await EmulatorScenario.ImpersonateAsync(cluster, bot, [EmulatorScenario.AccessRole]);
@@ -62,7 +63,7 @@ public sealed class TransportTests
             NodeLabels = new Dictionary<string, IReadOnlyList<string>> { ["env"] = ["prod"] },
         });
         cluster.AddBotRoles(EmulatorScenario.BotName, "prod-only");
-        await using var echo = new EchoServer();
+        await using var echo = new TcpTestTarget(TcpTargetBehavior.Echo);
         cluster.AddTcpTarget(new EmulatorTcpTarget { Name = "dev-box", Address = echo.Address, Labels = new Dictionary<string, string> { ["env"] = "dev" } });
         cluster.AddTcpTarget(new EmulatorTcpTarget { Name = "prod-box", Address = echo.Address, Labels = new Dictionary<string, string> { ["env"] = "prod" } });
         using var bot = await EmulatorScenario.JoinAsync(cluster);
@@ -79,7 +80,7 @@ public sealed class TransportTests
     public async Task ProxySSH_refuses_a_locked_identity_and_accepts_it_again_after_unlock()
     {
         await using var cluster = await EmulatorScenario.StartAsync();
-        await using var echo = new EchoServer();
+        await using var echo = new TcpTestTarget(TcpTargetBehavior.Echo);
         cluster.AddTcpTarget(new EmulatorTcpTarget { Name = "echo", Address = echo.Address });
         using var bot = await EmulatorScenario.JoinAsync(cluster);
         using var output = await EmulatorScenario.ImpersonateAsync(cluster, bot, [EmulatorScenario.AccessRole]);
