@@ -8,8 +8,8 @@ using Microsoft.Extensions.Time.Testing;
 using Teleport.MachineId.Hosting;
 using Teleport.MachineId.Identity.Internal;
 using Teleport.MachineId.Tests.Identity;
-using static Teleport.MachineId.Tests.Identity.IdentityTestSupport;
 using Teleport.MachineId.Tests.Infrastructure;
+using static Teleport.MachineId.Tests.Identity.IdentityTestSupport;
 
 namespace Teleport.MachineId.Tests.Hosting;
 

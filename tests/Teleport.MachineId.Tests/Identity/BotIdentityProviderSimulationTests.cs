@@ -1,8 +1,8 @@
 using Microsoft.Extensions.Time.Testing;
 using Teleport.MachineId.Destinations;
 using Teleport.MachineId.Identity.Internal;
-using static Teleport.MachineId.Tests.Identity.IdentityTestSupport;
 using Teleport.MachineId.Tests.Infrastructure;
+using static Teleport.MachineId.Tests.Identity.IdentityTestSupport;
 
 namespace Teleport.MachineId.Tests.Identity;
 

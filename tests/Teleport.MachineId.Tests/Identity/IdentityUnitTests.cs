@@ -3,8 +3,8 @@ using Grpc.Core;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using Teleport.MachineId.Identity.Internal;
-using static Teleport.MachineId.Tests.Identity.IdentityTestSupport;
 using Teleport.MachineId.Tests.Infrastructure;
+using static Teleport.MachineId.Tests.Identity.IdentityTestSupport;
 
 namespace Teleport.MachineId.Tests.Identity;
 
