@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Options;
 using Teleport.MachineId.Identity.Internal;
 
-namespace Teleport.MachineId.Hosting;
+namespace Teleport.MachineId;
 
 /// <summary>
 /// Validates <see cref="MachineIdOptions"/> for the options system, so a host with
