@@ -39,6 +39,12 @@ public static class MachineIdEventIds
     /// <summary>The configured token differs from the one that produced the stored identity; joining again (Information).</summary>
     public const int BotTokenChanged = 1008;
 
+    /// <summary>
+    /// A renewal's outcome is uncertain (or the identity expired) and the join method can join again
+    /// on its own; the bot joins again instead of waiting for a new token (Warning).
+    /// </summary>
+    public const int BotRejoiningUnattended = 1009;
+
     // 2000–2099: renewal.
 
     /// <summary>A renewal started (Debug).</summary>

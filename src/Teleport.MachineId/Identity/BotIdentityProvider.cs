@@ -7,6 +7,8 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Teleport.MachineId.Crypto;
 using Teleport.MachineId.Identity.Internal;
+using Teleport.MachineId.Identity.Joining;
+using Teleport.MachineId.Identity.Storage;
 
 namespace Teleport.MachineId;
 
@@ -64,7 +66,8 @@ public sealed class BotIdentityProvider : IBotIdentityProvider
     private IBotCredentialClient? _client;
     private bool _hasStoredIdentity;
     private string? _storedTokenHash;
-    private bool _tokenChanged;
+    private JoinMethodState _storedMethodState = JoinMethodState.Empty;
+    private bool _rejoinRequested;
     private BotJoinRequiredException? _joinRequired;
     private Task<BotIdentity>? _inFlight;
     private bool _inFlightPublished;
@@ -458,6 +461,7 @@ public sealed class BotIdentityProvider : IBotIdentityProvider
         {
             _hasStoredIdentity = true;
             _storedTokenHash = stored.TokenHash;
+            _storedMethodState = stored.MethodState;
             try
             {
                 var key = PrivateKey.ImportPem(stored.PrivateKeyPem);
@@ -472,7 +476,15 @@ public sealed class BotIdentityProvider : IBotIdentityProvider
         if (state.InFlight is { } record)
         {
             var sameInstance = identity is null || record.InstanceId is null || record.InstanceId == identity.InstanceId;
-            if (identity is not null && sameInstance && (record.FromGeneration < 0 || record.FromGeneration >= identity.Generation))
+            if (identity is not null && sameInstance && (record.FromGeneration < 0 || record.FromGeneration >= identity.Generation)
+                && _joinMethod.CanRejoinUnattended)
+            {
+                // The cluster may be ahead of the stored generation, but this method joins again on its own.
+                // The record stays until the new join is stored.
+                IdentityLog.RejoiningAfterUncertainRenewal(_logger, identity.Generation, _joinMethod.Name);
+                _rejoinRequested = true;
+            }
+            else if (identity is not null && sameInstance && (record.FromGeneration < 0 || record.FromGeneration >= identity.Generation))
             {
                 _joinRequired = new BotJoinRequiredException(
                     BotJoinRequiredReason.GenerationUncertain,
@@ -497,19 +509,28 @@ public sealed class BotIdentityProvider : IBotIdentityProvider
         if (identity.IsExpiredAt(now))
         {
             IdentityLog.StoredIdentityDiscarded(_logger, store.Description, $"it expired at {identity.NotAfter:u}");
-            _joinRequired ??= ExpiredError(identity);
+            if (!_joinMethod.CanRejoinUnattended)
+            {
+                _joinRequired ??= ExpiredError(identity);
+            }
+
             Volatile.Write(ref _current, identity);
             return;
         }
 
-        if (_joinMethod.SecretIsSingleUse && _storedTokenHash is not null)
+        if (_rejoinRequested)
+        {
+            return;
+        }
+
+        if (_joinMethod.SecretUse == JoinSecretUse.SingleUseToken && _storedTokenHash is not null)
         {
             var secret = await _secret.ResolveAsync(cancellationToken).ConfigureAwait(false);
             if (secret is not null && JoinSecretSource.Hash(secret) != _storedTokenHash)
             {
                 // tbot's rule: a different configured token means the operator wants a fresh join.
                 IdentityLog.TokenChanged(_logger);
-                _tokenChanged = true;
+                _rejoinRequested = true;
                 return;
             }
         }
@@ -580,12 +601,15 @@ public sealed class BotIdentityProvider : IBotIdentityProvider
         var current = Current;
         var now = _time.GetUtcNow();
         bool needJoin;
+        bool forcedJoin;
         lock (_gate)
         {
-            needJoin = current is null || _joinRequired is not null || _tokenChanged || current.IsExpiredAt(now) || !current.IsRenewable;
+            forcedJoin = MustJoinAgain(current, now);
+            needJoin = forcedJoin || _joinMethod.RenewalKind == BotRenewalKind.Rejoin;
         }
 
-        var reason = needJoin ? (current is null && !_hasStoredIdentity ? BotIdentityChangeReason.Joined : BotIdentityChangeReason.Rejoined) : hint;
+        // A routine re-join of a delegated method is its renewal; a join forced by the state is a (re)join.
+        var reason = !forcedJoin ? hint : current is null && !_hasStoredIdentity ? BotIdentityChangeReason.Joined : BotIdentityChangeReason.Rejoined;
         var operation = BotIdentityTelemetry.OperationName(reason);
         using var activity = BotIdentityTelemetry.ActivitySource.StartActivity(needJoin ? "teleport.machineid.bot.join" : "teleport.machineid.bot.renew");
         try
@@ -661,23 +685,38 @@ public sealed class BotIdentityProvider : IBotIdentityProvider
 
     private async Task<BotIdentity> JoinAsync(BotIdentity? current, BotIdentityChangeReason reason, CancellationToken cancellationToken)
     {
-        var secret = _joinMethod.RequiresSecret ? await _secret.ResolveAsync(cancellationToken).ConfigureAwait(false) : null;
+        var singleUse = _joinMethod.SecretUse == JoinSecretUse.SingleUseToken;
+        var secret = singleUse ? await _secret.ResolveAsync(cancellationToken).ConfigureAwait(false) : null;
         var now = _time.GetUtcNow();
-        if (_joinMethod.RequiresSecret && secret is null)
+        if (singleUse && secret is null)
         {
             throw NoUsableTokenError(current, now, used: false);
         }
 
         var hash = secret is null ? null : JoinSecretSource.Hash(secret);
-        if (_joinMethod.SecretIsSingleUse && hash is not null && _hasStoredIdentity && hash == _storedTokenHash)
+        if (singleUse && _hasStoredIdentity && hash == _storedTokenHash)
         {
             // This token produced the stored identity and has been consumed by the cluster.
             throw NoUsableTokenError(current, now, used: true);
         }
 
-        IdentityLog.Joining(_logger, _options.ProxyServer ?? _options.AuthServer ?? "?", _joinMethod.Name, _secret.Description);
-        var context = new BotJoinContext(_client!, secret, _options.CredentialTtl, current);
+        // Nothing is spent remotely unless the result can be stored.
+        await _store!.VerifyWritableAsync(cancellationToken).ConfigureAwait(false);
+        IdentityLog.Joining(_logger, _options.ProxyServer ?? _options.AuthServer ?? "?", _joinMethod.Name, singleUse ? _secret.Description : "the join method");
+        var context = new BotJoinContext
+        {
+            Client = _client!,
+            Options = _options,
+            Secret = secret,
+            Current = current is not null && !current.IsExpiredAt(now) ? current : null,
+            State = _storedMethodState,
+            Storage = _store,
+            Time = _time,
+            Logger = _logger,
+        };
         var result = await _joinMethod.JoinAsync(context, cancellationToken).ConfigureAwait(false);
+        var methodState = result.State ?? _storedMethodState;
+        Fault(RenewalFaultPoint.AfterCertificatesIssued);
         var material = ToMaterial(result.Certificates, _joinMethod.Name);
         BotIdentity identity;
         try
@@ -690,23 +729,20 @@ public sealed class BotIdentityProvider : IBotIdentityProvider
             throw;
         }
 
-        // Durable before use: the token is spent now, so losing this identity would need a new token.
-        await _store!.SaveIdentityAsync(new StoredBotIdentity(result.PrivateKey.ExportPem(), material, hash, now), CancellationToken.None).ConfigureAwait(false);
-        try
-        {
-            await _store.ClearInFlightAsync(CancellationToken.None).ConfigureAwait(false);
-        }
-        catch (Destinations.DestinationException ex)
-        {
-            IdentityLog.RecordClearFailed(_logger, ex);
-        }
+        // Durable before use, with the method's state in the same write: the join is spent now.
+        await _store!.SaveIdentityAsync(
+            new StoredBotIdentity(result.PrivateKey.ExportPem(), material, hash ?? (singleUse ? null : _storedTokenHash), now) { MethodState = methodState },
+            CancellationToken.None).ConfigureAwait(false);
+        Fault(RenewalFaultPoint.AfterPersist);
+        await TryClearInFlightAsync(_store).ConfigureAwait(false);
 
         lock (_gate)
         {
             _hasStoredIdentity = true;
-            _storedTokenHash = hash;
+            _storedTokenHash = hash ?? (singleUse ? null : _storedTokenHash);
+            _storedMethodState = methodState;
             _joinRequired = null;
-            _tokenChanged = false;
+            _rejoinRequested = false;
         }
 
         IdentityLog.Joined(_logger, identity.Username, identity.ClusterName, identity.InstanceId, identity.Generation, identity.NotAfter);
@@ -845,7 +881,9 @@ public sealed class BotIdentityProvider : IBotIdentityProvider
             try
             {
                 // Durable before use, and never cancelled: the cluster now expects the new generation.
-                await store.SaveIdentityAsync(new StoredBotIdentity(key.ExportPem(), material, _storedTokenHash, now), CancellationToken.None).ConfigureAwait(false);
+                await store.SaveIdentityAsync(
+                    new StoredBotIdentity(key.ExportPem(), material, _storedTokenHash, now) { MethodState = _storedMethodState },
+                    CancellationToken.None).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is not SimulatedCrashException)
             {
@@ -971,13 +1009,17 @@ public sealed class BotIdentityProvider : IBotIdentityProvider
         }
     }
 
+    /// <summary>Whether the next attempt must join (no usable identity), rather than renew (or re-join as a renewal). Call under the gate.</summary>
+    private bool MustJoinAgain(BotIdentity? current, DateTimeOffset now) =>
+        current is null || _joinRequired is not null || _rejoinRequested || current.IsExpiredAt(now)
+        || (_joinMethod.RenewalKind == BotRenewalKind.GenerateUserCerts && !current.IsRenewable);
+
     private (DateTimeOffset Due, BotIdentityChangeReason Reason) NextStep(DateTimeOffset now)
     {
         lock (_gate)
         {
             var current = _current;
-            var needJoin = current is null || _joinRequired is not null || _tokenChanged || current.IsExpiredAt(now) || !current.IsRenewable;
-            if (needJoin)
+            if (MustJoinAgain(current, now))
             {
                 return (_retryAt ?? now, BotIdentityChangeReason.Rejoined);
             }

@@ -3,6 +3,8 @@ using Grpc.Core;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using Teleport.MachineId.Identity.Internal;
+using Teleport.MachineId.Identity.Joining;
+using Teleport.MachineId.Identity.Storage;
 using Teleport.MachineId.Tests.Infrastructure;
 using static Teleport.MachineId.Tests.Identity.IdentityTestSupport;
 
@@ -162,15 +164,15 @@ public sealed class BotIdentityStoreTests
     [Test]
     public void Every_truncation_of_a_stored_identity_is_a_format_error()
     {
-        var bytes = DirectoryBotIdentityStore.EncodeIdentity(
+        var bytes = BotIdentityStoreFormat.EncodeIdentity(
             new StoredBotIdentity("KEY", new BotIdentityMaterial("TLS", "SSH", ["CA"], ["K"], "token"), null, Start));
         for (var length = 0; length < bytes.Length - 1; length += 7)
         {
-            Assert.Throws<TeleportFormatException>(() => DirectoryBotIdentityStore.DecodeIdentity(bytes[..length]), $"length {length}");
+            Assert.Throws<TeleportFormatException>(() => BotIdentityStoreFormat.DecodeIdentity(bytes[..length]), $"length {length}");
         }
 
-        Assert.Throws<TeleportFormatException>(() => DirectoryBotIdentityStore.DecodeIdentity("{\"version\":9}"u8.ToArray()));
-        Assert.Throws<TeleportFormatException>(() => DirectoryBotIdentityStore.DecodeInFlight("[]"u8.ToArray()));
+        Assert.Throws<TeleportFormatException>(() => BotIdentityStoreFormat.DecodeIdentity("{\"version\":9}"u8.ToArray()));
+        Assert.Throws<TeleportFormatException>(() => BotIdentityStoreFormat.DecodeInFlight("[]"u8.ToArray()));
     }
 
     [Test]

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Teleport.MachineId.Crypto;
+using Teleport.MachineId.Identity.Joining;
 using Teleport.MachineId.Wire.Calls;
 
 namespace Teleport.MachineId.Identity.Internal;

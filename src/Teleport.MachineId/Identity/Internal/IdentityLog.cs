@@ -41,6 +41,10 @@ internal static partial class IdentityLog
         Message = "The configured join token differs from the one that produced the stored identity; joining again")]
     public static partial void TokenChanged(ILogger logger);
 
+    [LoggerMessage(EventId = MachineIdEventIds.BotRejoiningUnattended, EventName = "BotRejoiningUnattended", Level = LogLevel.Warning,
+        Message = "A renewal from generation {Generation} was interrupted after it may have reached the cluster; joining again with join method {JoinMethod}, which needs no new secret")]
+    public static partial void RejoiningAfterUncertainRenewal(ILogger logger, int generation, string joinMethod);
+
     [LoggerMessage(EventId = MachineIdEventIds.BotRenewing, EventName = "BotRenewing", Level = LogLevel.Debug,
         Message = "Renewing bot identity generation {Generation} (valid until {NotAfter:o}), reason {Reason}")]
     public static partial void Renewing(ILogger logger, int generation, DateTimeOffset notAfter, BotIdentityChangeReason reason);

@@ -7,6 +7,7 @@ using System.Security.Cryptography.X509Certificates;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using Teleport.MachineId.Crypto;
+using Teleport.MachineId.Identity.Joining;
 using Teleport.MachineId.Wire;
 using Teleport.MachineId.Wire.Calls;
 using Teleport.MachineId.Wire.Join;
