@@ -33,23 +33,6 @@ public sealed class RenewalScheduleTests
             Assert.That(fraction, Is.EqualTo((2.0 / 3.0) + (((sample * 2) - 1) * 0.05)).Within(1e-6));
         }
     }
-
-    [Test]
-    public void Backoff_is_full_jitter_below_a_doubling_cap()
-    {
-        var options = new MachineIdOptions { RetryMinBackoff = TimeSpan.FromSeconds(1), RetryMaxBackoff = TimeSpan.FromMinutes(1) };
-        var high = new RenewalSchedule(options, () => 0.999999);
-        var low = new RenewalSchedule(options, () => 0.0);
-        Assert.Multiple(() =>
-        {
-            Assert.That(high.BackoffCap(1), Is.EqualTo(TimeSpan.FromSeconds(1)));
-            Assert.That(high.BackoffCap(4), Is.EqualTo(TimeSpan.FromSeconds(8)));
-            Assert.That(high.BackoffCap(7), Is.EqualTo(TimeSpan.FromMinutes(1)));
-            Assert.That(high.BackoffCap(1000), Is.EqualTo(TimeSpan.FromMinutes(1)));
-            Assert.That(high.Backoff(4), Is.LessThanOrEqualTo(TimeSpan.FromSeconds(8)).And.GreaterThan(TimeSpan.FromSeconds(7.9)));
-            Assert.That(low.Backoff(4), Is.EqualTo(TimeSpan.FromMilliseconds(1)));
-        });
-    }
 }
 
 [TestFixture]

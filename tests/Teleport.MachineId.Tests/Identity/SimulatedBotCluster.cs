@@ -31,6 +31,7 @@ internal sealed class SimulatedBotCluster : IDisposable
     private readonly Dictionary<string, string> _tokens = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Instance> _instances = new(StringComparer.Ordinal);
     private readonly Dictionary<string, PublicKeyInfo> _boundKeys = new(StringComparer.Ordinal);
+    private int _renewalRequestsSent;
     private readonly List<Channel<CertificateAuthorityChange>> _watchers = [];
 
     public SimulatedBotCluster(TimeProvider time)
@@ -64,6 +65,9 @@ internal sealed class SimulatedBotCluster : IDisposable
     public int Joins { get; private set; }
 
     public int Renewals { get; private set; }
+
+    /// <summary>Renewal requests that left the client (after its in-flight record).</summary>
+    public int RenewalRequestsSent => Volatile.Read(ref _renewalRequestsSent);
 
     /// <summary>Joins of the simulated delegated method (first joins and re-joins).</summary>
     public int DelegatedJoins { get; private set; }
@@ -328,8 +332,15 @@ internal sealed class SimulatedBotCluster : IDisposable
                 },
                 cancellationToken);
 
-        public Task<IssuedBotCertificates> RenewAsync(BotIdentity identity, PublicKeyInfo publicKey, DateTimeOffset expires, CancellationToken cancellationToken) =>
-            Task.Run(() => cluster.Renew(identity, publicKey, expires), cancellationToken);
+        public async Task<IssuedBotCertificates> RenewAsync(
+            BotIdentity identity, PublicKeyInfo publicKey, DateTimeOffset expires, Func<CancellationToken, Task> beforeSend, CancellationToken cancellationToken)
+        {
+            // An unreachable Auth fails before anything is sent, as a refused connection does.
+            cluster.ThrowIfDown();
+            await beforeSend(cancellationToken);
+            Interlocked.Increment(ref cluster._renewalRequestsSent);
+            return await Task.Run(() => cluster.Renew(identity, publicKey, expires), cancellationToken);
+        }
 
         public Task SubmitHeartbeatAsync(BotIdentity identity, BotHeartbeat heartbeat, CancellationToken cancellationToken)
         {

@@ -33,6 +33,10 @@ internal static partial class IdentityLog
         Message = "Joining failed (attempt {Attempt}); retrying in {RetryIn}")]
     public static partial void JoinFailed(ILogger logger, Exception exception, int attempt, TimeSpan retryIn);
 
+    [LoggerMessage(EventId = MachineIdEventIds.BotAttemptFailed, EventName = "BotAttemptFailed", Level = LogLevel.Debug,
+        Message = "The one-shot join or renewal failed (attempt {Attempt}); the caller reports it")]
+    public static partial void AttemptFailed(ILogger logger, Exception exception, int attempt);
+
     [LoggerMessage(EventId = MachineIdEventIds.BotJoinRequired, EventName = "BotJoinRequired", Level = LogLevel.Error,
         Message = "{Message}")]
     public static partial void JoinRequired(ILogger logger, string message);
@@ -65,9 +69,9 @@ internal static partial class IdentityLog
         Message = "Next renewal at {At:o}")]
     public static partial void RenewalScheduled(ILogger logger, DateTimeOffset at);
 
-    [LoggerMessage(EventId = MachineIdEventIds.BotRenewalOutcomeUnknown, EventName = "BotRenewalOutcomeUnknown", Level = LogLevel.Error,
-        Message = "{Message}")]
-    public static partial void RenewalOutcomeUnknown(ILogger logger, Exception exception, string message);
+    [LoggerMessage(EventId = MachineIdEventIds.BotRenewalOutcomeUnknown, EventName = "BotRenewalOutcomeUnknown", Level = LogLevel.Debug,
+        Message = "The renewal from generation {Generation} got no answer after its request may have reached the cluster")]
+    public static partial void RenewalOutcomeUnknown(ILogger logger, Exception exception, int generation);
 
     [LoggerMessage(EventId = MachineIdEventIds.BotIdentityExpired, EventName = "BotIdentityExpired", Level = LogLevel.Error,
         Message = "The bot identity expired at {NotAfter:o} before it could be renewed")]

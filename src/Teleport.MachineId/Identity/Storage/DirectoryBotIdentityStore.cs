@@ -76,33 +76,28 @@ internal sealed class DirectoryBotIdentityStore : IBotIdentityStore
     {
         StoredBotIdentity? identity = null;
         TeleportException? error = null;
-        var identityBytes = await ReadIfExistsAsync(_identityPath, MaxFileSize, cancellationToken).ConfigureAwait(false);
-        if (identityBytes is not null)
+        try
         {
-            try
-            {
-                identity = BotIdentityStoreFormat.DecodeIdentity(identityBytes);
-            }
-            catch (TeleportFormatException ex)
-            {
-                error = ex;
-            }
+            // Over its size limit counts as unreadable, like bad JSON.
+            var identityBytes = await ReadIfExistsAsync(_identityPath, MaxFileSize, cancellationToken).ConfigureAwait(false);
+            identity = identityBytes is null ? null : BotIdentityStoreFormat.DecodeIdentity(identityBytes);
+        }
+        catch (TeleportFormatException ex)
+        {
+            error = ex;
         }
 
         InFlightRenewal? inFlight = null;
-        var inFlightBytes = await ReadIfExistsAsync(_inFlightPath, MaxFileSize, cancellationToken).ConfigureAwait(false);
-        if (inFlightBytes is not null)
+        try
+        {
+            var inFlightBytes = await ReadIfExistsAsync(_inFlightPath, MaxFileSize, cancellationToken).ConfigureAwait(false);
+            inFlight = inFlightBytes is null ? null : BotIdentityStoreFormat.DecodeInFlight(inFlightBytes);
+        }
+        catch (TeleportFormatException)
         {
             // A record that cannot be read still says a renewal was in flight; treat it as one
             // from an unknown generation, which the engine handles conservatively.
-            try
-            {
-                inFlight = BotIdentityStoreFormat.DecodeInFlight(inFlightBytes);
-            }
-            catch (TeleportFormatException)
-            {
-                inFlight = new InFlightRenewal(-1, null, string.Empty, DateTimeOffset.MinValue);
-            }
+            inFlight = new InFlightRenewal(-1, null, string.Empty, DateTimeOffset.MinValue);
         }
 
         return new StoredBotState(identity, inFlight, error);
