@@ -14,72 +14,15 @@ internal sealed class BotRunPlan
 
     public bool Oneshot { get; init; }
 
-    /// <summary>Builds the plan from tbot's v2 YAML (already validated by the reader).</summary>
-    /// <exception cref="TbotConfigurationException">The token file cannot be read.</exception>
-    public static async Task<BotRunPlan> FromConfigurationAsync(TbotConfiguration configuration, string? proxyCaBundle, ILoggerFactory loggerFactory, CancellationToken cancellationToken)
+    /// <summary>
+    /// Builds the plan from tbot's v2 YAML (already validated by the reader) with the public mapping
+    /// (<see cref="TbotConfigurationExtensions"/>), plus what only the command line says.
+    /// </summary>
+    public static BotRunPlan FromConfiguration(TbotConfiguration configuration, string? proxyCaBundle, ILoggerFactory loggerFactory)
     {
-        var bot = new MachineIdOptions
-        {
-            ProxyServer = configuration.ProxyServer?.ToString(),
-            AuthServer = configuration.AuthServer?.ToString(),
-            Insecure = configuration.Insecure,
-            CaPath = configuration.Onboarding.CaPath,
-            CredentialTtl = configuration.CredentialLifetime.Ttl,
-            RenewalInterval = configuration.CredentialLifetime.RenewalInterval,
-            RenewalMode = BotRenewalMode.FixedInterval,
-            ProxyCaBundlePath = proxyCaBundle,
-        };
-        foreach (var pin in configuration.Onboarding.CaPins)
-        {
-            bot.CaPins.Add(pin);
-        }
-
-        if (configuration.Onboarding.Token is { } token)
-        {
-            if (token.IsFile)
-            {
-                bot.TokenFile = token.FilePath;
-            }
-            else
-            {
-                bot.Token = await token.ResolveAsync(cancellationToken).ConfigureAwait(false);
-            }
-        }
-
-        switch (configuration.Storage)
-        {
-            case TbotDirectoryDestination directory:
-                bot.StorageType = BotStorageType.Directory;
-                bot.StoragePath = directory.Path;
-                break;
-            default:
-                bot.StorageType = BotStorageType.Memory;
-                break;
-        }
-
-        var outputs = new List<IdentityOutputOptions>();
-        foreach (var service in configuration.Services)
-        {
-            var lifetime = service.CredentialLifetime ?? configuration.CredentialLifetime;
-            var output = new IdentityOutputOptions
-            {
-                Name = service.Name,
-                Destination = ToDestination(service.Destination, loggerFactory),
-                Cluster = service.Cluster,
-                CredentialTtl = lifetime.Ttl,
-                RenewalInterval = lifetime.RenewalInterval,
-                WriteSshConfig = service.WriteSshConfig,
-                AllowReissue = service.AllowReissue,
-            };
-            foreach (var role in service.Roles)
-            {
-                output.Roles.Add(role);
-            }
-
-            outputs.Add(output);
-        }
-
-        return new BotRunPlan { Bot = bot, Outputs = outputs, Oneshot = configuration.Oneshot };
+        var bot = configuration.ToMachineIdOptions();
+        bot.ProxyCaBundlePath = proxyCaBundle;
+        return new BotRunPlan { Bot = bot, Outputs = configuration.ToIdentityOutputOptions(loggerFactory), Oneshot = configuration.Oneshot };
     }
 
     /// <summary>A <c>--storage</c> or <c>--destination</c> value: <c>memory://</c>, <c>file:///path</c> or a path.</summary>
@@ -103,36 +46,5 @@ internal sealed class BotRunPlan
         }
 
         return (false, Path.GetFullPath(value));
-    }
-
-    private static IDestinationWriter ToDestination(TbotDestination destination, ILoggerFactory loggerFactory)
-    {
-        if (destination is not TbotDirectoryDestination directory)
-        {
-            return new MemoryDestination();
-        }
-
-        var options = new DirectoryDestinationOptions
-        {
-            Path = directory.Path,
-            Symlinks = directory.Symlinks switch
-            {
-                TbotSymlinksMode.Secure => SymlinkMode.Secure,
-                TbotSymlinksMode.Insecure => SymlinkMode.Insecure,
-                _ => SymlinkMode.TrySecure,
-            },
-            Acls = directory.Acls switch
-            {
-                TbotAclMode.Required => AclMode.Required,
-                TbotAclMode.Try => AclMode.Try,
-                _ => AclMode.Off,
-            },
-        };
-        foreach (var reader in directory.Readers)
-        {
-            options.Readers.Add(reader.Kind == TbotReaderKind.User ? AclReader.User(reader.Name) : AclReader.Group(reader.Name));
-        }
-
-        return new DirectoryDestination(options, loggerFactory.CreateLogger<DirectoryDestination>());
     }
 }

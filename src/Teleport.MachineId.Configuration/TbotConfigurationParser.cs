@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Globalization;
+using Teleport.MachineId.Destinations;
 
 namespace Teleport.MachineId.Configuration;
 
@@ -596,9 +597,9 @@ internal sealed class TbotConfigurationParser
     {
         string? directory = null;
         ConfigYamlNode? directoryNode = null;
-        var symlinks = TbotSymlinksMode.TrySecure;
-        var acls = OperatingSystem.IsLinux() ? TbotAclMode.Try : TbotAclMode.Off;
-        IReadOnlyList<TbotDirectoryReader> readers = [];
+        var symlinks = SymlinkMode.TrySecure;
+        var acls = OperatingSystem.IsLinux() ? AclMode.Try : AclMode.Off;
+        IReadOnlyList<AclReader> readers = [];
         var errorsBefore = errors.Count;
 
         foreach (var (key, value) in mapping.Entries)
@@ -615,23 +616,23 @@ internal sealed class TbotConfigurationParser
                 case "symlinks":
                     symlinks = ReadString(value, childPath) switch
                     {
-                        null or "try-secure" => TbotSymlinksMode.TrySecure,
-                        "secure" => TbotSymlinksMode.Secure,
-                        "insecure" => TbotSymlinksMode.Insecure,
+                        null or "try-secure" => SymlinkMode.TrySecure,
+                        "secure" => SymlinkMode.Secure,
+                        "insecure" => SymlinkMode.Insecure,
                         var other => FailAndReturn(
                             childPath,
                             $"{Quote(other)} is not a symlinks mode{KeySuggestion.DidYouMean(other, ["secure", "try-secure", "insecure"])}; use secure, try-secure or insecure",
                             value,
-                            TbotSymlinksMode.TrySecure),
+                            SymlinkMode.TrySecure),
                     };
                     break;
                 case "acls":
                     acls = ReadString(value, childPath) switch
                     {
                         null => acls,
-                        "off" => TbotAclMode.Off,
-                        "try" => TbotAclMode.Try,
-                        "required" => TbotAclMode.Required,
+                        "off" => AclMode.Off,
+                        "try" => AclMode.Try,
+                        "required" => AclMode.Required,
                         var other => FailAndReturn(
                             childPath,
                             $"{Quote(other)} is not an acls mode{KeySuggestion.DidYouMean(other, ["off", "try", "required"])}; use off, try or required (quote \"off\" if another YAML tool reads it as false)",
@@ -662,9 +663,9 @@ internal sealed class TbotConfigurationParser
         return new TbotDirectoryDestination { Path = directory, Symlinks = symlinks, Acls = acls, Readers = readers };
     }
 
-    private IReadOnlyList<TbotDirectoryReader> ReadReaders(ConfigYamlNode node, string path)
+    private IReadOnlyList<AclReader> ReadReaders(ConfigYamlNode node, string path)
     {
-        var readers = new List<TbotDirectoryReader>();
+        var readers = new List<AclReader>();
         switch (node)
         {
             case ConfigYamlScalar { IsNull: true }:
@@ -685,7 +686,7 @@ internal sealed class TbotConfigurationParser
         }
     }
 
-    private TbotDirectoryReader? ReadReader(ConfigYamlNode node, string path)
+    private AclReader? ReadReader(ConfigYamlNode node, string path)
     {
         if (node is not ConfigYamlMapping mapping)
         {
@@ -719,10 +720,17 @@ internal sealed class TbotConfigurationParser
             case (not null, not null):
                 Fail(path, "a reader may set only one of 'user' or 'group'; use one list entry for each", mapping);
                 return null;
-            case (not null, null):
-                return new TbotDirectoryReader(TbotReaderKind.User, user);
             default:
-                return new TbotDirectoryReader(TbotReaderKind.Group, group!);
+                try
+                {
+                    return user is not null ? AclReader.User(user) : AclReader.Group(group!);
+                }
+                catch (ArgumentException)
+                {
+                    var kind = user is not null ? "user" : "group";
+                    Fail(path, $"{Quote(user ?? group!)} is not a valid {kind}: use a {kind} name without ':', white space or control characters, or a numeric id", mapping);
+                    return null;
+                }
         }
     }
 
@@ -804,7 +812,7 @@ internal sealed class TbotConfigurationParser
         var effectiveStorage = storage ?? new TbotDirectoryDestination
         {
             Path = DefaultStoragePath,
-            Acls = OperatingSystem.IsLinux() ? TbotAclMode.Try : TbotAclMode.Off,
+            Acls = OperatingSystem.IsLinux() ? AclMode.Try : AclMode.Off,
         };
         if (storage is null)
         {

@@ -1,3 +1,5 @@
+using Teleport.MachineId.Destinations;
+
 namespace Teleport.MachineId.Configuration;
 
 /// <summary>
@@ -18,60 +20,32 @@ public sealed record TbotDirectoryDestination : TbotDestination
     /// <summary><c>path</c>: the directory (created if missing).</summary>
     public required string Path { get; init; }
 
-    /// <summary><c>symlinks</c>: how symbolic links in the path are treated; default <see cref="TbotSymlinksMode.TrySecure"/>.</summary>
-    public TbotSymlinksMode Symlinks { get; init; } = TbotSymlinksMode.TrySecure;
+    /// <summary><c>symlinks</c>: how symbolic links in the path are treated; default <see cref="SymlinkMode.TrySecure"/>.</summary>
+    public SymlinkMode Symlinks { get; init; } = SymlinkMode.TrySecure;
 
     /// <summary>
     /// <c>acls</c>: whether POSIX ACLs for <see cref="Readers"/> are managed. When not written, tbot
-    /// uses <see cref="TbotAclMode.Try"/> on Linux and <see cref="TbotAclMode.Off"/> elsewhere, and
+    /// uses <see cref="AclMode.Try"/> on Linux and <see cref="AclMode.Off"/> elsewhere, and
     /// the reader resolves it the same way for the platform it runs on.
     /// </summary>
-    public TbotAclMode Acls { get; init; } = TbotAclMode.Off;
+    public AclMode Acls { get; init; } = AclMode.Off;
 
-    /// <summary><c>readers</c>: users and groups granted read access through ACLs.</summary>
-    public IReadOnlyList<TbotDirectoryReader> Readers { get; init; } = [];
+    /// <summary><c>readers</c>: users and groups granted read access through ACLs (a name, or a numeric id as written).</summary>
+    public IReadOnlyList<AclReader> Readers { get; init; } = [];
+
+    /// <summary>The options of a <see cref="DirectoryDestination"/> that writes where and how this destination says.</summary>
+    /// <returns>New options.</returns>
+    public DirectoryDestinationOptions ToDirectoryDestinationOptions()
+    {
+        var options = new DirectoryDestinationOptions { Path = Path, Symlinks = Symlinks, Acls = Acls };
+        foreach (var reader in Readers)
+        {
+            options.Readers.Add(reader);
+        }
+
+        return options;
+    }
 }
 
 /// <summary><c>type: memory</c>: kept in process memory only; nothing persists across restarts.</summary>
 public sealed record TbotMemoryDestination : TbotDestination;
-
-/// <summary>A directory destination's <c>symlinks</c> mode.</summary>
-public enum TbotSymlinksMode
-{
-    /// <summary><c>try-secure</c> (default): refuse symbolic links where the OS can enforce it, else follow them with a warning.</summary>
-    TrySecure = 0,
-
-    /// <summary><c>secure</c>: refuse symbolic links; fail where the OS cannot enforce it (Linux before 5.6).</summary>
-    Secure,
-
-    /// <summary><c>insecure</c>: follow symbolic links.</summary>
-    Insecure,
-}
-
-/// <summary>A directory destination's <c>acls</c> mode.</summary>
-public enum TbotAclMode
-{
-    /// <summary><c>off</c>: manage no ACLs.</summary>
-    Off = 0,
-
-    /// <summary><c>try</c>: manage ACLs for the readers if the file system allows, else warn.</summary>
-    Try,
-
-    /// <summary><c>required</c>: fail when ACLs cannot be managed.</summary>
-    Required,
-}
-
-/// <summary>Whether a <see cref="TbotDirectoryReader"/> names a user or a group.</summary>
-public enum TbotReaderKind
-{
-    /// <summary><c>user: &lt;name|uid&gt;</c>.</summary>
-    User = 0,
-
-    /// <summary><c>group: &lt;name|gid&gt;</c>.</summary>
-    Group,
-}
-
-/// <summary>An entry of <c>readers</c>: one user or one group, by name or numeric id.</summary>
-/// <param name="Kind">User or group.</param>
-/// <param name="Name">The user or group name, or its numeric id as written (e.g. <c>"1000"</c>).</param>
-public sealed record TbotDirectoryReader(TbotReaderKind Kind, string Name);

@@ -50,7 +50,7 @@ public static class IdentityOutputServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentNullException.ThrowIfNull(configuration);
-        services.AddOptions<IdentityOutputOptions>(name).Bind(configuration);
+        services.AddOptions<IdentityOutputOptions>(name).Configure(options => IdentityOutputSettings.Apply(configuration, options));
         return AddCore(services, name);
     }
 

@@ -41,7 +41,7 @@ public static class MachineIdServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
-        services.AddOptions<MachineIdOptions>().Bind(configuration).ValidateOnStart();
+        services.AddOptions<MachineIdOptions>().Configure(options => MachineIdSettings.Apply(configuration, options)).ValidateOnStart();
         return AddCore(services);
     }
 

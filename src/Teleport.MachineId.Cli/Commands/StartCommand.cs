@@ -74,7 +74,7 @@ internal static class StartCommand
                 configuration = configuration with { Oneshot = true };
             }
 
-            var plan = await BotRunPlan.FromConfigurationAsync(configuration, parseResult.GetValue(CaBundle), loggerFactory, cancellationToken).ConfigureAwait(false);
+            var plan = BotRunPlan.FromConfiguration(configuration, parseResult.GetValue(CaBundle), loggerFactory);
             await BotRunner.RunAsync(plan, loggerFactory, timeProvider, cancellationToken).ConfigureAwait(false);
             return ExitCodes.Success;
         }));

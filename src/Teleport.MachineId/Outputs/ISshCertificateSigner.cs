@@ -7,15 +7,23 @@ namespace Teleport.MachineId.Outputs;
 
 /// <summary>
 /// Issues the SSH user certificate and the TLS client certificate of an impersonated identity for
-/// a public key, with the cluster's CA material, as tbot's identity output requests them.
+/// a public key, with the cluster's CA material, as tbot's identity output requests them; an
+/// <see cref="IdentityOutputService"/> writes what any implementation issues.
 /// </summary>
 /// <remarks>
 /// Implementations: <see cref="TeleportSshCertificateSigner"/> (the cluster's Auth Service, on the
 /// bot's identity) and <see cref="LocalSshCertificateSigner"/> (a local certificate authority, for
-/// offline use and tests). Implementations are safe for concurrent use.
+/// offline use and tests); others (another CA, a cache) plug in the same way. Implementations must be
+/// safe for concurrent use.
 /// </remarks>
 public interface ISshCertificateSigner
 {
+    /// <summary>
+    /// Raised when what the signer issues with has changed (for example the bot identity was renewed,
+    /// or the cluster's certificate authorities rotated): outputs fed by this signer renew at once.
+    /// </summary>
+    event EventHandler? CredentialsChanged;
+
     /// <summary>Issues certificates for <see cref="SshCertificateSigningRequest.PublicKey"/>.</summary>
     /// <param name="request">What to issue.</param>
     /// <param name="cancellationToken">Cancels the request.</param>
@@ -26,7 +34,42 @@ public interface ISshCertificateSigner
     /// <exception cref="TeleportException">The certificates could not be issued (see the subtype; connection failures are transient).</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     Task<SignedCertificates> SignAsync(SshCertificateSigningRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The cluster the signer issues for and how ssh reaches its proxy (for <c>ssh_config</c> and
+    /// <c>known_hosts</c>), and the key algorithm suite output keys are generated for.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the request.</param>
+    /// <returns>The cluster.</returns>
+    /// <exception cref="TeleportException">The cluster could not be asked (see the subtype).</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    Task<OutputClusterInfo> GetClusterInfoAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The certificate authorities of one type of the cluster and its trusted clusters, public parts
+    /// only (trusted keys: active, then additional), for the CA files, <c>known_hosts</c> and the identity file.
+    /// </summary>
+    /// <param name="type">The CA type.</param>
+    /// <param name="cancellationToken">Cancels the request.</param>
+    /// <returns>One entry per cluster; empty when the type is not served.</returns>
+    /// <exception cref="TeleportException">The cluster could not be asked (see the subtype).</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    Task<IReadOnlyList<CertificateAuthorityMaterial>> GetCertificateAuthoritiesAsync(CertificateAuthorityType type, CancellationToken cancellationToken = default);
 }
+
+/// <summary>The cluster an output writes for and how ssh reaches its proxy.</summary>
+/// <param name="ClusterName">The cluster's name.</param>
+/// <param name="ProxyHost">The proxy host name (host of the SSH proxy address).</param>
+/// <param name="ProxyPort">The port the ProxyCommand dials (the web port with TLS routing, else the SSH proxy port).</param>
+/// <param name="TlsRouting">Whether the proxy multiplexes every protocol on one port.</param>
+/// <param name="Suite">The key algorithm suite output keys are generated for.</param>
+public sealed record OutputClusterInfo(string ClusterName, string ProxyHost, int ProxyPort, bool TlsRouting, SignatureAlgorithmSuite Suite);
+
+/// <summary>The public material of one certificate authority of one cluster.</summary>
+/// <param name="ClusterName">The cluster it belongs to.</param>
+/// <param name="TlsCertificates">Its trusted TLS certificates (no private keys).</param>
+/// <param name="SshPublicKeys">Its trusted SSH public keys.</param>
+public sealed record CertificateAuthorityMaterial(string ClusterName, IReadOnlyList<X509Certificate2> TlsCertificates, IReadOnlyList<PublicKeyInfo> SshPublicKeys);
 
 /// <summary>What an <see cref="ISshCertificateSigner"/> is asked to issue (tbot's identity output request).</summary>
 public sealed record SshCertificateSigningRequest

@@ -29,7 +29,7 @@ public sealed class IdentityOutputService : IAsyncDisposable
     private static readonly TimeSpan MinBackoff = TimeSpan.FromSeconds(1);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromMinutes(1);
 
-    private readonly IOutputBackend _backend;
+    private readonly ISshCertificateSigner _signer;
     private readonly IdentityOutputOptions _options;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
@@ -45,9 +45,9 @@ public sealed class IdentityOutputService : IAsyncDisposable
     private Task? _loop;
     private int _state; // 0 created, 1 started, 2 disposed
 
-    private IdentityOutputService(IOutputBackend backend, IdentityOutputOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider)
+    private IdentityOutputService(ISshCertificateSigner signer, IdentityOutputOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider)
     {
-        _backend = backend;
+        _signer = signer;
         _options = options;
         _time = timeProvider;
         _logger = loggerFactory.CreateLogger("Teleport.MachineId.Outputs.IdentityOutputService");
@@ -70,7 +70,9 @@ public sealed class IdentityOutputService : IAsyncDisposable
     public Exception? LastError => Volatile.Read(ref _lastError);
 
     /// <summary>
-    /// Creates an output fed by the cluster through <paramref name="signer"/> (renewed with its bot).
+    /// Creates an output fed by <paramref name="signer"/>: the cluster (<see cref="TeleportSshCertificateSigner"/>,
+    /// renewed with its bot), a local certificate authority (<see cref="LocalSshCertificateSigner"/>) or
+    /// any other <see cref="ISshCertificateSigner"/>.
     /// </summary>
     /// <param name="signer">The signer (owned by the caller; several outputs may share it).</param>
     /// <param name="options">The output's options; copied.</param>
@@ -79,19 +81,14 @@ public sealed class IdentityOutputService : IAsyncDisposable
     /// <returns>The service; call <see cref="StartAsync"/> or <see cref="RenewNowAsync"/>.</returns>
     /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException">The options are invalid.</exception>
-    public static IdentityOutputService Create(TeleportSshCertificateSigner signer, IdentityOutputOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null) =>
-        CreateCore(signer, options, loggerFactory, timeProvider);
-
-    /// <summary>Creates an output fed by a local certificate authority (no cluster, no bot).</summary>
-    /// <param name="signer">The signer (owned by the caller).</param>
-    /// <param name="options">The output's options; copied.</param>
-    /// <param name="loggerFactory">Where to log; none when <see langword="null"/>.</param>
-    /// <param name="timeProvider">The clock for schedules; the system clock when <see langword="null"/>.</param>
-    /// <returns>The service.</returns>
-    /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentException">The options are invalid.</exception>
-    public static IdentityOutputService Create(LocalSshCertificateSigner signer, IdentityOutputOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null) =>
-        CreateCore(signer, options, loggerFactory, timeProvider);
+    public static IdentityOutputService Create(ISshCertificateSigner signer, IdentityOutputOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(signer);
+        ArgumentNullException.ThrowIfNull(options);
+        var copy = options.Clone();
+        copy.Validate();
+        return new IdentityOutputService(signer, copy, loggerFactory ?? NullLoggerFactory.Instance, timeProvider ?? TimeProvider.System);
+    }
 
     /// <summary>
     /// Renews now: checks the destination is writable, issues new credentials and writes them as one
@@ -135,10 +132,7 @@ public sealed class IdentityOutputService : IAsyncDisposable
             throw new InvalidOperationException($"Identity output {Name} was already started.");
         }
 
-        if (_backend.Bot is { } bot)
-        {
-            bot.IdentityChanged += OnBotIdentityChanged;
-        }
+        _signer.CredentialsChanged += OnCredentialsChanged;
 
         _loop = Task.Run(() => RunAsync(_stopping.Token), CancellationToken.None);
         return Task.CompletedTask;
@@ -160,10 +154,7 @@ public sealed class IdentityOutputService : IAsyncDisposable
             return;
         }
 
-        if (_backend.Bot is { } bot)
-        {
-            bot.IdentityChanged -= OnBotIdentityChanged;
-        }
+        _signer.CredentialsChanged -= OnCredentialsChanged;
 
         await _stopping.CancelAsync().ConfigureAwait(false);
         if (_loop is not null)
@@ -180,16 +171,7 @@ public sealed class IdentityOutputService : IAsyncDisposable
         _stopping.Dispose();
     }
 
-    internal static IdentityOutputService CreateCore(IOutputBackend backend, IdentityOutputOptions options, ILoggerFactory? loggerFactory, TimeProvider? timeProvider)
-    {
-        ArgumentNullException.ThrowIfNull(backend);
-        ArgumentNullException.ThrowIfNull(options);
-        var copy = options.Clone();
-        copy.Validate();
-        return new IdentityOutputService(backend, copy, loggerFactory ?? NullLoggerFactory.Instance, timeProvider ?? TimeProvider.System);
-    }
-
-    private void OnBotIdentityChanged(object? sender, BotIdentityChangedEventArgs e)
+    private void OnCredentialsChanged(object? sender, EventArgs e)
     {
         // Runs on the provider's renewal task: only flag and wake the loop.
         Volatile.Write(ref _botChanged, true);
@@ -203,9 +185,9 @@ public sealed class IdentityOutputService : IAsyncDisposable
         {
             OutputsLog.Renewing(_logger, Name, reason);
             await Destination.VerifyWritableAsync(cancellationToken).ConfigureAwait(false);
-            var cluster = await _backend.GetClusterInfoAsync(cancellationToken).ConfigureAwait(false);
+            var cluster = await _signer.GetClusterInfoAsync(cancellationToken).ConfigureAwait(false);
             using var key = PrivateKey.Generate(cluster.Suite, KeyPurpose.BotImpersonatedIdentity);
-            var certificates = await _backend.Signer.SignAsync(new SshCertificateSigningRequest
+            var certificates = await _signer.SignAsync(new SshCertificateSigningRequest
             {
                 PublicKey = key.PublicKey,
                 Roles = [.. _options.Roles],
@@ -215,9 +197,9 @@ public sealed class IdentityOutputService : IAsyncDisposable
             }, cancellationToken).ConfigureAwait(false);
             var material = new OutputClusterMaterial(
                 cluster,
-                await _backend.GetCertificateAuthoritiesAsync(CertAuthorityTypes.Host, cancellationToken).ConfigureAwait(false),
-                await _backend.GetCertificateAuthoritiesAsync(CertAuthorityTypes.User, cancellationToken).ConfigureAwait(false),
-                await _backend.GetCertificateAuthoritiesAsync(CertAuthorityTypes.Database, cancellationToken).ConfigureAwait(false));
+                await _signer.GetCertificateAuthoritiesAsync(CertificateAuthorityType.Host, cancellationToken).ConfigureAwait(false),
+                await _signer.GetCertificateAuthoritiesAsync(CertificateAuthorityType.User, cancellationToken).ConfigureAwait(false),
+                await _signer.GetCertificateAuthoritiesAsync(CertificateAuthorityType.Database, cancellationToken).ConfigureAwait(false));
             var directory = (Destination as DirectoryDestination)?.Path;
             var artifacts = IdentityOutputWriter.Build(key, certificates, material, _options.WriteSshConfig, directory,
                 (dir, info) => ProxyCommandLocator.Create(_proxyCommand.Executable, _proxyCommand.Prefix, dir, info));

@@ -12,7 +12,7 @@ namespace Teleport.MachineId.Outputs;
 /// <c>impersonator</c>, <c>disallow-reissue</c> unless reissue is allowed, valid from one minute ago.
 /// </summary>
 /// <remarks>No network; safe for concurrent use. The authority is not disposed by this signer.</remarks>
-public sealed class LocalSshCertificateSigner : ISshCertificateSigner, IOutputBackend
+public sealed class LocalSshCertificateSigner : ISshCertificateSigner
 {
     private const string InternalJoinPrincipal = "-teleport-internal-join";
     private readonly LocalCertificateAuthority _authority;
@@ -32,9 +32,12 @@ public sealed class LocalSshCertificateSigner : ISshCertificateSigner, IOutputBa
     /// <summary>The authority this signer uses.</summary>
     public LocalCertificateAuthority Authority => _authority;
 
-    ISshCertificateSigner IOutputBackend.Signer => this;
-
-    IBotIdentityProvider? IOutputBackend.Bot => null;
+    /// <summary>Never raised: a local authority's credentials do not change.</summary>
+    public event EventHandler? CredentialsChanged
+    {
+        add { }
+        remove { }
+    }
 
     /// <inheritdoc />
     public Task<SignedCertificates> SignAsync(SshCertificateSigningRequest request, CancellationToken cancellationToken = default)
@@ -143,19 +146,26 @@ public sealed class LocalSshCertificateSigner : ISshCertificateSigner, IOutputBa
         return Task.FromResult(result);
     }
 
-    Task<OutputClusterInfo> IOutputClusterSource.GetClusterInfoAsync(CancellationToken cancellationToken)
+    /// <summary>The authority's cluster, proxy address, routing and suite.</summary>
+    /// <param name="cancellationToken">Unused; the answer is immediate.</param>
+    /// <returns>The cluster.</returns>
+    public Task<OutputClusterInfo> GetClusterInfoAsync(CancellationToken cancellationToken = default)
     {
         var proxy = Wire.HostPort.Parse(_authority.ProxyAddress, Wire.Discovery.ClusterDiscovery.DefaultWebPort);
         return Task.FromResult(new OutputClusterInfo(_authority.ClusterName, proxy.Host, proxy.Port, _authority.TlsRoutingEnabled, _authority.SignatureAlgorithmSuite));
     }
 
-    Task<IReadOnlyList<CertificateAuthorityMaterial>> IOutputClusterSource.GetCertificateAuthoritiesAsync(string type, CancellationToken cancellationToken)
+    /// <summary>The authority's CAs of <paramref name="type"/>.</summary>
+    /// <param name="type">The CA type.</param>
+    /// <param name="cancellationToken">Unused; the answer is immediate.</param>
+    /// <returns>The CAs of the authority's cluster.</returns>
+    public Task<IReadOnlyList<CertificateAuthorityMaterial>> GetCertificateAuthoritiesAsync(CertificateAuthorityType type, CancellationToken cancellationToken = default)
     {
         IReadOnlyList<CertificateAuthorityMaterial> result = type switch
         {
-            Wire.Calls.CertAuthorityTypes.Host => [new(_authority.ClusterName, _authority.HostCaTlsCertificates, _authority.HostCaSshKeys)],
-            Wire.Calls.CertAuthorityTypes.User => [new(_authority.ClusterName, [_authority.UserCaTlsCertificate], [_authority.UserCaSshKey.PublicKey])],
-            Wire.Calls.CertAuthorityTypes.Database => [new(_authority.ClusterName, _authority.DatabaseCaTlsCertificates, [])],
+            CertificateAuthorityType.Host => [new(_authority.ClusterName, _authority.HostCaTlsCertificates, _authority.HostCaSshKeys)],
+            CertificateAuthorityType.User => [new(_authority.ClusterName, [_authority.UserCaTlsCertificate], [_authority.UserCaSshKey.PublicKey])],
+            CertificateAuthorityType.Database => [new(_authority.ClusterName, _authority.DatabaseCaTlsCertificates, [])],
             _ => [],
         };
         return Task.FromResult(result);

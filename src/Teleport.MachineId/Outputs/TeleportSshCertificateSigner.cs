@@ -21,7 +21,7 @@ namespace Teleport.MachineId.Outputs;
 /// rebuilding anything. The signer opens its own connections to the cluster (through the proxy or
 /// Auth, as <see cref="MachineIdOptions"/> say); dispose it to close them. Thread-safe.
 /// </remarks>
-public sealed class TeleportSshCertificateSigner : ISshCertificateSigner, IOutputBackend, IAsyncDisposable
+public sealed class TeleportSshCertificateSigner : ISshCertificateSigner, IAsyncDisposable
 {
     private readonly IBotIdentityProvider _bot;
     private readonly TeleportWireClient _wire;
@@ -50,11 +50,11 @@ public sealed class TeleportSshCertificateSigner : ISshCertificateSigner, IOutpu
         _logger = wireOptions.LoggerFactory.CreateLogger("Teleport.MachineId.Outputs.TeleportSshCertificateSigner");
         var identity = new MachineIdWireOptions.BotWireIdentity(bot);
         _wire = TeleportWireClient.Create(wireOptions, identity.Current);
+        _bot.IdentityChanged += OnBotIdentityChanged;
     }
 
-    ISshCertificateSigner IOutputBackend.Signer => this;
-
-    IBotIdentityProvider? IOutputBackend.Bot => _bot;
+    /// <summary>Raised when the bot identity changes (renewal, rejoin, CA rotation): outputs renew at once.</summary>
+    public event EventHandler? CredentialsChanged;
 
     /// <summary>The wire client (for the SSH client factory and tests).</summary>
     internal TeleportWireClient Wire => _wire;
@@ -114,9 +114,16 @@ public sealed class TeleportSshCertificateSigner : ISshCertificateSigner, IOutpu
 
     /// <summary>Closes the signer's connections.</summary>
     /// <returns>A task that completes when closed.</returns>
-    public ValueTask DisposeAsync() => _wire.DisposeAsync();
+    public ValueTask DisposeAsync()
+    {
+        _bot.IdentityChanged -= OnBotIdentityChanged;
+        return _wire.DisposeAsync();
+    }
 
-    async Task<OutputClusterInfo> IOutputClusterSource.GetClusterInfoAsync(CancellationToken cancellationToken)
+    private void OnBotIdentityChanged(object? sender, BotIdentityChangedEventArgs e) => CredentialsChanged?.Invoke(this, EventArgs.Empty);
+
+    /// <inheritdoc />
+    public async Task<OutputClusterInfo> GetClusterInfoAsync(CancellationToken cancellationToken = default)
     {
         await _bot.WaitUntilReadyAsync(cancellationToken).ConfigureAwait(false);
         var discovery = await _wire.DiscoverAsync(cancellationToken).ConfigureAwait(false);
@@ -135,10 +142,12 @@ public sealed class TeleportSshCertificateSigner : ISshCertificateSigner, IOutpu
         return new OutputClusterInfo(discovery.ClusterName, discovery.SshProxyAddress.Host, discovery.SshProxyAddress.Port, discovery.TlsRoutingEnabled, suite);
     }
 
-    async Task<IReadOnlyList<CertificateAuthorityMaterial>> IOutputClusterSource.GetCertificateAuthoritiesAsync(string type, CancellationToken cancellationToken)
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<CertificateAuthorityMaterial>> GetCertificateAuthoritiesAsync(CertificateAuthorityType type, CancellationToken cancellationToken = default)
     {
+        var name = CertAuthorityTypes.Name(type);
         await _bot.WaitUntilReadyAsync(cancellationToken).ConfigureAwait(false);
-        var authorities = await _wire.GetCertAuthoritiesAsync(type, cancellationToken).ConfigureAwait(false);
+        var authorities = await _wire.GetCertAuthoritiesAsync(name, cancellationToken).ConfigureAwait(false);
         return [.. authorities.Select(a => new CertificateAuthorityMaterial(a.ClusterName, a.TrustedTlsCertificates, a.TrustedSshPublicKeys))];
     }
 }

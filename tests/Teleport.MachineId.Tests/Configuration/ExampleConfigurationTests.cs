@@ -1,4 +1,5 @@
 using Teleport.MachineId.Configuration;
+using Teleport.MachineId.Destinations;
 
 namespace Teleport.MachineId.Tests.Configuration;
 
@@ -19,7 +20,7 @@ public sealed class ExampleConfigurationTests
             Assert.That(config.Onboarding.Token!.FilePath, Is.EqualTo("/var/lib/teleport/bot-token"));
             var storage = (TbotDirectoryDestination)config.Storage;
             Assert.That(storage.Path, Is.EqualTo("/var/lib/teleport/bot"));
-            Assert.That(storage.Symlinks, Is.EqualTo(TbotSymlinksMode.TrySecure));
+            Assert.That(storage.Symlinks, Is.EqualTo(SymlinkMode.TrySecure));
             Assert.That(storage.Readers, Is.Empty);
             Assert.That(config.CredentialLifetime, Is.EqualTo(TbotCredentialLifetime.Default));
             var service = config.Services.Single();
@@ -52,7 +53,7 @@ public sealed class ExampleConfigurationTests
             Assert.That(service.Name, Is.EqualTo("ansible"));
             Assert.That(
                 ((TbotDirectoryDestination)service.Destination).Readers,
-                Is.EqualTo(new[] { new TbotDirectoryReader(TbotReaderKind.Group, "ansible") }));
+                Is.EqualTo(new[] { AclReader.Group("ansible") }));
             Assert.That(result.Warnings.Select(w => w.Path), Is.EqualTo(new[] { "onboarding" }), "join_method in the file is replaced");
         });
     }

@@ -1,4 +1,5 @@
 using Teleport.MachineId.Configuration;
+using Teleport.MachineId.Destinations;
 
 namespace Teleport.MachineId.Tests.Configuration;
 
@@ -49,8 +50,8 @@ public sealed class TbotConfigurationGoldenTests
         Assert.Multiple(() =>
         {
             Assert.That(directory!.Path, Is.EqualTo("/my/path"));
-            Assert.That(directory.Symlinks, Is.EqualTo(TbotSymlinksMode.Secure));
-            Assert.That(directory.Acls, Is.EqualTo(TbotAclMode.Required));
+            Assert.That(directory.Symlinks, Is.EqualTo(SymlinkMode.Secure));
+            Assert.That(directory.Acls, Is.EqualTo(AclMode.Required));
             Assert.That(directory.Readers, Is.Empty);
         });
     }
@@ -66,12 +67,12 @@ public sealed class TbotConfigurationGoldenTests
         Assert.Multiple(() =>
         {
             Assert.That(directory!.Path, Is.EqualTo("/my/path"));
-            Assert.That(directory.Symlinks, Is.EqualTo(TbotSymlinksMode.TrySecure), "default");
-            Assert.That(directory.Acls, Is.EqualTo(TbotAclMode.Required));
+            Assert.That(directory.Symlinks, Is.EqualTo(SymlinkMode.TrySecure), "default");
+            Assert.That(directory.Acls, Is.EqualTo(AclMode.Required));
             Assert.That(directory.Readers, Is.EqualTo(new[]
             {
-                new TbotDirectoryReader(TbotReaderKind.User, "foo"),
-                new TbotDirectoryReader(TbotReaderKind.Group, "123"),
+                AclReader.User("foo"),
+                AclReader.Group("123"),
             }));
         });
     }

@@ -1,4 +1,5 @@
 using Teleport.MachineId.Configuration;
+using Teleport.MachineId.Destinations;
 
 namespace Teleport.MachineId.Tests.Configuration;
 
@@ -64,8 +65,8 @@ public sealed class TbotConfigurationReaderTests
             Assert.That(config.Onboarding.CaPath, Is.Null);
             var storage = (TbotDirectoryDestination)config.Storage;
             Assert.That(storage.Path, Is.EqualTo("/var/lib/teleport/bot"));
-            Assert.That(storage.Symlinks, Is.EqualTo(TbotSymlinksMode.TrySecure));
-            Assert.That(storage.Acls, Is.EqualTo(OperatingSystem.IsLinux() ? TbotAclMode.Try : TbotAclMode.Off));
+            Assert.That(storage.Symlinks, Is.EqualTo(SymlinkMode.TrySecure));
+            Assert.That(storage.Acls, Is.EqualTo(OperatingSystem.IsLinux() ? AclMode.Try : AclMode.Off));
             Assert.That(config.Services, Has.Count.EqualTo(1));
             var service = config.Services[0];
             Assert.That(((TbotDirectoryDestination)service.Destination).Path, Is.EqualTo("/opt/machine-id"));
@@ -804,10 +805,10 @@ public sealed class TbotConfigurationReaderTests
         Assert.That(SingleError(WithService("destination: {type: memory, path: /x}")).Path, Is.EqualTo("services[0].destination.path"));
     }
 
-    [TestCase("symlinks: insecure", TbotSymlinksMode.Insecure, TbotAclMode.Off, "acls: off")]
-    [TestCase("symlinks: try-secure", TbotSymlinksMode.TrySecure, TbotAclMode.Try, "acls: try")]
-    [TestCase("symlinks: secure", TbotSymlinksMode.Secure, TbotAclMode.Required, "acls: \"required\"")]
-    public void Symlinks_and_acls_modes_are_read(string symlinksLine, TbotSymlinksMode symlinks, TbotAclMode acls, string aclsLine)
+    [TestCase("symlinks: insecure", SymlinkMode.Insecure, AclMode.Off, "acls: off")]
+    [TestCase("symlinks: try-secure", SymlinkMode.TrySecure, AclMode.Try, "acls: try")]
+    [TestCase("symlinks: secure", SymlinkMode.Secure, AclMode.Required, "acls: \"required\"")]
+    public void Symlinks_and_acls_modes_are_read(string symlinksLine, SymlinkMode symlinks, AclMode acls, string aclsLine)
     {
         var config = TbotConfigurationReader.Read(WithService($"destination:\n  type: directory\n  path: /x\n  {symlinksLine}\n  {aclsLine}")).Configuration;
 
@@ -839,9 +840,9 @@ public sealed class TbotConfigurationReaderTests
 
         Assert.That(((TbotDirectoryDestination)config.Services[0].Destination).Readers, Is.EqualTo(new[]
         {
-            new TbotDirectoryReader(TbotReaderKind.User, "teleport"),
-            new TbotDirectoryReader(TbotReaderKind.User, "1000"),
-            new TbotDirectoryReader(TbotReaderKind.Group, "456"),
+            AclReader.User("teleport"),
+            AclReader.User("1000"),
+            AclReader.Group("456"),
         }));
     }
 

@@ -9,7 +9,7 @@ public sealed class EmulatorStartupTests
     private static IEnumerable<TestCaseData> Suites() =>
     [
         // Suite table (teleport-protocol.md §3.1): user/host CA SSH, user/host CA TLS.
-        new TestCaseData(SignatureAlgorithmSuite.Legacy, KeyAlgorithm.Rsa2048, "1.2.840.113549.1.1.1").SetArgDisplayNames("legacy"),
+        new TestCaseData(SignatureAlgorithmSuite.Legacy, KeyAlgorithm.Rsa, "1.2.840.113549.1.1.1").SetArgDisplayNames("legacy"),
         new TestCaseData(SignatureAlgorithmSuite.BalancedV1, KeyAlgorithm.Ed25519, "1.2.840.10045.2.1").SetArgDisplayNames("balanced-v1"),
         new TestCaseData(SignatureAlgorithmSuite.FipsV1, KeyAlgorithm.EcdsaP256, "1.2.840.10045.2.1").SetArgDisplayNames("fips-v1"),
         new TestCaseData(SignatureAlgorithmSuite.HsmV1, KeyAlgorithm.EcdsaP256, "1.2.840.10045.2.1").SetArgDisplayNames("hsm-v1"),

@@ -104,7 +104,7 @@ public sealed class LegacyJoinTests
         using var identity = await EmulatorScenario.JoinAsync(cluster);
 
         Assert.That(identity.SshCertificate!.SignatureAlgorithm, Is.EqualTo("rsa-sha2-512"));
-        Assert.That(identity.Key.Algorithm, Is.EqualTo(KeyAlgorithm.Rsa2048));
+        Assert.That(identity.Key.Algorithm, Is.EqualTo(KeyAlgorithm.Rsa));
     }
 
     private static IEnumerable<TestCaseData> TtlCases()

@@ -207,6 +207,61 @@ public sealed class MachineIdDependencyInjectionTests
     }
 
     [Test]
+    public void Keys_left_out_of_the_configuration_keep_the_defaults_and_outputs_bind_plain_values()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Teleport:ProxyServer"] = "teleport.example.com:443",
+            ["Teleport:StorageType"] = "Memory",
+            ["Outputs:Ssh:DestinationPath"] = "/opt/machine-id",
+            ["Outputs:Ssh:Roles:0"] = "access",
+            ["Outputs:Ssh:Roles:1"] = "ops",
+            ["Outputs:Ssh:CredentialTtl"] = "00:30:00",
+            ["Outputs:Ssh:WriteSshConfig"] = "false",
+            ["Outputs:Ssh:ProxyCommandPath"] = "/usr/bin/dotnet",
+            ["Outputs:Ssh:ProxyCommandArguments:0"] = "/opt/tbot-dotnet/tbot-dotnet.dll",
+        }).Build();
+        var services = new ServiceCollection();
+        services.AddTeleportMachineId(configuration.GetSection("Teleport"));
+        services.AddTeleportIdentityOutput("ssh", configuration.GetSection("Outputs:Ssh"));
+        using var provider = services.BuildServiceProvider();
+        var bot = provider.GetRequiredService<IOptions<MachineIdOptions>>().Value;
+        var output = provider.GetRequiredService<IOptionsMonitor<MachineId.Outputs.IdentityOutputOptions>>().Get("ssh");
+        var defaults = new MachineIdOptions();
+        Assert.Multiple(() =>
+        {
+            Assert.That(bot.ProxyServer, Is.EqualTo("teleport.example.com:443"));
+            Assert.That(bot.StorageType, Is.EqualTo(BotStorageType.Memory));
+            Assert.That(bot.CredentialTtl, Is.EqualTo(defaults.CredentialTtl));
+            Assert.That(bot.RenewalMode, Is.EqualTo(defaults.RenewalMode));
+            Assert.That(bot.JoinMethod, Is.EqualTo(MachineIdOptions.TokenJoinMethod));
+            Assert.That(output.DestinationPath, Is.EqualTo("/opt/machine-id"));
+            Assert.That(output.Roles, Is.EqualTo(new[] { "access", "ops" }));
+            Assert.That(output.CredentialTtl, Is.EqualTo(TimeSpan.FromMinutes(30)));
+            Assert.That(output.RenewalInterval, Is.EqualTo(new MachineId.Outputs.IdentityOutputOptions().RenewalInterval));
+            Assert.That(output.WriteSshConfig, Is.False);
+            Assert.That(output.ProxyCommandPath, Is.EqualTo("/usr/bin/dotnet"));
+            Assert.That(output.ProxyCommandArguments, Is.EqualTo(new[] { "/opt/tbot-dotnet/tbot-dotnet.dll" }));
+        });
+    }
+
+    [Test]
+    public void A_malformed_configuration_value_names_the_key()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Teleport:ProxyServer"] = "teleport.example.com:443",
+            ["Teleport:CredentialTtl"] = "one hour",
+        }).Build();
+        var services = new ServiceCollection();
+        services.AddTeleportMachineId(configuration.GetSection("Teleport"));
+        using var provider = services.BuildServiceProvider();
+
+        var error = Assert.Throws<InvalidOperationException>(() => _ = provider.GetRequiredService<IOptions<MachineIdOptions>>().Value);
+        Assert.That(error!.Message, Does.Contain("CredentialTtl"));
+    }
+
+    [Test]
     public async Task A_host_runs_the_provider_and_reports_health_then_stops_it()
     {
         var time = new FakeTimeProvider(Start);

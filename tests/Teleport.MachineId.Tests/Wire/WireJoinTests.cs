@@ -39,7 +39,7 @@ public sealed class WireJoinTests
         AssertBotIdentity(result, cluster, clock.GetUtcNow() + TimeSpan.FromHours(2));
     }
 
-    [TestCase("legacy", KeyAlgorithm.Rsa2048)]
+    [TestCase("legacy", KeyAlgorithm.Rsa)]
     [TestCase("balanced-v1", KeyAlgorithm.EcdsaP256)]
     [TestCase("hsm-v1", KeyAlgorithm.EcdsaP256)]
     public async Task Keys_follow_the_suite_the_cluster_announces(string suiteName, KeyAlgorithm algorithm)

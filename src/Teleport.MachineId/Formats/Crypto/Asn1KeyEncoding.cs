@@ -18,7 +18,7 @@ internal static class Asn1KeyEncoding
             {
                 switch (key.Algorithm)
                 {
-                    case KeyAlgorithm.Rsa2048:
+                    case KeyAlgorithm.Rsa:
                         writer.WriteObjectIdentifier(KeyAlgorithmInfo.OidRsaEncryption);
                         writer.WriteNull();
                         break;
@@ -32,7 +32,7 @@ internal static class Asn1KeyEncoding
                 }
             }
 
-            if (key.Algorithm == KeyAlgorithm.Rsa2048)
+            if (key.Algorithm == KeyAlgorithm.Rsa)
             {
                 writer.WriteBitString(EncodeRsaPublicKey(key.RsaModulus, key.RsaExponent));
             }

@@ -4,10 +4,10 @@ namespace Teleport.MachineId.Crypto;
 public enum KeyAlgorithm
 {
     /// <summary>
-    /// RSA. Generated keys are 2048 bits (what every Teleport suite asks for); imported keys may
-    /// have other sizes, see <see cref="PublicKeyInfo.KeySizeInBits"/>.
+    /// RSA (<c>ssh-rsa</c>) of any size: generated keys are 2048 bits (what every Teleport suite asks
+    /// for); imported keys may have other sizes, see <see cref="PublicKeyInfo.KeySizeInBits"/>.
     /// </summary>
-    Rsa2048 = 1,
+    Rsa = 1,
 
     /// <summary>ECDSA on NIST P-256 (<c>ecdsa-sha2-nistp256</c>).</summary>
     EcdsaP256 = 2,

@@ -32,7 +32,7 @@ internal static class KeyAlgorithmInfo
 
     public static string SshKeyType(KeyAlgorithm algorithm) => algorithm switch
     {
-        KeyAlgorithm.Rsa2048 => SshRsa,
+        KeyAlgorithm.Rsa => SshRsa,
         KeyAlgorithm.EcdsaP256 => SshEcdsaP256,
         KeyAlgorithm.EcdsaP384 => SshEcdsaP384,
         KeyAlgorithm.EcdsaP521 => SshEcdsaP521,
@@ -42,7 +42,7 @@ internal static class KeyAlgorithmInfo
 
     public static string CertificateType(KeyAlgorithm algorithm) => algorithm switch
     {
-        KeyAlgorithm.Rsa2048 => CertRsa,
+        KeyAlgorithm.Rsa => CertRsa,
         KeyAlgorithm.EcdsaP256 => CertEcdsaP256,
         KeyAlgorithm.EcdsaP384 => CertEcdsaP384,
         KeyAlgorithm.EcdsaP521 => CertEcdsaP521,
@@ -126,7 +126,7 @@ internal static class KeyAlgorithmInfo
         }
         else if (name.SequenceEqual("ssh-rsa"u8))
         {
-            algorithm = KeyAlgorithm.Rsa2048;
+            algorithm = KeyAlgorithm.Rsa;
         }
         else if (name.SequenceEqual("ecdsa-sha2-nistp384"u8))
         {
@@ -158,7 +158,7 @@ internal static class KeyAlgorithmInfo
         }
         else if (name.SequenceEqual("ssh-rsa-cert-v01@openssh.com"u8))
         {
-            algorithm = KeyAlgorithm.Rsa2048;
+            algorithm = KeyAlgorithm.Rsa;
         }
         else if (name.SequenceEqual("ecdsa-sha2-nistp384-cert-v01@openssh.com"u8))
         {
@@ -183,7 +183,7 @@ internal static class KeyAlgorithmInfo
         {
             SshEd25519 => KeyAlgorithm.Ed25519,
             SshEcdsaP256 => KeyAlgorithm.EcdsaP256,
-            SshRsa => KeyAlgorithm.Rsa2048,
+            SshRsa => KeyAlgorithm.Rsa,
             SshEcdsaP384 => KeyAlgorithm.EcdsaP384,
             SshEcdsaP521 => KeyAlgorithm.EcdsaP521,
             _ => default,
@@ -197,7 +197,7 @@ internal static class KeyAlgorithmInfo
         {
             CertEd25519 => KeyAlgorithm.Ed25519,
             CertEcdsaP256 => KeyAlgorithm.EcdsaP256,
-            CertRsa => KeyAlgorithm.Rsa2048,
+            CertRsa => KeyAlgorithm.Rsa,
             CertEcdsaP384 => KeyAlgorithm.EcdsaP384,
             CertEcdsaP521 => KeyAlgorithm.EcdsaP521,
             _ => default,

@@ -56,7 +56,7 @@ internal static class OpenSshPrivateKeyFormat
         var key = algorithm switch
         {
             KeyAlgorithm.Ed25519 => ReadEd25519(ref inner),
-            KeyAlgorithm.Rsa2048 => ReadRsa(ref inner),
+            KeyAlgorithm.Rsa => ReadRsa(ref inner),
             _ => ReadEcdsa(ref inner, algorithm),
         };
 
@@ -116,7 +116,7 @@ internal static class OpenSshPrivateKeyFormat
                 break;
             }
 
-            case KeyAlgorithm.Rsa2048:
+            case KeyAlgorithm.Rsa:
             {
                 var p = key.Rsa.ExportParameters(true);
                 try

@@ -32,13 +32,13 @@ public sealed class PrivateKey : IDisposable
         PublicKey = publicKey;
     }
 
-    /// <summary>The key algorithm (<see cref="KeyAlgorithm.Rsa2048"/> stands for RSA of any size).</summary>
+    /// <summary>The key algorithm (<see cref="KeyAlgorithm.Rsa"/> stands for RSA of any size).</summary>
     public KeyAlgorithm Algorithm { get; }
 
     /// <summary>The public half.</summary>
     public PublicKeyInfo PublicKey { get; }
 
-    /// <summary>The BCL RSA key; only for <see cref="KeyAlgorithm.Rsa2048"/>.</summary>
+    /// <summary>The BCL RSA key; only for <see cref="KeyAlgorithm.Rsa"/>.</summary>
     internal RSA Rsa
     {
         get
@@ -76,7 +76,7 @@ public sealed class PrivateKey : IDisposable
     {
         switch (algorithm)
         {
-            case KeyAlgorithm.Rsa2048:
+            case KeyAlgorithm.Rsa:
                 return FromRsa(RSA.Create(2048));
             case KeyAlgorithm.EcdsaP256:
             case KeyAlgorithm.EcdsaP384:
@@ -157,7 +157,7 @@ public sealed class PrivateKey : IDisposable
         ObjectDisposedException.ThrowIf(_disposed, this);
         switch (Algorithm)
         {
-            case KeyAlgorithm.Rsa2048:
+            case KeyAlgorithm.Rsa:
                 return _rsa!.ExportRSAPrivateKeyPem() + "\n";
             case KeyAlgorithm.Ed25519:
             {
@@ -277,7 +277,7 @@ public sealed class PrivateKey : IDisposable
         {
             var parameters = rsa.ExportParameters(false);
             var publicKey = PublicKeyInfo.CreateRsa(parameters.Modulus, parameters.Exponent);
-            return new PrivateKey(KeyAlgorithm.Rsa2048, rsa, null, null, publicKey);
+            return new PrivateKey(KeyAlgorithm.Rsa, rsa, null, null, publicKey);
         }
         catch
         {

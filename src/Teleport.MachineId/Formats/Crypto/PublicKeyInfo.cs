@@ -30,7 +30,7 @@ public sealed class PublicKeyInfo : IEquatable<PublicKeyInfo>
         _fields = SshKeyFields.Read(ref reader, canonicalWire, algorithm);
         KeySizeInBits = algorithm switch
         {
-            KeyAlgorithm.Rsa2048 => BitLength(RsaModulus),
+            KeyAlgorithm.Rsa => BitLength(RsaModulus),
             KeyAlgorithm.EcdsaP256 => 256,
             KeyAlgorithm.EcdsaP384 => 384,
             KeyAlgorithm.EcdsaP521 => 521,
@@ -38,7 +38,7 @@ public sealed class PublicKeyInfo : IEquatable<PublicKeyInfo>
         };
     }
 
-    /// <summary>The key algorithm. <see cref="KeyAlgorithm.Rsa2048"/> stands for RSA of any size; see <see cref="KeySizeInBits"/>.</summary>
+    /// <summary>The key algorithm. <see cref="KeyAlgorithm.Rsa"/> stands for RSA of any size; see <see cref="KeySizeInBits"/>.</summary>
     public KeyAlgorithm Algorithm => _fields.Algorithm;
 
     /// <summary>The key size in bits (RSA modulus length; 256/384/521 for ECDSA; 256 for Ed25519).</summary>
@@ -59,9 +59,9 @@ public sealed class PublicKeyInfo : IEquatable<PublicKeyInfo>
     /// <summary>The fields after the type name (what a certificate embeds after its nonce).</summary>
     internal ReadOnlySpan<byte> KeyFieldsSpan => _wire.AsSpan(4 + (int)BinaryPrimitives.ReadUInt32BigEndian(_wire));
 
-    internal ReadOnlySpan<byte> RsaExponent => Algorithm == KeyAlgorithm.Rsa2048 ? _wire.AsSpan(_fields.AOffset, _fields.ALength) : default;
+    internal ReadOnlySpan<byte> RsaExponent => Algorithm == KeyAlgorithm.Rsa ? _wire.AsSpan(_fields.AOffset, _fields.ALength) : default;
 
-    internal ReadOnlySpan<byte> RsaModulus => Algorithm == KeyAlgorithm.Rsa2048 ? _wire.AsSpan(_fields.BOffset, _fields.BLength) : default;
+    internal ReadOnlySpan<byte> RsaModulus => Algorithm == KeyAlgorithm.Rsa ? _wire.AsSpan(_fields.BOffset, _fields.BLength) : default;
 
     /// <summary>The uncompressed ECDSA point (0x04 ‖ X ‖ Y).</summary>
     internal ReadOnlySpan<byte> EcPoint => KeyAlgorithmInfo.IsEcdsa(Algorithm) ? _wire.AsSpan(_fields.AOffset, _fields.ALength) : default;
@@ -174,7 +174,7 @@ public sealed class PublicKeyInfo : IEquatable<PublicKeyInfo>
     /// <c>PUBLIC KEY</c> otherwise; ends with a newline.
     /// </summary>
     /// <returns>The PEM text.</returns>
-    public string ExportPem() => Algorithm == KeyAlgorithm.Rsa2048
+    public string ExportPem() => Algorithm == KeyAlgorithm.Rsa
         ? PemBlocks.Write("RSA PUBLIC KEY", Asn1KeyEncoding.EncodeRsaPublicKey(RsaModulus, RsaExponent))
         : PemBlocks.Write("PUBLIC KEY", ExportSubjectPublicKeyInfo());
 
@@ -240,7 +240,7 @@ public sealed class PublicKeyInfo : IEquatable<PublicKeyInfo>
     /// <summary>Builds the canonical key from fields read elsewhere (a certificate or a blob).</summary>
     internal static PublicKeyInfo FromFields(ReadOnlySpan<byte> data, SshKeyFields fields) => fields.Algorithm switch
     {
-        KeyAlgorithm.Rsa2048 => CreateRsa(data.Slice(fields.BOffset, fields.BLength), data.Slice(fields.AOffset, fields.ALength)),
+        KeyAlgorithm.Rsa => CreateRsa(data.Slice(fields.BOffset, fields.BLength), data.Slice(fields.AOffset, fields.ALength)),
         KeyAlgorithm.Ed25519 => CreateEd25519(data.Slice(fields.AOffset, fields.ALength)),
         _ => CreateEcdsa(fields.Algorithm, data.Slice(fields.AOffset, fields.ALength)),
     };

@@ -139,7 +139,7 @@ public readonly struct SignatureAlgorithmSuite : IEquatable<SignatureAlgorithmSu
         var name = Name;
         if (name == LegacyName)
         {
-            algorithm = KeyAlgorithm.Rsa2048;
+            algorithm = KeyAlgorithm.Rsa;
             return Enum.IsDefined(purpose);
         }
 
@@ -158,7 +158,7 @@ public readonly struct SignatureAlgorithmSuite : IEquatable<SignatureAlgorithmSu
                 return true;
             case KeyPurpose.DatabaseClient:
             case KeyPurpose.DatabaseCaTls:
-                algorithm = KeyAlgorithm.Rsa2048;
+                algorithm = KeyAlgorithm.Rsa;
                 return true;
             case KeyPurpose.UserCaSsh:
             case KeyPurpose.HostCaSsh:

@@ -19,7 +19,7 @@ internal readonly record struct SshKeyFields(KeyAlgorithm Algorithm, int AOffset
     {
         switch (algorithm)
         {
-            case KeyAlgorithm.Rsa2048:
+            case KeyAlgorithm.Rsa:
             {
                 var (eOffset, eLength) = reader.ReadPositiveMPIntRange();
                 var (nOffset, nLength) = reader.ReadPositiveMPIntRange();

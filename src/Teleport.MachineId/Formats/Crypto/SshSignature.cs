@@ -24,12 +24,12 @@ internal static class SshSignature
 
     /// <summary>The algorithm used when none is chosen: the key type, and <c>rsa-sha2-512</c> for RSA (as Teleport does).</summary>
     public static string DefaultAlgorithm(KeyAlgorithm key) =>
-        key == KeyAlgorithm.Rsa2048 ? RsaSha512 : KeyAlgorithmInfo.SshKeyType(key);
+        key == KeyAlgorithm.Rsa ? RsaSha512 : KeyAlgorithmInfo.SshKeyType(key);
 
     /// <summary>Whether a key of <paramref name="key"/> can make or check signatures named <paramref name="algorithm"/>.</summary>
     public static bool IsCompatible(KeyAlgorithm key, string algorithm) => key switch
     {
-        KeyAlgorithm.Rsa2048 => algorithm is RsaSha512 or RsaSha256 or RsaSha1,
+        KeyAlgorithm.Rsa => algorithm is RsaSha512 or RsaSha256 or RsaSha1,
         _ => algorithm == KeyAlgorithmInfo.SshKeyType(key),
     };
 
@@ -103,7 +103,7 @@ internal static class SshSignature
                 break;
             }
 
-            case KeyAlgorithm.Rsa2048:
+            case KeyAlgorithm.Rsa:
             {
                 var rsa = key.Rsa;
                 var hash = algorithm switch
@@ -188,7 +188,7 @@ internal static class SshSignature
             return key.Algorithm switch
             {
                 KeyAlgorithm.Ed25519 => VerifyEd25519(key, data, signature),
-                KeyAlgorithm.Rsa2048 => VerifyRsa(key, name, data, signature),
+                KeyAlgorithm.Rsa => VerifyRsa(key, name, data, signature),
                 _ => VerifyEcdsa(key, data, signature),
             };
         }

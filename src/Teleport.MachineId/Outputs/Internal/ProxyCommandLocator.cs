@@ -10,8 +10,9 @@ internal static class ProxyCommandLocator
     public const string ToolName = "tbot-dotnet";
 
     /// <summary>
-    /// The configured program, else this process when it is <c>tbot-dotnet</c> (its apphost, or
-    /// <c>dotnet tbot-dotnet.dll</c>), else <c>tbot-dotnet</c> on <c>PATH</c>.
+    /// The configured program, else this process when it is <c>tbot-dotnet</c> (the installed tool's
+    /// command link, its apphost or native executable, or <c>dotnet tbot-dotnet.dll</c>), else
+    /// <c>tbot-dotnet</c> on <c>PATH</c>.
     /// </summary>
     public static (string Executable, IReadOnlyList<string> Prefix) Resolve(string? configuredPath, IReadOnlyList<string> configuredArguments)
     {
@@ -27,7 +28,7 @@ internal static class ProxyCommandLocator
             var processName = Path.GetFileNameWithoutExtension(process);
             if (string.Equals(processName, ToolName, StringComparison.Ordinal))
             {
-                return (process, []);
+                return (InstalledToolLink(process) ?? process, []);
             }
 
             // dotnet tbot-dotnet.dll (dotnet run, a framework-dependent tool): the host plus the dll.
@@ -39,6 +40,36 @@ internal static class ProxyCommandLocator
         }
 
         return (ToolName, []);
+    }
+
+    /// <summary>
+    /// The command link of an installed .NET tool, when <paramref name="process"/> is the program behind it:
+    /// <c>dotnet tool install</c> puts the program under <c>&lt;tool path&gt;/.store/&lt;package&gt;/&lt;version&gt;/…</c>
+    /// and a link <c>&lt;tool path&gt;/tbot-dotnet</c> to it. The link is what ssh_config should run: it
+    /// survives <c>dotnet tool update</c>, which replaces the versioned directory.
+    /// </summary>
+    internal static string? InstalledToolLink(string process)
+    {
+        var store = process.LastIndexOf(Path.DirectorySeparatorChar + ".store" + Path.DirectorySeparatorChar, StringComparison.Ordinal);
+        if (store <= 0)
+        {
+            return null;
+        }
+
+        var link = Path.Combine(process[..store], Path.GetFileName(process));
+        try
+        {
+            var target = File.ResolveLinkTarget(link, returnFinalTarget: true);
+            return target is not null && string.Equals(Path.GetFullPath(target.FullName), Path.GetFullPath(process), StringComparison.Ordinal) ? link : null;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return null;
+        }
     }
 
     /// <summary>tbot's <c>ssh-proxy-command</c> invocation for the resolved program.</summary>

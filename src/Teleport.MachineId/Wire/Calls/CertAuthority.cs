@@ -20,6 +20,16 @@ internal static class CertAuthorityTypes
 
     /// <summary>Signs certificates for agentless OpenSSH nodes.</summary>
     public const string OpenSsh = "openssh";
+
+    /// <summary>The wire name of a <see cref="CertificateAuthorityType"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Not a defined type.</exception>
+    public static string Name(CertificateAuthorityType type) => type switch
+    {
+        CertificateAuthorityType.Host => Host,
+        CertificateAuthorityType.User => User,
+        CertificateAuthorityType.Database => Database,
+        _ => throw new ArgumentOutOfRangeException(nameof(type), type, "Not a certificate authority type."),
+    };
 }
 
 /// <summary>Public keys of one key set of a certificate authority (<c>types.CAKeySet</c>); private keys are never kept.</summary>

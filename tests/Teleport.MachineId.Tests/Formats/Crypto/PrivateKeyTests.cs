@@ -14,7 +14,7 @@ public sealed class PrivateKeyTests
         using var key = PrivateKey.Generate(algorithm);
         var expectedBits = algorithm switch
         {
-            KeyAlgorithm.Rsa2048 => 2048,
+            KeyAlgorithm.Rsa => 2048,
             KeyAlgorithm.EcdsaP384 => 384,
             KeyAlgorithm.EcdsaP521 => 521,
             _ => 256,
@@ -35,7 +35,7 @@ public sealed class PrivateKeyTests
         Assert.That(a.PublicKey, Is.Not.EqualTo(b.PublicKey));
     }
 
-    [TestCase(KeyAlgorithm.Rsa2048, "RSA PRIVATE KEY")]
+    [TestCase(KeyAlgorithm.Rsa, "RSA PRIVATE KEY")]
     [TestCase(KeyAlgorithm.EcdsaP256, "PRIVATE KEY")]
     [TestCase(KeyAlgorithm.EcdsaP384, "PRIVATE KEY")]
     [TestCase(KeyAlgorithm.EcdsaP521, "PRIVATE KEY")]
@@ -115,7 +115,7 @@ public sealed class PrivateKeyTests
     public void Imported_RSA_key_keeps_its_size()
     {
         using var key = PrivateKey.ImportPem(TestKeys.ReadKeyFile("rsa3072.openssh.key"));
-        Assert.That(key.Algorithm, Is.EqualTo(KeyAlgorithm.Rsa2048));
+        Assert.That(key.Algorithm, Is.EqualTo(KeyAlgorithm.Rsa));
         Assert.That(key.PublicKey.KeySizeInBits, Is.EqualTo(3072));
         // The key imported from the OpenSSH format (which lacks the CRT exponents) signs correctly.
         var signature = SshSignature.Create(key, SshSignature.RsaSha512, "data"u8);
@@ -192,7 +192,7 @@ public sealed class PrivateKeyTests
     [Test]
     public void Rejects_an_RSA_key_whose_modulus_does_not_match_its_primes()
     {
-        var parameters = ((RSA)TestKeys.Get(KeyAlgorithm.Rsa2048).GetAsymmetricAlgorithm()).ExportParameters(true);
+        var parameters = ((RSA)TestKeys.Get(KeyAlgorithm.Rsa).GetAsymmetricAlgorithm()).ExportParameters(true);
         var modulus = (byte[])parameters.Modulus!.Clone();
         modulus[^1] ^= 0x02;
         var writer = new System.Formats.Asn1.AsnWriter(System.Formats.Asn1.AsnEncodingRules.DER);
@@ -209,7 +209,7 @@ public sealed class PrivateKeyTests
         Assert.That(() => PrivateKey.ImportPem(pem), Throws.TypeOf<TeleportFormatException>());
     }
 
-    [TestCase(KeyAlgorithm.Rsa2048)]
+    [TestCase(KeyAlgorithm.Rsa)]
     [TestCase(KeyAlgorithm.EcdsaP256)]
     [TestCase(KeyAlgorithm.EcdsaP384)]
     public void CopyWithPrivateKey_attaches_the_key_for_TLS(KeyAlgorithm algorithm)
@@ -219,7 +219,7 @@ public sealed class PrivateKeyTests
         using var withKey = key.CopyWithPrivateKey(certificate);
         Assert.That(withKey.HasPrivateKey, Is.True);
         var data = "hello"u8.ToArray();
-        if (algorithm == KeyAlgorithm.Rsa2048)
+        if (algorithm == KeyAlgorithm.Rsa)
         {
             using var rsa = withKey.GetRSAPrivateKey()!;
             var signature = rsa.SignData(data, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);

@@ -7,7 +7,7 @@ public sealed class PublicKeyInfoTests
 {
     private static readonly KeyAlgorithm[] Algorithms = TestKeys.All;
 
-    [TestCase(KeyAlgorithm.Rsa2048, "ssh-rsa")]
+    [TestCase(KeyAlgorithm.Rsa, "ssh-rsa")]
     [TestCase(KeyAlgorithm.EcdsaP256, "ecdsa-sha2-nistp256")]
     [TestCase(KeyAlgorithm.EcdsaP384, "ecdsa-sha2-nistp384")]
     [TestCase(KeyAlgorithm.EcdsaP521, "ecdsa-sha2-nistp521")]
@@ -33,7 +33,7 @@ public sealed class PublicKeyInfoTests
         });
     }
 
-    [TestCase(KeyAlgorithm.Rsa2048)]
+    [TestCase(KeyAlgorithm.Rsa)]
     [TestCase(KeyAlgorithm.EcdsaP256)]
     [TestCase(KeyAlgorithm.EcdsaP384)]
     [TestCase(KeyAlgorithm.EcdsaP521)]
@@ -47,7 +47,7 @@ public sealed class PublicKeyInfoTests
     [Test]
     public void RSA_PEM_is_PKCS1_and_others_are_PKIX()
     {
-        var rsa = TestKeys.Get(KeyAlgorithm.Rsa2048);
+        var rsa = TestKeys.Get(KeyAlgorithm.Rsa);
         Assert.That(rsa.PublicKey.ExportPem(), Does.StartWith("-----BEGIN RSA PUBLIC KEY-----\n").And.EndWith("-----END RSA PUBLIC KEY-----\n"));
         Assert.That(rsa.PublicKey.ExportPem(), Is.EqualTo(((RSA)rsa.GetAsymmetricAlgorithm()).ExportRSAPublicKeyPem() + "\n"));
         Assert.That(TestKeys.Get(KeyAlgorithm.EcdsaP256).PublicKey.ExportPem(), Does.StartWith("-----BEGIN PUBLIC KEY-----\n"));
@@ -57,8 +57,8 @@ public sealed class PublicKeyInfoTests
     [Test]
     public void ImportPem_accepts_PKCS1_or_PKIX_in_either_block_type()
     {
-        var rsa = (RSA)TestKeys.Get(KeyAlgorithm.Rsa2048).GetAsymmetricAlgorithm();
-        var expected = TestKeys.Get(KeyAlgorithm.Rsa2048).PublicKey;
+        var rsa = (RSA)TestKeys.Get(KeyAlgorithm.Rsa).GetAsymmetricAlgorithm();
+        var expected = TestKeys.Get(KeyAlgorithm.Rsa).PublicKey;
         var pkcs1 = rsa.ExportRSAPublicKey();
         var spki = rsa.ExportSubjectPublicKeyInfo();
         Assert.Multiple(() =>
@@ -100,7 +100,7 @@ public sealed class PublicKeyInfoTests
     public void Parses_the_cert_authority_line_Teleport_writes()
     {
         var key = PublicKeyInfo.ParseAuthorizedKey(File.ReadAllText(TestKeys.DataPath("Ssh", "teleport-ca.pem")));
-        Assert.That(key.Algorithm, Is.EqualTo(KeyAlgorithm.Rsa2048));
+        Assert.That(key.Algorithm, Is.EqualTo(KeyAlgorithm.Rsa));
         Assert.That(key.KeySizeInBits, Is.EqualTo(2048));
     }
 
@@ -123,7 +123,7 @@ public sealed class PublicKeyInfoTests
     [Test]
     public void Non_minimal_mpints_are_canonicalised()
     {
-        var key = TestKeys.Get(KeyAlgorithm.Rsa2048).PublicKey;
+        var key = TestKeys.Get(KeyAlgorithm.Rsa).PublicKey;
         var wire = key.ToSshWire();
         // ssh-rsa | mpint e (3 bytes) → add two leading zero bytes to e.
         var reencoded = new List<byte>(wire[..11]);

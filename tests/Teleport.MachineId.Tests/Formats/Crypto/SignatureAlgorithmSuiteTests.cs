@@ -55,38 +55,38 @@ public sealed class SignatureAlgorithmSuiteTests
     }
 
     // teleport-protocol.md §3.1 and Teleport's lib/cryptosuites table.
-    [TestCase("legacy", KeyPurpose.BotIdentity, KeyAlgorithm.Rsa2048)]
-    [TestCase("legacy", KeyPurpose.BotImpersonatedIdentity, KeyAlgorithm.Rsa2048)]
-    [TestCase("legacy", KeyPurpose.DatabaseClient, KeyAlgorithm.Rsa2048)]
-    [TestCase("legacy", KeyPurpose.UserCaSsh, KeyAlgorithm.Rsa2048)]
-    [TestCase("legacy", KeyPurpose.HostCaSsh, KeyAlgorithm.Rsa2048)]
-    [TestCase("legacy", KeyPurpose.UserCaTls, KeyAlgorithm.Rsa2048)]
-    [TestCase("legacy", KeyPurpose.HostCaTls, KeyAlgorithm.Rsa2048)]
-    [TestCase("legacy", KeyPurpose.DatabaseCaTls, KeyAlgorithm.Rsa2048)]
+    [TestCase("legacy", KeyPurpose.BotIdentity, KeyAlgorithm.Rsa)]
+    [TestCase("legacy", KeyPurpose.BotImpersonatedIdentity, KeyAlgorithm.Rsa)]
+    [TestCase("legacy", KeyPurpose.DatabaseClient, KeyAlgorithm.Rsa)]
+    [TestCase("legacy", KeyPurpose.UserCaSsh, KeyAlgorithm.Rsa)]
+    [TestCase("legacy", KeyPurpose.HostCaSsh, KeyAlgorithm.Rsa)]
+    [TestCase("legacy", KeyPurpose.UserCaTls, KeyAlgorithm.Rsa)]
+    [TestCase("legacy", KeyPurpose.HostCaTls, KeyAlgorithm.Rsa)]
+    [TestCase("legacy", KeyPurpose.DatabaseCaTls, KeyAlgorithm.Rsa)]
     [TestCase("balanced-v1", KeyPurpose.BotIdentity, KeyAlgorithm.EcdsaP256)]
     [TestCase("balanced-v1", KeyPurpose.BotImpersonatedIdentity, KeyAlgorithm.EcdsaP256)]
-    [TestCase("balanced-v1", KeyPurpose.DatabaseClient, KeyAlgorithm.Rsa2048)]
+    [TestCase("balanced-v1", KeyPurpose.DatabaseClient, KeyAlgorithm.Rsa)]
     [TestCase("balanced-v1", KeyPurpose.UserCaSsh, KeyAlgorithm.Ed25519)]
     [TestCase("balanced-v1", KeyPurpose.HostCaSsh, KeyAlgorithm.Ed25519)]
     [TestCase("balanced-v1", KeyPurpose.UserCaTls, KeyAlgorithm.EcdsaP256)]
     [TestCase("balanced-v1", KeyPurpose.HostCaTls, KeyAlgorithm.EcdsaP256)]
-    [TestCase("balanced-v1", KeyPurpose.DatabaseCaTls, KeyAlgorithm.Rsa2048)]
+    [TestCase("balanced-v1", KeyPurpose.DatabaseCaTls, KeyAlgorithm.Rsa)]
     [TestCase("fips-v1", KeyPurpose.BotIdentity, KeyAlgorithm.EcdsaP256)]
     [TestCase("fips-v1", KeyPurpose.BotImpersonatedIdentity, KeyAlgorithm.EcdsaP256)]
-    [TestCase("fips-v1", KeyPurpose.DatabaseClient, KeyAlgorithm.Rsa2048)]
+    [TestCase("fips-v1", KeyPurpose.DatabaseClient, KeyAlgorithm.Rsa)]
     [TestCase("fips-v1", KeyPurpose.UserCaSsh, KeyAlgorithm.EcdsaP256)]
     [TestCase("fips-v1", KeyPurpose.HostCaSsh, KeyAlgorithm.EcdsaP256)]
     [TestCase("fips-v1", KeyPurpose.UserCaTls, KeyAlgorithm.EcdsaP256)]
     [TestCase("fips-v1", KeyPurpose.HostCaTls, KeyAlgorithm.EcdsaP256)]
-    [TestCase("fips-v1", KeyPurpose.DatabaseCaTls, KeyAlgorithm.Rsa2048)]
+    [TestCase("fips-v1", KeyPurpose.DatabaseCaTls, KeyAlgorithm.Rsa)]
     [TestCase("hsm-v1", KeyPurpose.BotIdentity, KeyAlgorithm.EcdsaP256)]
     [TestCase("hsm-v1", KeyPurpose.BotImpersonatedIdentity, KeyAlgorithm.EcdsaP256)]
-    [TestCase("hsm-v1", KeyPurpose.DatabaseClient, KeyAlgorithm.Rsa2048)]
+    [TestCase("hsm-v1", KeyPurpose.DatabaseClient, KeyAlgorithm.Rsa)]
     [TestCase("hsm-v1", KeyPurpose.UserCaSsh, KeyAlgorithm.EcdsaP256)]
     [TestCase("hsm-v1", KeyPurpose.HostCaSsh, KeyAlgorithm.EcdsaP256)]
     [TestCase("hsm-v1", KeyPurpose.UserCaTls, KeyAlgorithm.EcdsaP256)]
     [TestCase("hsm-v1", KeyPurpose.HostCaTls, KeyAlgorithm.EcdsaP256)]
-    [TestCase("hsm-v1", KeyPurpose.DatabaseCaTls, KeyAlgorithm.Rsa2048)]
+    [TestCase("hsm-v1", KeyPurpose.DatabaseCaTls, KeyAlgorithm.Rsa)]
     public void Suite_table_gives_the_key_algorithm_per_purpose(string suite, KeyPurpose purpose, KeyAlgorithm expected)
     {
         Assert.That(SignatureAlgorithmSuite.Parse(suite).GetKeyAlgorithm(purpose), Is.EqualTo(expected));
@@ -141,7 +141,7 @@ public sealed class SignatureAlgorithmSuiteTests
         });
     }
 
-    [TestCase("legacy", KeyAlgorithm.Rsa2048)]
+    [TestCase("legacy", KeyAlgorithm.Rsa)]
     [TestCase("balanced-v1", KeyAlgorithm.EcdsaP256)]
     public void Generates_the_key_the_suite_prescribes(string suite, KeyAlgorithm expected)
     {

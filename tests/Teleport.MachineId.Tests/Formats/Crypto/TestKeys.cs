@@ -10,7 +10,7 @@ internal static class TestKeys
 
     public static readonly KeyAlgorithm[] All =
     [
-        KeyAlgorithm.Ed25519, KeyAlgorithm.EcdsaP256, KeyAlgorithm.EcdsaP384, KeyAlgorithm.EcdsaP521, KeyAlgorithm.Rsa2048,
+        KeyAlgorithm.Ed25519, KeyAlgorithm.EcdsaP256, KeyAlgorithm.EcdsaP384, KeyAlgorithm.EcdsaP521, KeyAlgorithm.Rsa,
     ];
 
     /// <summary>A shared key of <paramref name="algorithm"/>; <paramref name="index"/> picks distinct keys.</summary>

@@ -242,7 +242,7 @@ public sealed class SshKeygenCertificateInteropTests
     private static string Label(KeyAlgorithm algorithm) => algorithm switch
     {
         KeyAlgorithm.Ed25519 => "ED25519",
-        KeyAlgorithm.Rsa2048 => "RSA",
+        KeyAlgorithm.Rsa => "RSA",
         _ => "ECDSA",
     };
 

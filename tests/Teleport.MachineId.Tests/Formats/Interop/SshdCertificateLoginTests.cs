@@ -142,7 +142,7 @@ public sealed class SshdCertificateLoginTests
     public async Task Ssh_login_works_with_our_PEM_key_files()
     {
         // RSA (PKCS#1) and ECDSA (PKCS#8) in Teleport's PEM encodings, as tbot writes the identity's "key" file.
-        foreach (var algorithm in new[] { KeyAlgorithm.Rsa2048, KeyAlgorithm.EcdsaP384 })
+        foreach (var algorithm in new[] { KeyAlgorithm.Rsa, KeyAlgorithm.EcdsaP384 })
         {
             var key = TestKeys.Get(algorithm, 11);
             var certificate = UserCertificate(key, KeyAlgorithm.EcdsaP256, "ecdsa-sha2-nistp256", AllowedPrincipal, "tmid-pem-" + algorithm);
@@ -194,7 +194,7 @@ public sealed class SshdCertificateLoginTests
 /// <summary>Host certificates signed by each kind of host CA, and host keys of each kind, are accepted by ssh.</summary>
 [NonParallelizable]
 [TestFixture(KeyAlgorithm.EcdsaP256, KeyAlgorithm.EcdsaP256)]
-[TestFixture(KeyAlgorithm.Rsa2048, KeyAlgorithm.Rsa2048)]
+[TestFixture(KeyAlgorithm.Rsa, KeyAlgorithm.Rsa)]
 [TestFixture(KeyAlgorithm.EcdsaP521, KeyAlgorithm.Ed25519)]
 public sealed class SshdHostCertificateTests(KeyAlgorithm hostCa, KeyAlgorithm hostKey)
 {

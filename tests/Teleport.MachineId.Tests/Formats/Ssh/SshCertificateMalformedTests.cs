@@ -242,7 +242,7 @@ public sealed class SshCertificateMalformedTests
     {
         "ed25519-user" => TestCertificates.Sign(KeyAlgorithm.Ed25519, KeyAlgorithm.Ed25519).ToWire(),
         "ecdsa-user" => TestCertificates.Sign(KeyAlgorithm.EcdsaP256, KeyAlgorithm.EcdsaP256).ToWire(),
-        "rsa-user" => TestCertificates.Sign(KeyAlgorithm.Rsa2048, KeyAlgorithm.Rsa2048).ToWire(),
+        "rsa-user" => TestCertificates.Sign(KeyAlgorithm.Rsa, KeyAlgorithm.Rsa).ToWire(),
         _ => SshCertificate.ParseAuthorizedKey(File.ReadAllText(TestKeys.DataPath("Ssh", "teleport-key-cert.pub"))).ToWire(),
     };
 }

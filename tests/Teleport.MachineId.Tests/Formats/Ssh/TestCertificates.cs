@@ -18,9 +18,9 @@ internal static class TestCertificates
         (KeyAlgorithm.EcdsaP256, "ecdsa-sha2-nistp256"),
         (KeyAlgorithm.EcdsaP384, "ecdsa-sha2-nistp384"),
         (KeyAlgorithm.EcdsaP521, "ecdsa-sha2-nistp521"),
-        (KeyAlgorithm.Rsa2048, "rsa-sha2-512"),
-        (KeyAlgorithm.Rsa2048, "rsa-sha2-256"),
-        (KeyAlgorithm.Rsa2048, "ssh-rsa"),
+        (KeyAlgorithm.Rsa, "rsa-sha2-512"),
+        (KeyAlgorithm.Rsa, "rsa-sha2-256"),
+        (KeyAlgorithm.Rsa, "ssh-rsa"),
     ];
 
     public static SshCertificateBuilder TeleportBotUser(PublicKeyInfo subject) => new()

@@ -1,18 +1,5 @@
 namespace Teleport.MachineId.Testing;
 
-/// <summary>The certificate authorities the emulator runs (Teleport CA types).</summary>
-public enum CertificateAuthorityType
-{
-    /// <summary><c>host</c>: signs Auth/Proxy TLS certificates and SSH host certificates.</summary>
-    Host = 1,
-
-    /// <summary><c>user</c>: signs user and bot certificates (SSH and TLS).</summary>
-    User = 2,
-
-    /// <summary><c>db</c>: the database CA (TLS only, RSA in every suite, as in Teleport).</summary>
-    Database = 3,
-}
-
 /// <summary>Phases of a manual CA rotation, in order (Teleport's rotation phases).</summary>
 public enum CertificateAuthorityRotationPhase
 {
