@@ -56,7 +56,6 @@ public sealed class DirectoryDestination : IDestinationWriter
     internal const string WriteLockName = "..lock";
     internal const string ManifestHeader = "teleport-machineid-artifacts v1";
 
-    private const int MaxArtifactLength = 16 * 1024 * 1024;
     private const int MaxReadAttempts = 8;
     private static readonly TimeSpan LockRetryDelay = TimeSpan.FromMilliseconds(50);
     private static readonly TimeSpan LockTimeout = TimeSpan.FromSeconds(30);
@@ -680,7 +679,7 @@ public sealed class DirectoryDestination : IDestinationWriter
     private static DestinationArtifacts? ReadGeneration(DirectoryHandle directory, string generation, CancellationToken cancellationToken)
     {
         using var generationDirectory = directory.OpenDirectory(generation);
-        var manifest = generationDirectory.ReadFile(ManifestName, MaxArtifactLength);
+        var manifest = generationDirectory.ReadFile(ManifestName, InputLimits.DestinationFileBytes);
         if (manifest is null)
         {
             return null;
@@ -691,7 +690,7 @@ public sealed class DirectoryDestination : IDestinationWriter
         foreach (var (name, length) in entries)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var content = generationDirectory.ReadFile(name, MaxArtifactLength);
+            var content = generationDirectory.ReadFile(name, InputLimits.DestinationFileBytes);
             if (content is null)
             {
                 return null;

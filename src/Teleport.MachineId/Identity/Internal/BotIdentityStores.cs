@@ -166,33 +166,28 @@ internal sealed class DirectoryBotIdentityStore : IBotIdentityStore
     {
         StoredBotIdentity? identity = null;
         TeleportException? error = null;
-        var identityBytes = await ReadIfExistsAsync(_identityPath, cancellationToken).ConfigureAwait(false);
-        if (identityBytes is not null)
+        try
         {
-            try
-            {
-                identity = DecodeIdentity(identityBytes);
-            }
-            catch (TeleportFormatException ex)
-            {
-                error = ex;
-            }
+            // Over its size limit (InputLimits.StorageFileBytes) counts as unreadable, like bad JSON.
+            var identityBytes = await ReadIfExistsAsync(_identityPath, cancellationToken).ConfigureAwait(false);
+            identity = identityBytes is null ? null : DecodeIdentity(identityBytes);
+        }
+        catch (TeleportFormatException ex)
+        {
+            error = ex;
         }
 
         InFlightRenewal? inFlight = null;
-        var inFlightBytes = await ReadIfExistsAsync(_inFlightPath, cancellationToken).ConfigureAwait(false);
-        if (inFlightBytes is not null)
+        try
+        {
+            var inFlightBytes = await ReadIfExistsAsync(_inFlightPath, cancellationToken).ConfigureAwait(false);
+            inFlight = inFlightBytes is null ? null : DecodeInFlight(inFlightBytes);
+        }
+        catch (TeleportFormatException)
         {
             // A record that cannot be read still says a renewal was in flight; treat it as one
             // from an unknown generation, which the engine handles conservatively.
-            try
-            {
-                inFlight = DecodeInFlight(inFlightBytes);
-            }
-            catch (TeleportFormatException)
-            {
-                inFlight = new InFlightRenewal(-1, null, string.Empty, DateTimeOffset.MinValue);
-            }
+            inFlight = new InFlightRenewal(-1, null, string.Empty, DateTimeOffset.MinValue);
         }
 
         return new StoredBotState(identity, inFlight, error);
@@ -390,7 +385,7 @@ internal sealed class DirectoryBotIdentityStore : IBotIdentityStore
     {
         try
         {
-            return await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
+            return await BoundedFile.ReadAllBytesAsync(path, InputLimits.StorageFileBytes, "bot storage file", cancellationToken).ConfigureAwait(false);
         }
         catch (FileNotFoundException)
         {
