@@ -15,7 +15,22 @@ internal static class BotRunner
     /// <paramref name="cancellationToken"/> fires.
     /// </summary>
     /// <returns>The results of the first write of each output (none when stopped before they were written).</returns>
+    /// <exception cref="CliException">A setting is unusable or the cluster refused what it names; the message names the flag or key.</exception>
     public static async Task<IReadOnlyList<IdentityOutputResult>> RunAsync(
+        BotRunPlan plan, ILoggerFactory loggerFactory, TimeProvider timeProvider, CancellationToken cancellationToken)
+    {
+        try
+        {
+            plan.CheckLocalInputs();
+            return await RunCheckedAsync(plan, loggerFactory, timeProvider, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!ReferenceEquals(CliErrors.ForRun(ex, plan), ex))
+        {
+            throw CliErrors.ForRun(ex, plan);
+        }
+    }
+
+    private static async Task<IReadOnlyList<IdentityOutputResult>> RunCheckedAsync(
         BotRunPlan plan, ILoggerFactory loggerFactory, TimeProvider timeProvider, CancellationToken cancellationToken)
     {
         var logger = loggerFactory.CreateLogger("tbot-dotnet");
@@ -27,12 +42,12 @@ internal static class BotRunner
             var signer = new TeleportSshCertificateSigner(new FixedBotIdentity(identity, timeProvider), plan.Bot, loggerFactory, timeProvider);
             await using (signer.ConfigureAwait(false))
             {
-                foreach (var options in plan.Outputs)
+                for (var i = 0; i < plan.Outputs.Count; i++)
                 {
-                    var output = IdentityOutputService.Create(signer, options, loggerFactory, timeProvider);
+                    var output = IdentityOutputService.Create(signer, plan.Outputs[i], loggerFactory, timeProvider);
                     await using (output.ConfigureAwait(false))
                     {
-                        results.Add(await output.RenewNowAsync(cancellationToken).ConfigureAwait(false));
+                        results.Add(await RefusalNamesRoles(output.RenewNowAsync(cancellationToken), plan, i).ConfigureAwait(false));
                     }
                 }
             }
@@ -75,9 +90,9 @@ internal static class BotRunner
                     }
 
                     var results = new List<IdentityOutputResult>();
-                    foreach (var output in outputs)
+                    for (var i = 0; i < outputs.Count; i++)
                     {
-                        results.Add(await output.WaitUntilReadyAsync(cancellationToken).ConfigureAwait(false));
+                        results.Add(await RefusalNamesRoles(outputs[i].WaitUntilReadyAsync(cancellationToken), plan, i).ConfigureAwait(false));
                     }
 
                     CliLog.Running(logger, results.Count);
@@ -100,6 +115,23 @@ internal static class BotRunner
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>The cluster refusing an output's certificates is about the roles asked for: say which setting holds them.</summary>
+    private static async Task<IdentityOutputResult> RefusalNamesRoles(Task<IdentityOutputResult> issue, BotRunPlan plan, int index)
+    {
+        try
+        {
+            return await issue.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is TeleportNotFoundException or TeleportAccessDeniedException)
+        {
+            var roles = plan.Outputs[index].Roles;
+            var asked = roles.Count == 0
+                ? "every role the bot may impersonate"
+                : $"the roles {string.Join(", ", roles)} ({plan.Names.Roles(index)})";
+            throw CliException.Refused($"The cluster refused the certificates for {asked}: {CliErrors.OneLine(ex.Message)}", ex);
         }
     }
 

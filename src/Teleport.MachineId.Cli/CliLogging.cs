@@ -12,7 +12,13 @@ internal sealed class StderrLoggerProvider(LogLevel minimum, TextWriter writer, 
 {
     private readonly Lock _gate = new();
 
-    public ILogger CreateLogger(string categoryName) => new StderrLogger(this, ShortCategory(categoryName));
+    public ILogger CreateLogger(string categoryName) =>
+        new StderrLogger(this, ShortCategory(categoryName), MinimumFor(categoryName));
+
+    // grpc-dotnet logs every failed call at Information ("Call failed with gRPC error status…"); the
+    // SDK reports the same failure in its own words, so its chatter shows only with --debug.
+    private LogLevel MinimumFor(string category) =>
+        category.StartsWith("Grpc.", StringComparison.Ordinal) && _minimum > LogLevel.Debug ? LogLevel.Warning : _minimum;
 
     public void Dispose()
     {
@@ -50,12 +56,12 @@ internal sealed class StderrLoggerProvider(LogLevel minimum, TextWriter writer, 
         _ => "FATAL",
     };
 
-    private sealed class StderrLogger(StderrLoggerProvider provider, string category) : ILogger
+    private sealed class StderrLogger(StderrLoggerProvider provider, string category, LogLevel minimum) : ILogger
     {
         public IDisposable? BeginScope<TState>(TState state)
             where TState : notnull => null;
 
-        public bool IsEnabled(LogLevel logLevel) => logLevel != LogLevel.None && logLevel >= provider._minimum;
+        public bool IsEnabled(LogLevel logLevel) => logLevel != LogLevel.None && logLevel >= minimum;
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {

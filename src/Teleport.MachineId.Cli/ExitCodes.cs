@@ -37,7 +37,10 @@ internal static class ExitCodes
     /// <summary>Maps an exception to an exit code.</summary>
     public static int For(Exception exception) => exception switch
     {
+        CliException cli => cli.ExitCode,
         OperationCanceledException => Interrupted,
+        BotJoinRequiredException { Reason: BotJoinRequiredReason.NoIdentity } => Usage,
+        BotJoinRequiredException => AuthFailure,
         TbotConfigurationException or ArgumentException or Microsoft.Extensions.Options.OptionsValidationException or FileNotFoundException => Usage,
         DestinationException => Destination,
         TeleportJoinException or TeleportAccessDeniedException or CertificateValidationException or SshAuthenticationException => AuthFailure,

@@ -111,8 +111,10 @@ internal static class SshProxyCommandLine
         }
 
         var port = DefaultPort;
-        if (values.TryGetValue(Port, out var portText) && !int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out port))
+        if (values.TryGetValue(Port, out var portText)
+            && (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out port) || port is < 1 or > 65535))
         {
+            // System.CommandLine reports it, naming the flag.
             return false;
         }
 

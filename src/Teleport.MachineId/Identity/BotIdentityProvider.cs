@@ -85,6 +85,10 @@ public sealed class BotIdentityProvider : IBotIdentityProvider
     private int _state; // 0 created, 1 started, 2 disposed
     private bool _loggedExpiry;
 
+    // JoinOrRenewOnceAsync: one attempt whose failure goes to the caller, who reports it; logging it
+    // here too (as "retrying", which never happens) would print every failure twice.
+    private bool _oneShot;
+
     private BotIdentityProvider(
         MachineIdOptions options,
         ILoggerFactory loggerFactory,
@@ -231,6 +235,7 @@ public sealed class BotIdentityProvider : IBotIdentityProvider
         var provider = Create(options, loggerFactory, timeProvider);
         await using (provider.ConfigureAwait(false))
         {
+            provider._oneShot = true;
             await provider.OpenAsync(cancellationToken).ConfigureAwait(false);
             return await provider.RunSharedAsync(BotIdentityChangeReason.Renewed).WaitAsync(cancellationToken).ConfigureAwait(false);
         }
@@ -643,7 +648,11 @@ public sealed class BotIdentityProvider : IBotIdentityProvider
         }
 
         failReady?.TrySetException(exception);
-        if (exception is BotJoinRequiredException joinRequired)
+        if (_oneShot)
+        {
+            // Reported by the caller.
+        }
+        else if (exception is BotJoinRequiredException joinRequired)
         {
             IdentityLog.JoinRequired(_logger, joinRequired.Message);
         }

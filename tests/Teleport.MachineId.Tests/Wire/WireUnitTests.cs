@@ -31,6 +31,9 @@ public sealed class WireUnitTests
     [TestCase("host")]
     [TestCase("[::1")]
     [TestCase("user@host:22")]
+    [TestCase(":::")]
+    [TestCase("[:::]:443")]
+    [TestCase("host\nname:443")]
     public void HostPort_rejects_what_is_not_an_address(string text) =>
         Assert.That(HostPort.TryParse(text, defaultPort: null, null, out _), Is.False);
 
