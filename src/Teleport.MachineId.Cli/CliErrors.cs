@@ -14,6 +14,8 @@ internal static partial class CliErrors
     {
         BotJoinRequiredException { Reason: BotJoinRequiredReason.NoIdentity } => CliException.Usage(NoTokenMessage(plan), exception),
         BotJoinRequiredException joinRequired => CliException.Refused(WithSettingNames(joinRequired.Message, plan.Names), exception),
+        Destinations.DestinationException destination when SettingOf(destination, plan) is { } setting =>
+            new CliException(ExitCodes.For(destination), $"{setting}: {OneLine(destination.Message)}", exception),
         OptionsValidationException validation => CliException.Usage(
             WithSettingNames(string.Join(" ", validation.Failures.Select(f => f.Trim())), plan.Names), exception),
         _ => exception,
@@ -32,6 +34,37 @@ internal static partial class CliErrors
 
     /// <summary>A message on one line, without the "(Parameter 'x')" suffix argument exceptions add.</summary>
     public static string OneLine(string message) => ParameterSuffix().Replace(message, string.Empty).ReplaceLineEndings(" ").Trim();
+
+    /// <summary>The storage or output destination a destination failure is about, as the user named it.</summary>
+    private static string? SettingOf(Destinations.DestinationException exception, BotRunPlan plan)
+    {
+        if (exception.Path is not { } path)
+        {
+            return null;
+        }
+
+        if (plan.Bot.StoragePath is { } storage && IsWithin(path, storage))
+        {
+            return plan.Names.Storage;
+        }
+
+        for (var i = 0; i < plan.Outputs.Count; i++)
+        {
+            if (plan.Outputs[i].Destination is Destinations.DirectoryDestination directory && IsWithin(path, directory.Path))
+            {
+                return plan.Names.Destination(i);
+            }
+        }
+
+        return null;
+    }
+
+    private static bool IsWithin(string path, string directory)
+    {
+        var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(directory));
+        var candidate = Path.GetFullPath(path);
+        return candidate == full || candidate.StartsWith(full + Path.DirectorySeparatorChar, StringComparison.Ordinal);
+    }
 
     private static string NoTokenMessage(BotRunPlan plan)
     {

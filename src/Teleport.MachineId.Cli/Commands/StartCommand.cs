@@ -153,6 +153,11 @@ internal static class StartCommand
 
         var ttl = Duration(parseResult.GetValue(CredentialTtl), "--credential-ttl") ?? TimeSpan.FromHours(1);
         var interval = Duration(parseResult.GetValue(RenewalInterval), "--renewal-interval") ?? TimeSpan.FromMinutes(20);
+        if (ttl < TimeSpan.FromMinutes(1))
+        {
+            throw CliException.Usage($"--credential-ttl '{parseResult.GetValue(CredentialTtl)}' is too short; certificates live at least 1m.");
+        }
+
         bot.CredentialTtl = ttl;
         bot.RenewalInterval = interval;
 

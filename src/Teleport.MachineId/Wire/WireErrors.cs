@@ -215,7 +215,12 @@ internal static class WireErrors
         var text = (detail ?? string.Empty).Trim();
         if (!string.IsNullOrEmpty(secret))
         {
-            text = text.Replace(secret, "<redacted>", StringComparison.Ordinal);
+            // A real token is long and is replaced wherever it appears; a very short one (a typo,
+            // a test value) only where it stands alone, so "x" does not turn "expired" into "e<redacted>pired".
+            text = secret.Length >= 8
+                ? text.Replace(secret, "<redacted>", StringComparison.Ordinal)
+                : System.Text.RegularExpressions.Regex.Replace(
+                    text, $@"(?<![\w-]){System.Text.RegularExpressions.Regex.Escape(secret)}(?![\w-])", "<redacted>", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
         }
 
         text = text.ReplaceLineEndings(" ");

@@ -186,6 +186,15 @@ public sealed class WireUnitTests
         Assert.That(error.Message, Does.Contain("<redacted>"));
     }
 
+    [Test]
+    public void A_short_token_is_redacted_where_it_stands_alone_without_mangling_words()
+    {
+        var error = WireErrors.FromHttp(HttpStatusCode.Forbidden, """{"error":{"message":"token \"x\" expired or not found"}}"""u8,
+            "POST /webapi/host/credentials", "proxy p:443 (web)", WireOperationKind.Join, "x");
+
+        Assert.That(error.Message, Does.Contain("token \"<redacted>\" expired"));
+    }
+
     [TestCase(HttpStatusCode.BadRequest, typeof(TeleportException))]
     [TestCase(HttpStatusCode.Unauthorized, typeof(TeleportAccessDeniedException))]
     [TestCase(HttpStatusCode.Forbidden, typeof(TeleportAccessDeniedException))]
