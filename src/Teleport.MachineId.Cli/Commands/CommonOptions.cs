@@ -29,6 +29,22 @@ internal static class CommonOptions
         return option;
     }
 
+    /// <summary>Refuses values with control characters (a newline in a host name is a mistake or an attack on the logs).</summary>
+    public static Option<string> WithoutControlCharacters(this Option<string> option)
+    {
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<string>() is { } value && HasControlCharacters(value))
+            {
+                result.AddError($"{option.Name} contains control characters (such as a line break).");
+            }
+        });
+        return option;
+    }
+
+    /// <summary>Whether a value holds a C0 control character or DEL.</summary>
+    public static bool HasControlCharacters(string value) => value.AsSpan().ContainsAnyInRange('\0', '\x1f') || value.Contains('\x7f', StringComparison.Ordinal);
+
     /// <summary>Runs <paramref name="body"/> with a logger factory; maps exceptions to exit codes with a one-line message.</summary>
     public static Task<int> RunAsync(ParseResult parseResult, LogLevel defaultLevel, Func<ILoggerFactory, Task<int>> body) =>
         RunAsync(parseResult.GetValue(Debug), defaultLevel, body);

@@ -95,8 +95,9 @@ internal static class SshProxyCommandLine
                 return false;
             }
 
-            if (value.Length == 0 || value[0] == '-')
+            if (value.Length == 0 || value[0] == '-' || CommonOptions.HasControlCharacters(value))
             {
+                // System.CommandLine reports it.
                 return false;
             }
 

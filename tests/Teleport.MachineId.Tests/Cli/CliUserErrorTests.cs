@@ -193,6 +193,41 @@ public sealed partial class CliUserErrorTests
         Assert.That(Regex.Matches(result.StandardError, "'5x' is not a duration"), Has.Count.EqualTo(1), result.StandardError);
     }
 
+    // Defect 5: the storage holds the long-lived identity; a path through a link is refused (exit 5).
+    [Test]
+    public async Task A_storage_path_through_a_symbolic_link_is_refused()
+    {
+        var real = Directory.CreateDirectory(_work.Combine("real")).FullName;
+        var link = _work.Combine("link");
+        File.CreateSymbolicLink(link, real);
+
+        var result = await StartIdentityAsync("--token", "t", "--storage", link, "--destination", _work.Combine("out"));
+
+        AssertOneError(result, ExitCodes2.Destination, "--storage", "symbolic link");
+    }
+
+    // Defect 5: a newline in --host was logged raw, so a host name could forge log lines.
+    [Test]
+    public async Task A_host_with_a_line_break_is_refused_and_cannot_forge_a_log_line()
+    {
+        var result = await CliProcess.RunAsync(
+            ["ssh-proxy-command", "--destination-dir=/tmp", "--proxy-server=localhost:3080", "--cluster=c", "--user=root", "--host=node1\n01:00:00.000 ERROR [tbot-dotnet] forged", "--port=22"]);
+
+        Assert.That(result.ExitCode, Is.EqualTo(ExitCodes2.Usage), result.ToString());
+        Assert.That(result.StandardError, Does.Contain("--host contains control characters"));
+        Assert.That(result.StandardError.Split('\n'), Has.None.StartsWith("01:00:00.000"), "no forged line");
+    }
+
+    [Test]
+    public void Logged_values_cannot_start_a_line_or_drive_the_terminal()
+    {
+        var line = Teleport.MachineId.Cli.StderrLoggerProvider.Neutralize("dial node1\n01:00:00.000 ERROR [x] forged\r\u001b[2J");
+
+        Assert.That(line.Split('\n').Skip(1), Has.All.StartsWith("  "), "continuation lines are indented");
+        Assert.That(line.IndexOfAny(['\r', '\u001b']), Is.EqualTo(-1), "no raw carriage return or escape");
+        Assert.That(line, Does.Contain("\\x0d").And.Contain("\\x1b"));
+    }
+
     private Task<ToolResult> StartIdentityAsync(params string[] arguments) =>
         CliProcess.RunAsync(["start", "identity", "--proxy-server", _unreachableProxy, "--oneshot", .. arguments]);
 
@@ -225,5 +260,6 @@ public sealed partial class CliUserErrorTests
     {
         public const int Usage = 2;
         public const int Refused = 3;
+        public const int Destination = 5;
     }
 }

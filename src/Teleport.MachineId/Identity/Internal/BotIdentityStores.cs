@@ -141,17 +141,21 @@ internal sealed class DirectoryBotIdentityStore : IBotIdentityStore
         var full = Path.GetFullPath(directory);
         try
         {
-            if (!Directory.Exists(full))
-            {
-                if (OperatingSystem.IsWindows())
-                {
-                    Directory.CreateDirectory(full);
-                }
-                else
-                {
-                    Directory.CreateDirectory(full, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-                }
-            }
+            // The storage holds the long-lived identity: like a destination in tbot's default
+            // try-secure mode, its path may not go through a symbolic link (one could redirect it).
+            using var checkedPath = LinuxNative.IsSupported
+                ? (DirectoryHandle)LinuxDirectoryHandle.OpenPath(
+                    full, LinuxNative.IsOpenat2Available ? PathResolution.Openat2NoSymlinks : PathResolution.NoFollow, create: true, onCreated: null)
+                : PortableDirectoryHandle.OpenPath(full, refuseSymlinks: true, create: true, onCreated: null);
+        }
+        catch (DestinationException ex) when (ex.Failure == DestinationFailure.SymlinkRefused)
+        {
+            throw new DestinationException(DestinationFailure.SymlinkRefused, ex.Path,
+                $"The bot storage path '{full}' goes through the symbolic link '{ex.Path}'. The storage holds the bot's long-lived identity, so links are refused as for destinations; use the real path.", ex);
+        }
+        catch (DestinationException ex) when (ex.Failure == DestinationFailure.UnexpectedContent)
+        {
+            throw new DestinationException(DestinationFailure.UnexpectedContent, ex.Path, $"The bot storage path '{full}' is not a directory ('{ex.Path}' is something else).", ex);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
