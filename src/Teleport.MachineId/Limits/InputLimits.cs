@@ -34,6 +34,9 @@ public static class InputLimits
     /// <summary>A file of the bot's own storage (<c>bot-identity.json</c>, <c>renewal-inflight.json</c>): 1 MiB.</summary>
     public const int StorageFileBytes = 1024 * 1024;
 
+    /// <summary>One entry of a join method's own state in the bot's storage (bound keypair keys, join state): 64 KiB.</summary>
+    public const int JoinMethodStateEntryBytes = 64 * 1024;
+
     /// <summary>A file of a destination read back (the output's key, certificates, CA files, manifest): 4 MiB.</summary>
     public const int DestinationFileBytes = 4 * 1024 * 1024;
 
