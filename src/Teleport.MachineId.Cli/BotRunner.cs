@@ -75,8 +75,24 @@ internal static class BotRunner
         var provider = BotIdentityProvider.Create(plan.Bot, loggerFactory, timeProvider);
         await using (provider.ConfigureAwait(false))
         {
+            BotIdentity? loaded = null;
+            void OnLoaded(object? sender, BotIdentityChangedEventArgs change)
+            {
+                if (change.Reason == BotIdentityChangeReason.LoadedFromStorage)
+                {
+                    loaded = change.Identity;
+                }
+            }
+
+            provider.IdentityChanged += OnLoaded;
             await provider.StartAsync(cancellationToken).ConfigureAwait(false);
             var ready = await provider.WaitUntilReadyAsync(cancellationToken).ConfigureAwait(false);
+            provider.IdentityChanged -= OnLoaded;
+            if (ReferenceEquals(ready, loaded))
+            {
+                ready = await AwaitStartupRenewalAsync(provider, ready, logger, cancellationToken).ConfigureAwait(false);
+            }
+
             CliLog.BotReady(logger, ready);
             var signer = new TeleportSshCertificateSigner(provider, plan.Bot, loggerFactory, timeProvider);
             await using (signer.ConfigureAwait(false))
@@ -115,6 +131,30 @@ internal static class BotRunner
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// A stored identity is renewed at once at start-up (tbot's rule). Outputs started before that
+    /// renewal would issue their certificates twice — with the stored identity, then again on the
+    /// renewal — so they wait for it (the provider shares the renewal in flight). If it fails, the
+    /// stored identity is still valid: the outputs use it and the provider keeps retrying.
+    /// </summary>
+    private static async Task<BotIdentity> AwaitStartupRenewalAsync(BotIdentityProvider provider, BotIdentity loaded, ILogger logger, CancellationToken cancellationToken)
+    {
+        if (!ReferenceEquals(provider.Current, loaded))
+        {
+            return provider.Current ?? loaded;
+        }
+
+        try
+        {
+            return await provider.RenewNowAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (TeleportException ex)
+        {
+            CliLog.StartupRenewalFailed(logger, CliErrors.OneLine(ex.Message));
+            return provider.Current ?? loaded;
         }
     }
 
