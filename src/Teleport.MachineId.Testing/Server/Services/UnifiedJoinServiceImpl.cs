@@ -1,7 +1,7 @@
 using Grpc.Core;
 using Teleport.MachineId.Crypto;
 using Teleport.MachineId.Testing.Cluster;
-using Teleport.MachineId.Wire.Proto.Join.V1;
+using Teleport.MachineId.Testing.Proto.Join.V1;
 
 namespace Teleport.MachineId.Testing.Server.Services;
 
