@@ -86,10 +86,10 @@ public sealed class WireDelegatedJoinTests
         var holder = new IdentityHolder();
         await using var client = TeleportWireClient.Create(cluster.ProxyOptions(), holder.Provider);
         var files = new MemoryBoundKeypairFiles();
-        using var state = await BoundKeypairClientState.LoadAsync(files, clock, NullLogger.Instance, default);
+        using var state = await BoundKeypairClientState.LoadAsync(null, null, files, clock, NullLogger.Instance, default);
 
         var first = await client.JoinWithBoundKeypairAsync(new BoundKeypairJoinParameters("bkp", "registration-secret-1", state.JoinState, state), TimeSpan.FromHours(1), presentIdentity: false);
-        await state.CompleteAsync(first, default);
+        state.Complete(first);
         holder.Current = first.Join.CreateIdentity();
 
         Assert.That(first.NewKeysRequested, Is.EqualTo(1), "registration asks for a new key");
@@ -103,7 +103,7 @@ public sealed class WireDelegatedJoinTests
 
         clock.Advance(TimeSpan.FromMinutes(40));
         var second = await client.JoinWithBoundKeypairAsync(new BoundKeypairJoinParameters("bkp", "registration-secret-1", state.JoinState, state), TimeSpan.FromHours(1), presentIdentity: true);
-        await state.CompleteAsync(second, default);
+        state.Complete(second);
 
         Assert.That(second.NewKeysRequested, Is.Zero);
         Assert.That(second.Join.Certificates.TlsIdentity!.BotInstanceId, Is.EqualTo(first.Join.Certificates.TlsIdentity!.BotInstanceId));
@@ -117,13 +117,13 @@ public sealed class WireDelegatedJoinTests
         await using var cluster = await WireTestCluster.StartAsync(new TeleportEmulatorOptions { TimeProvider = clock, JoinApis = EmulatorJoinApis.LegacyAndUnified });
         AddBoundKeypairToken(cluster.Emulator, new EmulatorBoundKeypairJoinSpec { RegistrationSecret = "registration-secret-2", RecoveryLimit = 2 });
         await using var client = TeleportWireClient.Create(cluster.ProxyOptions(), () => null);
-        using var state = await BoundKeypairClientState.LoadAsync(new MemoryBoundKeypairFiles(), clock, NullLogger.Instance, default);
+        using var state = await BoundKeypairClientState.LoadAsync(null, null, new MemoryBoundKeypairFiles(), clock, NullLogger.Instance, default);
         var first = await client.JoinWithBoundKeypairAsync(new BoundKeypairJoinParameters("bkp", "registration-secret-2", state.JoinState, state), TimeSpan.FromHours(1), false);
-        await state.CompleteAsync(first, default);
+        state.Complete(first);
 
         clock.Advance(TimeSpan.FromHours(3));
         var recovered = await client.JoinWithBoundKeypairAsync(new BoundKeypairJoinParameters("bkp", null, state.JoinState, state), TimeSpan.FromHours(1), false);
-        await state.CompleteAsync(recovered, default);
+        state.Complete(recovered);
 
         Assert.That(recovered.Join.Certificates.TlsIdentity!.BotInstanceId, Is.Not.EqualTo(first.Join.Certificates.TlsIdentity!.BotInstanceId));
         Assert.That(cluster.Emulator.GetBoundKeypairStatus("bkp")!.RecoveryCount, Is.EqualTo(2));
@@ -137,6 +137,31 @@ public sealed class WireDelegatedJoinTests
     }
 
     [Test]
+    public async Task A_stale_join_state_locks_the_token_as_Teleport_does()
+    {
+        var clock = new FakeTimeProvider(Start);
+        await using var cluster = await WireTestCluster.StartAsync(new TeleportEmulatorOptions { TimeProvider = clock, JoinApis = EmulatorJoinApis.LegacyAndUnified });
+        AddBoundKeypairToken(cluster.Emulator, new EmulatorBoundKeypairJoinSpec { RegistrationSecret = "registration-secret-6", RecoveryLimit = 5 });
+        await using var client = TeleportWireClient.Create(cluster.ProxyOptions(), () => null);
+        using var state = await BoundKeypairClientState.LoadAsync(null, null, new MemoryBoundKeypairFiles(), clock, NullLogger.Instance, default);
+        state.Complete(await client.JoinWithBoundKeypairAsync(new BoundKeypairJoinParameters("bkp", "registration-secret-6", default, state), TimeSpan.FromHours(1), false));
+        var stale = state.JoinState.ToArray();
+        clock.Advance(TimeSpan.FromHours(2));
+        state.Complete(await client.JoinWithBoundKeypairAsync(new BoundKeypairJoinParameters("bkp", null, state.JoinState, state), TimeSpan.FromHours(1), false));
+
+        clock.Advance(TimeSpan.FromHours(2));
+        var error = Assert.ThrowsAsync<TeleportJoinException>(() =>
+            client.JoinWithBoundKeypairAsync(new BoundKeypairJoinParameters("bkp", null, stale, state), TimeSpan.FromHours(1), false));
+
+        Assert.That(error!.Message, Does.Contain("join state verification failed"));
+        Assert.That(cluster.Emulator.Locks.Single().JoinToken, Is.EqualTo("bkp"));
+        Assert.That(cluster.Emulator.AuditEvents.Any(e => e.Type == "bound_keypair.join_state_verification_failed"), Is.True);
+        var locked = Assert.ThrowsAsync<TeleportJoinException>(() =>
+            client.JoinWithBoundKeypairAsync(new BoundKeypairJoinParameters("bkp", null, state.JoinState, state), TimeSpan.FromHours(1), false));
+        Assert.That(locked!.Message, Does.Contain("has been locked"), "even the right join state is refused while the lock is in force");
+    }
+
+    [Test]
     public async Task Bound_keypair_rotation_binds_the_new_key_and_keeps_the_old_in_history()
     {
         var clock = new FakeTimeProvider(Start);
@@ -146,9 +171,9 @@ public sealed class WireDelegatedJoinTests
         var holder = new IdentityHolder();
         await using var client = TeleportWireClient.Create(cluster.ProxyOptions(), holder.Provider);
         var files = new MemoryBoundKeypairFiles();
-        using var state = await BoundKeypairClientState.LoadAsync(files, clock, NullLogger.Instance, default);
+        using var state = await BoundKeypairClientState.LoadAsync(null, null, files, clock, NullLogger.Instance, default);
         var first = await client.JoinWithBoundKeypairAsync(new BoundKeypairJoinParameters("bkp", "registration-secret-3", state.JoinState, state), TimeSpan.FromHours(1), false);
-        await state.CompleteAsync(first, default);
+        state.Complete(first);
         holder.Current = first.Join.CreateIdentity();
 
         cluster.Emulator.UpdateJoinToken(new EmulatorJoinToken
@@ -160,7 +185,7 @@ public sealed class WireDelegatedJoinTests
         });
         clock.Advance(TimeSpan.FromMinutes(1));
         var rotated = await client.JoinWithBoundKeypairAsync(new BoundKeypairJoinParameters("bkp", null, state.JoinState, state), TimeSpan.FromHours(1), true);
-        await state.CompleteAsync(rotated, default);
+        state.Complete(rotated);
 
         Assert.That(rotated.NewKeysRequested, Is.EqualTo(1));
         Assert.That(rotated.BoundPublicKey, Is.Not.EqualTo(first.BoundPublicKey));
@@ -186,7 +211,7 @@ public sealed class WireDelegatedJoinTests
         using var key = PrivateKey.Generate(SignatureAlgorithmSuite.BalancedV1, KeyPurpose.BoundKeypairJoining);
         AddBoundKeypairToken(cluster.Emulator, new EmulatorBoundKeypairJoinSpec { InitialPublicKey = key.PublicKey.ToAuthorizedKey(), RecoveryMode = "insecure" });
         await using var client = TeleportWireClient.Create(cluster.ProxyOptions(), () => null);
-        using var state = BoundKeypairClientState.Static(PrivateKey.ImportPem(key.ExportPem()), TimeProvider.System);
+        using var state = BoundKeypairClientState.Static(PrivateKey.ImportPem(key.ExportPem()), null, TimeProvider.System);
 
         var result = await client.JoinWithBoundKeypairAsync(new BoundKeypairJoinParameters("bkp", null, default, state), TimeSpan.FromHours(1), false);
 
@@ -222,12 +247,12 @@ public sealed class WireDelegatedJoinTests
         await using var client = TeleportWireClient.Create(cluster.ProxyOptions(), () => null);
         if (fault == "reused")
         {
-            using var winner = await BoundKeypairClientState.LoadAsync(new MemoryBoundKeypairFiles(), TimeProvider.System, NullLogger.Instance, default);
+            using var winner = await BoundKeypairClientState.LoadAsync(null, null, new MemoryBoundKeypairFiles(), TimeProvider.System, NullLogger.Instance, default);
             await client.JoinWithBoundKeypairAsync(new BoundKeypairJoinParameters("bkp", "registration-secret-4", default, winner), TimeSpan.FromHours(1), false);
         }
 
         // A second machine with its own (empty) storage presents the secret.
-        using var state = await BoundKeypairClientState.LoadAsync(new MemoryBoundKeypairFiles(), TimeProvider.System, NullLogger.Instance, default);
+        using var state = await BoundKeypairClientState.LoadAsync(null, null, new MemoryBoundKeypairFiles(), TimeProvider.System, NullLogger.Instance, default);
         var secret = fault switch { "wrong" => "not-the-secret", "missing" => null, _ => "registration-secret-4" };
         var error = Assert.ThrowsAsync<TeleportJoinException>(() =>
             client.JoinWithBoundKeypairAsync(new BoundKeypairJoinParameters("bkp", secret, default, state), TimeSpan.FromHours(1), false));
@@ -252,7 +277,7 @@ public sealed class WireDelegatedJoinTests
         await using var cluster = await WireTestCluster.StartAsync(new TeleportEmulatorOptions { JoinApis = EmulatorJoinApis.Legacy });
         AddBoundKeypairToken(cluster.Emulator, new EmulatorBoundKeypairJoinSpec { RegistrationSecret = "registration-secret-5" });
         await using var client = TeleportWireClient.Create(cluster.ProxyOptions(), () => null);
-        using var state = await BoundKeypairClientState.LoadAsync(new MemoryBoundKeypairFiles(), TimeProvider.System, NullLogger.Instance, default);
+        using var state = await BoundKeypairClientState.LoadAsync(null, null, new MemoryBoundKeypairFiles(), TimeProvider.System, NullLogger.Instance, default);
 
         var error = Assert.ThrowsAsync<TeleportProtocolException>(() =>
             client.JoinWithBoundKeypairAsync(new BoundKeypairJoinParameters("bkp", "registration-secret-5", default, state), TimeSpan.FromHours(1), false));

@@ -4,12 +4,11 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Teleport.MachineId.Crypto;
-using Teleport.MachineId.Destinations.Internal;
 using Teleport.MachineId.Wire.Join;
 
 namespace Teleport.MachineId.Identity.Internal.Joins;
 
-/// <summary>Where a bound keypair bot keeps tbot's four files; every write is atomic and durable when it completes.</summary>
+/// <summary>Entries a bound keypair bot writes ahead of a request (its key history); every write is atomic and durable when it completes.</summary>
 internal interface IBoundKeypairFiles
 {
     /// <summary>Describes the location (never secrets).</summary>
@@ -24,56 +23,7 @@ internal interface IBoundKeypairFiles
     Task WriteAsync(string name, ReadOnlyMemory<byte> content, CancellationToken cancellationToken);
 }
 
-/// <summary>The files in the bot's storage directory (next to its identity, under the same lock), mode 0600.</summary>
-internal sealed class DirectoryBoundKeypairFiles(string directory) : IBoundKeypairFiles
-{
-    private const int MaxFileBytes = 256 * 1024;
-
-    public string Description => "directory " + directory;
-
-    public async Task<byte[]?> ReadAsync(string name, CancellationToken cancellationToken)
-    {
-        var path = Path.Combine(directory, name);
-        try
-        {
-            var info = new FileInfo(path);
-            if (!info.Exists)
-            {
-                return null;
-            }
-
-            if (info.Length > MaxFileBytes)
-            {
-                throw new TeleportFormatException($"The bound keypair file '{path}' is larger than {MaxFileBytes / 1024} KiB; it is not one tbot or this SDK wrote.");
-            }
-
-            return await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
-        }
-        catch (FileNotFoundException)
-        {
-            return null;
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new TeleportException($"Cannot read the bound keypair file '{path}': {ex.GetType().Name}. Check the storage directory's owner and permissions.", ex);
-        }
-    }
-
-    public async Task WriteAsync(string name, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
-    {
-        var path = Path.Combine(directory, name);
-        try
-        {
-            await AtomicFile.WriteAsync(path, content, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new TeleportException($"Cannot write the bound keypair file '{path}': {ex.GetType().Name}. Check the storage directory's owner, permissions and free space.", ex);
-        }
-    }
-}
-
-/// <summary>Process memory (storage <c>memory://</c>): the keypair is lost when the process ends.</summary>
+/// <summary>Entries in process memory (tests, and storage <c>memory://</c>).</summary>
 internal sealed class MemoryBoundKeypairFiles : IBoundKeypairFiles
 {
     private readonly ConcurrentDictionary<string, byte[]> _files = new(StringComparer.Ordinal);
@@ -90,18 +40,25 @@ internal sealed class MemoryBoundKeypairFiles : IBoundKeypairFiles
     }
 }
 
+/// <summary>The committed part of a bound keypair client state, stored in the same atomic write as the identity it came with.</summary>
+/// <param name="PrivateKeyPem"><c>id_bkp</c>: the active private key (PEM, Teleport's encodings).</param>
+/// <param name="PublicKeyLine"><c>id_bkp.pub</c>: its public key (authorized_keys line).</param>
+/// <param name="JoinState"><c>bkp_state</c>: the join state document from the join.</param>
+internal sealed record BoundKeypairCommit(byte[] PrivateKeyPem, byte[] PublicKeyLine, byte[] JoinState);
+
 /// <summary>
 /// A bound keypair bot's client state, in tbot's layout: the active private key <c>id_bkp</c> (PEM,
-/// Teleport's encodings) and <c>id_bkp.pub</c> (authorized_keys), the last join state
-/// <c>bkp_state</c>, and <c>bkp_key_history.json</c> (up to 10 keys, newest first) so a join can
-/// answer a challenge for any key the cluster may have bound.
+/// Teleport's encodings) and <c>id_bkp.pub</c>, the last join state <c>bkp_state</c>, and
+/// <c>bkp_key_history.json</c> (up to 10 keys, newest first, <c>{"entries":[{"time","private_key"}]}</c>)
+/// so a join can answer a challenge for any key the cluster may have bound.
 /// </summary>
 /// <remarks>
-/// Crash safety follows from the write order. A key the cluster asks for is written to the history
-/// before the answer leaves (<see cref="CreateKeyAsync"/>), so whatever the cluster bound is on disk.
-/// After a join, <see cref="CompleteAsync"/> writes the join state before the active key, and the
-/// caller stores the identity only afterwards: the stored join state is never older than the
-/// stored identity (an older one would fail verification and lock the token).
+/// Crash safety: the active key and join state are committed with the identity they came with
+/// (<see cref="Complete"/> returns them; the engine writes them in the identity's atomic write), so an
+/// identity is never paired with another join's state — an older join state would fail verification
+/// and lock the token. A key the cluster asks for is written to the key history (written ahead,
+/// <see cref="CreateKeyAsync"/>) before the answer leaves, so a crash after the cluster bound it never
+/// loses the key: the next join finds it in the history.
 /// </remarks>
 internal sealed class BoundKeypairClientState : IBoundKeypairKeys, IDisposable
 {
@@ -111,16 +68,16 @@ internal sealed class BoundKeypairClientState : IBoundKeypairKeys, IDisposable
     public const string KeyHistoryFile = "bkp_key_history.json";
     public const int KeyHistoryLength = 10;
 
-    private readonly IBoundKeypairFiles? _files;
+    private readonly IBoundKeypairFiles? _ahead;
     private readonly TimeProvider _clock;
     private readonly object _gate = new();
     private readonly List<(DateTimeOffset Time, string Pem)> _history;
     private PrivateKey? _active;
     private byte[] _joinState;
 
-    private BoundKeypairClientState(IBoundKeypairFiles? files, TimeProvider clock, PrivateKey? active, byte[] joinState, List<(DateTimeOffset, string)> history)
+    private BoundKeypairClientState(IBoundKeypairFiles? ahead, TimeProvider clock, PrivateKey? active, byte[] joinState, List<(DateTimeOffset, string)> history)
     {
-        _files = files;
+        _ahead = ahead;
         _clock = clock;
         _active = active;
         _joinState = joinState;
@@ -128,7 +85,7 @@ internal sealed class BoundKeypairClientState : IBoundKeypairKeys, IDisposable
     }
 
     /// <summary>Whether the state is a pre-registered static key (read-only: no rotation, nothing stored).</summary>
-    public bool IsStatic => _files is null;
+    public bool IsStatic => _ahead is null;
 
     /// <summary>The active key's public half, or null before the first join with a registration secret.</summary>
     public PublicKeyInfo? ActivePublicKey
@@ -154,53 +111,55 @@ internal sealed class BoundKeypairClientState : IBoundKeypairKeys, IDisposable
         }
     }
 
-    /// <summary>Reads the state from <paramref name="files"/>; no files is an empty (unbound) state.</summary>
-    /// <exception cref="TeleportFormatException">The active private key is unreadable.</exception>
-    /// <exception cref="TeleportException">A file cannot be read.</exception>
-    public static async Task<BoundKeypairClientState> LoadAsync(IBoundKeypairFiles files, TimeProvider clock, ILogger logger, CancellationToken cancellationToken)
+    /// <summary>
+    /// The state from its committed part (<paramref name="privateKeyPem"/>, <paramref name="joinState"/>;
+    /// absent before the first join) and the key history in <paramref name="ahead"/>.
+    /// </summary>
+    /// <exception cref="TeleportFormatException">The committed private key is unreadable.</exception>
+    /// <exception cref="TeleportException">The key history cannot be read.</exception>
+    public static async Task<BoundKeypairClientState> LoadAsync(
+        ReadOnlyMemory<byte>? privateKeyPem, ReadOnlyMemory<byte>? joinState, IBoundKeypairFiles ahead, TimeProvider clock, ILogger logger, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(files);
-        var keyBytes = await files.ReadAsync(PrivateKeyFile, cancellationToken).ConfigureAwait(false);
+        ArgumentNullException.ThrowIfNull(ahead);
         PrivateKey? active = null;
-        if (keyBytes is { Length: > 0 })
+        if (privateKeyPem is { Length: > 0 } pem)
         {
             try
             {
-                active = PrivateKey.ImportPem(Encoding.UTF8.GetString(keyBytes));
+                active = PrivateKey.ImportPem(Encoding.UTF8.GetString(pem.Span));
             }
             catch (TeleportFormatException ex)
             {
                 throw new TeleportFormatException(
-                    $"The bound keypair private key '{PrivateKeyFile}' in {files.Description} is unreadable ({ex.Message}). Restore it from a backup; without it the bot must be re-registered.", ex);
+                    $"The bound keypair private key '{PrivateKeyFile}' in {ahead.Description} is unreadable ({ex.Message}). Restore the storage from a backup; without the key the bot must be registered again.", ex);
             }
         }
 
-        var joinState = await files.ReadAsync(JoinStateFile, cancellationToken).ConfigureAwait(false) ?? [];
         var history = new List<(DateTimeOffset, string)>();
         try
         {
-            if (await files.ReadAsync(KeyHistoryFile, cancellationToken).ConfigureAwait(false) is { Length: > 0 } historyBytes)
+            if (await ahead.ReadAsync(KeyHistoryFile, cancellationToken).ConfigureAwait(false) is { Length: > 0 } historyBytes)
             {
                 history = ParseHistory(historyBytes);
             }
         }
         catch (Exception ex) when (ex is JsonException or TeleportFormatException or FormatException)
         {
-            // As tbot: the history only helps after a rollback; an unreadable one is not fatal.
-            JoinMethodLog.HistoryUnreadable(logger, files.Description, ex.GetType().Name);
+            // As tbot: the history only helps after a rollback or a crash mid-rotation; an unreadable one is not fatal.
+            JoinMethodLog.HistoryUnreadable(logger, ahead.Description, ex.GetType().Name);
         }
 
-        if (history.Count == 0 && active is not null)
+        if (active is not null && !history.Exists(entry => entry.Item2 == active.ExportPem()))
         {
-            history.Add((clock.GetUtcNow(), active.ExportPem()));
+            history.Insert(0, (clock.GetUtcNow(), active.ExportPem()));
         }
 
-        return new BoundKeypairClientState(files, clock, active, joinState, history);
+        return new BoundKeypairClientState(ahead, clock, active, joinState?.ToArray() ?? [], history);
     }
 
-    /// <summary>A pre-registered static key (tbot's <c>static_private_key_path</c>): never rotated, nothing written.</summary>
-    public static BoundKeypairClientState Static(PrivateKey key, TimeProvider clock) =>
-        new(null, clock, key, [], [(clock.GetUtcNow(), key.ExportPem())]);
+    /// <summary>A pre-registered static key (tbot's <c>static_private_key_path</c>): never rotated, nothing written ahead.</summary>
+    public static BoundKeypairClientState Static(PrivateKey key, ReadOnlyMemory<byte>? joinState, TimeProvider clock) =>
+        new(null, clock, key, joinState?.ToArray() ?? [], [(clock.GetUtcNow(), key.ExportPem())]);
 
     /// <inheritdoc />
     public PrivateKey? FindKey(PublicKeyInfo publicKey)
@@ -241,10 +200,10 @@ internal sealed class BoundKeypairClientState : IBoundKeypairKeys, IDisposable
     /// <exception cref="TeleportJoinException">The key is static (pre-registered keys cannot be rotated).</exception>
     public async Task<PrivateKey> CreateKeyAsync(SignatureAlgorithmSuite suite, CancellationToken cancellationToken)
     {
-        if (_files is null)
+        if (_ahead is null)
         {
             throw new TeleportJoinException(
-                "The cluster asked this bot to rotate its bound keypair, but it uses a static key (static_private_key_path or TBOT_BOUND_KEYPAIR_STATIC_KEY), " +
+                "The cluster asked this bot for a new bound keypair key, but it uses a static key (static_private_key_path or TBOT_BOUND_KEYPAIR_STATIC_KEY), " +
                 "which cannot be rotated. Remove rotate_after from the token, or let the bot keep its key in its storage.");
         }
 
@@ -263,40 +222,32 @@ internal sealed class BoundKeypairClientState : IBoundKeypairKeys, IDisposable
         }
 
         // Durable before the cluster hears of the key: it may bind it the moment the answer leaves.
-        await _files.WriteAsync(KeyHistoryFile, content, cancellationToken).ConfigureAwait(false);
+        await _ahead.WriteAsync(KeyHistoryFile, content, cancellationToken).ConfigureAwait(false);
         return PrivateKey.ImportPem(pem);
     }
 
     /// <summary>
-    /// Records a successful join: the new join state, then the bound key as the active key. Call it
-    /// before storing the identity the join returned.
+    /// Records a successful join in memory and returns what to commit with its identity: the bound
+    /// key as the active key, and the new join state.
     /// </summary>
     /// <exception cref="TeleportProtocolException">The cluster bound a key this bot does not hold.</exception>
-    /// <exception cref="TeleportException">A file cannot be written.</exception>
-    public async Task CompleteAsync(BoundKeypairJoinOutcome outcome, CancellationToken cancellationToken)
+    public BoundKeypairCommit Complete(BoundKeypairJoinOutcome outcome)
     {
         ArgumentNullException.ThrowIfNull(outcome);
         using var bound = FindKey(outcome.BoundPublicKey)
             ?? throw new TeleportProtocolException($"The cluster reports the bound key {outcome.BoundPublicKey}, which this bot does not hold.");
-        if (_files is not null)
-        {
-            await _files.WriteAsync(JoinStateFile, outcome.JoinState, cancellationToken).ConfigureAwait(false);
-            if (ActivePublicKey != bound.PublicKey)
-            {
-                await _files.WriteAsync(PrivateKeyFile, Encoding.UTF8.GetBytes(bound.ExportPem()), cancellationToken).ConfigureAwait(false);
-                await _files.WriteAsync(PublicKeyFile, Encoding.UTF8.GetBytes(bound.PublicKey.ToAuthorizedKey() + "\n"), cancellationToken).ConfigureAwait(false);
-            }
-        }
-
+        var pem = bound.ExportPem();
         lock (_gate)
         {
             _joinState = outcome.JoinState;
             if (_active?.PublicKey != bound.PublicKey)
             {
                 _active?.Dispose();
-                _active = PrivateKey.ImportPem(bound.ExportPem());
+                _active = PrivateKey.ImportPem(pem);
             }
         }
+
+        return new BoundKeypairCommit(Encoding.UTF8.GetBytes(pem), Encoding.UTF8.GetBytes(bound.PublicKey.ToAuthorizedKey() + "\n"), outcome.JoinState);
     }
 
     public void Dispose()
