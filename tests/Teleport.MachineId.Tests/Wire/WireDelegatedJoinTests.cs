@@ -1,7 +1,8 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using Teleport.MachineId.Crypto;
-using Teleport.MachineId.Identity.Internal.Joins;
+using Teleport.MachineId.Identity.Joining;
+using Teleport.MachineId.Identity.Storage;
 using Teleport.MachineId.Testing;
 using Teleport.MachineId.Wire;
 using Teleport.MachineId.Wire.Join;
@@ -85,7 +86,7 @@ public sealed class WireDelegatedJoinTests
         AddBoundKeypairToken(cluster.Emulator, new EmulatorBoundKeypairJoinSpec { RegistrationSecret = "registration-secret-1", RecoveryLimit = 2 });
         var holder = new IdentityHolder();
         await using var client = TeleportWireClient.Create(cluster.ProxyOptions(), holder.Provider);
-        var files = new MemoryBoundKeypairFiles();
+        var files = new MemoryBotIdentityStore();
         using var state = await BoundKeypairClientState.LoadAsync(null, null, files, clock, NullLogger.Instance, default);
 
         var first = await client.JoinWithBoundKeypairAsync(new BoundKeypairJoinParameters("bkp", "registration-secret-1", state.JoinState, state), TimeSpan.FromHours(1), presentIdentity: false);
@@ -117,7 +118,7 @@ public sealed class WireDelegatedJoinTests
         await using var cluster = await WireTestCluster.StartAsync(new TeleportEmulatorOptions { TimeProvider = clock, JoinApis = EmulatorJoinApis.LegacyAndUnified });
         AddBoundKeypairToken(cluster.Emulator, new EmulatorBoundKeypairJoinSpec { RegistrationSecret = "registration-secret-2", RecoveryLimit = 2 });
         await using var client = TeleportWireClient.Create(cluster.ProxyOptions(), () => null);
-        using var state = await BoundKeypairClientState.LoadAsync(null, null, new MemoryBoundKeypairFiles(), clock, NullLogger.Instance, default);
+        using var state = await BoundKeypairClientState.LoadAsync(null, null, new MemoryBotIdentityStore(), clock, NullLogger.Instance, default);
         var first = await client.JoinWithBoundKeypairAsync(new BoundKeypairJoinParameters("bkp", "registration-secret-2", state.JoinState, state), TimeSpan.FromHours(1), false);
         state.Complete(first);
 
@@ -143,7 +144,7 @@ public sealed class WireDelegatedJoinTests
         await using var cluster = await WireTestCluster.StartAsync(new TeleportEmulatorOptions { TimeProvider = clock, JoinApis = EmulatorJoinApis.LegacyAndUnified });
         AddBoundKeypairToken(cluster.Emulator, new EmulatorBoundKeypairJoinSpec { RegistrationSecret = "registration-secret-6", RecoveryLimit = 5 });
         await using var client = TeleportWireClient.Create(cluster.ProxyOptions(), () => null);
-        using var state = await BoundKeypairClientState.LoadAsync(null, null, new MemoryBoundKeypairFiles(), clock, NullLogger.Instance, default);
+        using var state = await BoundKeypairClientState.LoadAsync(null, null, new MemoryBotIdentityStore(), clock, NullLogger.Instance, default);
         state.Complete(await client.JoinWithBoundKeypairAsync(new BoundKeypairJoinParameters("bkp", "registration-secret-6", default, state), TimeSpan.FromHours(1), false));
         var stale = state.JoinState.ToArray();
         clock.Advance(TimeSpan.FromHours(2));
@@ -170,7 +171,7 @@ public sealed class WireDelegatedJoinTests
         AddBoundKeypairToken(cluster.Emulator, spec);
         var holder = new IdentityHolder();
         await using var client = TeleportWireClient.Create(cluster.ProxyOptions(), holder.Provider);
-        var files = new MemoryBoundKeypairFiles();
+        var files = new MemoryBotIdentityStore();
         using var state = await BoundKeypairClientState.LoadAsync(null, null, files, clock, NullLogger.Instance, default);
         var first = await client.JoinWithBoundKeypairAsync(new BoundKeypairJoinParameters("bkp", "registration-secret-3", state.JoinState, state), TimeSpan.FromHours(1), false);
         state.Complete(first);
@@ -247,12 +248,12 @@ public sealed class WireDelegatedJoinTests
         await using var client = TeleportWireClient.Create(cluster.ProxyOptions(), () => null);
         if (fault == "reused")
         {
-            using var winner = await BoundKeypairClientState.LoadAsync(null, null, new MemoryBoundKeypairFiles(), TimeProvider.System, NullLogger.Instance, default);
+            using var winner = await BoundKeypairClientState.LoadAsync(null, null, new MemoryBotIdentityStore(), TimeProvider.System, NullLogger.Instance, default);
             await client.JoinWithBoundKeypairAsync(new BoundKeypairJoinParameters("bkp", "registration-secret-4", default, winner), TimeSpan.FromHours(1), false);
         }
 
         // A second machine with its own (empty) storage presents the secret.
-        using var state = await BoundKeypairClientState.LoadAsync(null, null, new MemoryBoundKeypairFiles(), TimeProvider.System, NullLogger.Instance, default);
+        using var state = await BoundKeypairClientState.LoadAsync(null, null, new MemoryBotIdentityStore(), TimeProvider.System, NullLogger.Instance, default);
         var secret = fault switch { "wrong" => "not-the-secret", "missing" => null, _ => "registration-secret-4" };
         var error = Assert.ThrowsAsync<TeleportJoinException>(() =>
             client.JoinWithBoundKeypairAsync(new BoundKeypairJoinParameters("bkp", secret, default, state), TimeSpan.FromHours(1), false));
@@ -277,7 +278,7 @@ public sealed class WireDelegatedJoinTests
         await using var cluster = await WireTestCluster.StartAsync(new TeleportEmulatorOptions { JoinApis = EmulatorJoinApis.Legacy });
         AddBoundKeypairToken(cluster.Emulator, new EmulatorBoundKeypairJoinSpec { RegistrationSecret = "registration-secret-5" });
         await using var client = TeleportWireClient.Create(cluster.ProxyOptions(), () => null);
-        using var state = await BoundKeypairClientState.LoadAsync(null, null, new MemoryBoundKeypairFiles(), TimeProvider.System, NullLogger.Instance, default);
+        using var state = await BoundKeypairClientState.LoadAsync(null, null, new MemoryBotIdentityStore(), TimeProvider.System, NullLogger.Instance, default);
 
         var error = Assert.ThrowsAsync<TeleportProtocolException>(() =>
             client.JoinWithBoundKeypairAsync(new BoundKeypairJoinParameters("bkp", "registration-secret-5", default, state), TimeSpan.FromHours(1), false));

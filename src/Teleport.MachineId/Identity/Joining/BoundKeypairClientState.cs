@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -6,39 +5,7 @@ using Microsoft.Extensions.Logging;
 using Teleport.MachineId.Crypto;
 using Teleport.MachineId.Wire.Join;
 
-namespace Teleport.MachineId.Identity.Internal.Joins;
-
-/// <summary>Entries a bound keypair bot writes ahead of a request (its key history); every write is atomic and durable when it completes.</summary>
-internal interface IBoundKeypairFiles
-{
-    /// <summary>Describes the location (never secrets).</summary>
-    string Description { get; }
-
-    /// <summary>The file's content, or null when it does not exist.</summary>
-    /// <exception cref="TeleportException">The file exists but cannot be read.</exception>
-    Task<byte[]?> ReadAsync(string name, CancellationToken cancellationToken);
-
-    /// <summary>Replaces the file atomically and durably.</summary>
-    /// <exception cref="TeleportException">The file cannot be written.</exception>
-    Task WriteAsync(string name, ReadOnlyMemory<byte> content, CancellationToken cancellationToken);
-}
-
-/// <summary>Entries in process memory (tests, and storage <c>memory://</c>).</summary>
-internal sealed class MemoryBoundKeypairFiles : IBoundKeypairFiles
-{
-    private readonly ConcurrentDictionary<string, byte[]> _files = new(StringComparer.Ordinal);
-
-    public string Description => "memory";
-
-    public Task<byte[]?> ReadAsync(string name, CancellationToken cancellationToken) =>
-        Task.FromResult(_files.TryGetValue(name, out var content) ? (byte[]?)content.ToArray() : null);
-
-    public Task WriteAsync(string name, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
-    {
-        _files[name] = content.ToArray();
-        return Task.CompletedTask;
-    }
-}
+namespace Teleport.MachineId.Identity.Joining;
 
 /// <summary>The committed part of a bound keypair client state, stored in the same atomic write as the identity it came with.</summary>
 /// <param name="PrivateKeyPem"><c>id_bkp</c>: the active private key (PEM, Teleport's encodings).</param>
@@ -68,14 +35,14 @@ internal sealed class BoundKeypairClientState : IBoundKeypairKeys, IDisposable
     public const string KeyHistoryFile = "bkp_key_history.json";
     public const int KeyHistoryLength = 10;
 
-    private readonly IBoundKeypairFiles? _ahead;
+    private readonly IJoinMethodStorage? _ahead;
     private readonly TimeProvider _clock;
     private readonly object _gate = new();
     private readonly List<(DateTimeOffset Time, string Pem)> _history;
     private PrivateKey? _active;
     private byte[] _joinState;
 
-    private BoundKeypairClientState(IBoundKeypairFiles? ahead, TimeProvider clock, PrivateKey? active, byte[] joinState, List<(DateTimeOffset, string)> history)
+    private BoundKeypairClientState(IJoinMethodStorage? ahead, TimeProvider clock, PrivateKey? active, byte[] joinState, List<(DateTimeOffset, string)> history)
     {
         _ahead = ahead;
         _clock = clock;
@@ -86,6 +53,18 @@ internal sealed class BoundKeypairClientState : IBoundKeypairKeys, IDisposable
 
     /// <summary>Whether the state is a pre-registered static key (read-only: no rotation, nothing stored).</summary>
     public bool IsStatic => _ahead is null;
+
+    /// <summary>Whether the bot holds any key (active or in the history): otherwise a first join needs a registration secret.</summary>
+    public bool HasKeys
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _active is not null || _history.Count > 0;
+            }
+        }
+    }
 
     /// <summary>The active key's public half, or null before the first join with a registration secret.</summary>
     public PublicKeyInfo? ActivePublicKey
@@ -118,7 +97,7 @@ internal sealed class BoundKeypairClientState : IBoundKeypairKeys, IDisposable
     /// <exception cref="TeleportFormatException">The committed private key is unreadable.</exception>
     /// <exception cref="TeleportException">The key history cannot be read.</exception>
     public static async Task<BoundKeypairClientState> LoadAsync(
-        ReadOnlyMemory<byte>? privateKeyPem, ReadOnlyMemory<byte>? joinState, IBoundKeypairFiles ahead, TimeProvider clock, ILogger logger, CancellationToken cancellationToken)
+        ReadOnlyMemory<byte>? privateKeyPem, ReadOnlyMemory<byte>? joinState, IJoinMethodStorage ahead, TimeProvider clock, ILogger logger, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(ahead);
         PrivateKey? active = null;

@@ -3,7 +3,7 @@ using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
 using Teleport.MachineId.Crypto;
 
-namespace Teleport.MachineId.Tests.Identity.Joins;
+namespace Teleport.MachineId.Tests.Formats.Crypto;
 
 /// <summary>The hand-written compact JWS signer against an independent verifier (Microsoft.IdentityModel; Ed25519 through the emulator's check).</summary>
 public sealed class CompactJwsTests

@@ -1,11 +1,11 @@
 using Microsoft.Extensions.Time.Testing;
 using Microsoft.IdentityModel.JsonWebTokens;
-using Teleport.MachineId.Identity.Internal.Joins;
+using Teleport.MachineId.Identity.Joining;
 using Teleport.MachineId.Testing;
 using Teleport.MachineId.Tests.Emulator;
 using Teleport.MachineId.Tests.Infrastructure;
 
-namespace Teleport.MachineId.Tests.Identity.Joins;
+namespace Teleport.MachineId.Tests.Identity.Joining;
 
 /// <summary>Where delegated methods find their ID tokens: the Actions runner endpoint, a GitLab variable, the Kubernetes token file.</summary>
 public sealed class IdTokenSourceTests

@@ -1,7 +1,7 @@
 using System.Net.Http.Headers;
 using System.Text.Json;
 
-namespace Teleport.MachineId.Identity.Internal.Joins;
+namespace Teleport.MachineId.Identity.Joining;
 
 /// <summary>Where a delegated join method finds the ID token it presents (read afresh for every join).</summary>
 internal interface IIdTokenSource

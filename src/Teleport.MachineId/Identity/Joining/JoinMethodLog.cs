@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 
-namespace Teleport.MachineId.Identity.Internal.Joins;
+namespace Teleport.MachineId.Identity.Joining;
 
 /// <summary>Log messages of the delegated and bound keypair join methods (event ids 1020–1039). Never a token, secret or key.</summary>
 internal static partial class JoinMethodLog
@@ -15,5 +15,5 @@ internal static partial class JoinMethodLog
 
     [LoggerMessage(EventId = MachineIdEventIds.BotBoundKeypairJoined, EventName = "BotBoundKeypairJoined", Level = LogLevel.Information,
         Message = "Bound keypair join with token {Token} complete: bound key {PublicKey}; {NewKeys} new key(s) requested by the cluster")]
-    public static partial void BoundKeypairJoined(ILogger logger, string token, string publicKey, int newKeys);
+    public static partial void BoundKeypairJoined(ILogger logger, string token, Crypto.PublicKeyInfo publicKey, int newKeys);
 }
