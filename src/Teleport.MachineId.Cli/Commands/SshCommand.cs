@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Microsoft.Extensions.Logging;
 using Teleport.MachineId.Outputs.Ssh;
+using Teleport.MachineId.SshNet;
 
 namespace Teleport.MachineId.Cli.Commands;
 
@@ -45,7 +46,7 @@ internal static class SshCommand
                 throw new ArgumentException("Give a command to run; interactive sessions are not supported (use ssh -F <destination>/ssh_config).");
             }
 
-            var options = new TeleportSshClientOptions
+            var options = new TeleportNodeDialerOptions
             {
                 Cluster = parseResult.GetValue(Cluster),
                 LoggerFactory = loggerFactory,

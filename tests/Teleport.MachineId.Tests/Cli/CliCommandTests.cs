@@ -17,8 +17,18 @@ public sealed class CliCommandTests
         var result = await CliProcess.RunAsync(["--help"]);
 
         Assert.That(result.ExitCode, Is.Zero, result.ToString());
-        Assert.That(result.StandardOutput, Does.Contain("start").And.Contain("ssh-proxy-command").And.Contain("ssh").And.Contain("emulator").And.Contain("demo"));
+        Assert.That(result.StandardOutput, Does.Contain("start").And.Contain("ssh-proxy-command").And.Contain("ssh"));
         Assert.That(result.StandardOutput, Does.Contain("2 usage or configuration error").And.Contain("4 transient"));
+    }
+
+    [TestCase("demo", "tbot-dotnet-emulator demo")]
+    [TestCase("emulator", "tbot-dotnet-emulator run")]
+    public async Task The_emulator_commands_say_where_they_moved(string command, string replacement)
+    {
+        var result = await CliProcess.RunAsync([command, "--output", "x"]);
+
+        Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
+        Assert.That(result.StandardError, Does.Contain(replacement));
     }
 
     [Test]

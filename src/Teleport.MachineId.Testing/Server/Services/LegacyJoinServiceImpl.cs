@@ -2,8 +2,8 @@ using System.Text;
 using Grpc.Core;
 using Teleport.MachineId.Crypto;
 using Teleport.MachineId.Testing.Cluster;
-using Teleport.MachineId.Wire.Proto.Legacy.Client;
-using Teleport.MachineId.Wire.Proto.Legacy.Types;
+using Teleport.MachineId.Testing.Proto.Legacy.Client;
+using Teleport.MachineId.Testing.Proto.Legacy.Types;
 
 namespace Teleport.MachineId.Testing.Server.Services;
 

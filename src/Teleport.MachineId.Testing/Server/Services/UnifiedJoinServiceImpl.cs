@@ -3,7 +3,7 @@ using Grpc.Core;
 using Teleport.MachineId.Crypto;
 using Teleport.MachineId.Testing.Cluster;
 using Teleport.MachineId.Testing.Cluster.Joins;
-using Teleport.MachineId.Wire.Proto.Join.V1;
+using Teleport.MachineId.Testing.Proto.Join.V1;
 
 namespace Teleport.MachineId.Testing.Server.Services;
 
