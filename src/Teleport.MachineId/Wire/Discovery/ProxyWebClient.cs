@@ -87,7 +87,9 @@ internal sealed class ProxyWebClient : IDisposable
         ArgumentNullException.ThrowIfNull(request);
         const string operation = "POST /webapi/host/credentials";
         var payload = JsonSerializer.SerializeToUtf8Bytes(request, WireJsonContext.Default.RegisterUsingTokenRequestJson);
-        var body = await SendAsync(HttpMethod.Post, "/webapi/host/credentials", payload, operation, WireOperationKind.Join, request.Token, cancellationToken).ConfigureAwait(false);
+        var delegated = !string.IsNullOrEmpty(request.IdToken);
+        var body = await SendAsync(HttpMethod.Post, "/webapi/host/credentials", payload, operation,
+            delegated ? WireOperationKind.DelegatedJoin : WireOperationKind.Join, delegated ? request.IdToken : request.Token, cancellationToken).ConfigureAwait(false);
         CertsJson? certs;
         try
         {
