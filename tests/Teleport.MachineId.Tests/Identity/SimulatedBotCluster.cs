@@ -338,6 +338,13 @@ internal sealed class SimulatedBotCluster : IDisposable
                 },
                 cancellationToken);
 
+        public Task<BotJoinResult> JoinWithIdTokenAsync(string tokenName, string idToken, TimeSpan credentialTtl, bool presentIdentity, CancellationToken cancellationToken) =>
+            throw new NotSupportedException("The simulated cluster serves token joins only; delegated methods are tested against the emulator.");
+
+        public Task<BoundKeypairJoinAnswer> JoinWithBoundKeypairAsync(
+            MachineId.Wire.Join.BoundKeypairJoinParameters parameters, TimeSpan credentialTtl, bool presentIdentity, CancellationToken cancellationToken) =>
+            throw new NotSupportedException("The simulated cluster serves token joins only; delegated methods are tested against the emulator.");
+
         public async Task<IssuedBotCertificates> RenewAsync(
             BotIdentity identity, PublicKeyInfo publicKey, DateTimeOffset expires, Func<CancellationToken, Task> beforeSend, CancellationToken cancellationToken)
         {
