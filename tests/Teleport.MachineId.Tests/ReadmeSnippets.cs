@@ -18,8 +18,7 @@ public sealed partial class ReadmeSnippets
     {
         var root = RepositoryRoot();
         var readme = File.ReadAllText(Path.Combine(root, "README.md")).ReplaceLineEndings("\n");
-        var source = File.ReadAllText(Path.Combine(root, "tests", "Teleport.MachineId.Tests", "ReadmeSnippets.cs")).ReplaceLineEndings("\n");
-        var snippets = SnippetPattern().Matches(source).Select(m => (Name: m.Groups[1].Value, Code: Dedent(m.Groups[2].Value))).ToList();
+        var snippets = Snippets().Select(p => (Name: p.Key, Code: p.Value)).ToList();
 
         Assert.That(snippets.Select(s => s.Name), Is.EquivalentTo(new[] { "DependencyInjection", "WithoutDependencyInjection", "OneShot", "SshNet" }));
         foreach (var (name, code) in snippets)
@@ -99,6 +98,13 @@ public sealed partial class ReadmeSnippets
         using var command = client.RunCommand("hostname");
         Console.WriteLine($"{command.Result.Trim()} (exit status {command.ExitStatus})");
         #endregion
+    }
+
+    /// <summary>The snippets by name, dedented, exactly as the README shows them (the consumer packaging tests compile them).</summary>
+    internal static IReadOnlyDictionary<string, string> Snippets()
+    {
+        var source = File.ReadAllText(Path.Combine(RepositoryRoot(), "tests", "Teleport.MachineId.Tests", "ReadmeSnippets.cs")).ReplaceLineEndings("\n");
+        return SnippetPattern().Matches(source).ToDictionary(m => m.Groups[1].Value, m => Dedent(m.Groups[2].Value), StringComparer.Ordinal);
     }
 
     private static string Dedent(string code)

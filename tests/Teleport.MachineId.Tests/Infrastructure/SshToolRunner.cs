@@ -10,7 +10,8 @@ internal sealed record ToolResult(int ExitCode, string StandardOutput, string St
 }
 
 /// <summary>
-/// Runs an external program (ssh, ssh-keygen, openssl, …) with an argument list, captures its
+/// Runs an external program (ssh, ssh-keygen, openssl, dotnet, …) with an argument list (optionally an
+/// environment: a <see langword="null"/> value removes a variable, and a working directory), captures its
 /// output and kills it (by its own process id) when it outlives the timeout.
 /// </summary>
 internal static class SshToolRunner
@@ -25,6 +26,8 @@ internal static class SshToolRunner
         IEnumerable<string> arguments,
         string? standardInput = null,
         TimeSpan? timeout = null,
+        IReadOnlyDictionary<string, string?>? environment = null,
+        string? workingDirectory = null,
         CancellationToken cancellationToken = default)
     {
         var info = new ProcessStartInfo(program)
@@ -35,9 +38,22 @@ internal static class SshToolRunner
             UseShellExecute = false,
             StandardOutputEncoding = Encoding.UTF8,
             StandardErrorEncoding = Encoding.UTF8,
+            WorkingDirectory = workingDirectory ?? string.Empty,
         };
         // ssh-keygen prints validity in local time; UTC keeps expected output stable.
         info.Environment["TZ"] = "UTC";
+        foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
+        {
+            if (value is null)
+            {
+                info.Environment.Remove(name);
+            }
+            else
+            {
+                info.Environment[name] = value;
+            }
+        }
+
         foreach (var argument in arguments)
         {
             info.ArgumentList.Add(argument);
