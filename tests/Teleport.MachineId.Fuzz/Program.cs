@@ -1,0 +1,56 @@
+using SharpFuzz;
+using Teleport.MachineId.Fuzz;
+
+// tbot parsers under AFL++:  Teleport.MachineId.Fuzz fuzz TARGET     (run by run-fuzz.sh under afl-fuzz)
+// replay inputs in-process:  Teleport.MachineId.Fuzz replay TARGET FILE|DIR...   (exit 1 on an undocumented exception)
+// list targets:              Teleport.MachineId.Fuzz list
+switch (args)
+{
+    case ["list"]:
+        foreach (var target in FuzzTargets.All)
+        {
+            Console.WriteLine($"{target.Name,-20} {target.Reads}");
+        }
+
+        return 0;
+
+    case ["fuzz", var name]:
+    {
+        var target = FuzzTargets.Get(name);
+
+        // Out of process: a stack overflow or an abort kills only the child, which AFL++ sees as a crash.
+        Fuzzer.OutOfProcess.Run(stream =>
+        {
+            using var buffer = new MemoryStream();
+            stream.CopyTo(buffer);
+            target.Execute(buffer.GetBuffer().AsSpan(0, (int)buffer.Length));
+        });
+        return 0;
+    }
+
+    case ["replay", var name, .. var paths] when paths.Length > 0:
+    {
+        var target = FuzzTargets.Get(name);
+        var failures = 0;
+        var files = paths.SelectMany(p => Directory.Exists(p) ? Directory.EnumerateFiles(p, "*", SearchOption.AllDirectories) : [p]).Order(StringComparer.Ordinal).ToList();
+        foreach (var file in files)
+        {
+            try
+            {
+                target.Execute(File.ReadAllBytes(file));
+            }
+            catch (Exception ex)
+            {
+                failures++;
+                Console.Error.WriteLine($"{file}: {ex}");
+            }
+        }
+
+        Console.WriteLine($"{target.Name}: {files.Count} inputs, {failures} undocumented exceptions");
+        return failures == 0 ? 0 : 1;
+    }
+
+    default:
+        Console.Error.WriteLine("usage: Teleport.MachineId.Fuzz list | fuzz TARGET | replay TARGET FILE|DIR...");
+        return 2;
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Coverage-guided fuzzing of the SDK's parsers with SharpFuzz + AFL++ (Debian's afl++).
+#
+#   tests/Teleport.MachineId.Fuzz/run-fuzz.sh TARGET|all SECONDS
+#
+# Publishes the fuzz project, instruments Teleport.MachineId.dll and Teleport.MachineId.Testing.dll
+# with the SharpFuzz.CommandLine local tool (.config/dotnet-tools.json), then runs afl-fuzz on each
+# target for SECONDS, seeded from Corpus/<target>. Findings go to $FUZZ_WORK (default .fuzz/ at the
+# repo root, git-ignored); each target's line reports execs, corpus paths, edges and crashes.
+# Exit 1 when any target saved a crash or a hang: replay it with
+#   dotnet run --project tests/Teleport.MachineId.Fuzz -- replay TARGET .fuzz/findings/TARGET/default/crashes
+# and turn it into a regression test (docs/fuzzing.md). Env: FUZZ_NICE (default 19), FUZZ_TIMEOUT_MS
+# (per-input timeout, default 5000), FUZZ_SKIP_BUILD=1 to reuse the last instrumented build.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+work="${FUZZ_WORK:-$repo/.fuzz}"
+target="${1:?usage: run-fuzz.sh TARGET|all SECONDS}"
+seconds="${2:?usage: run-fuzz.sh TARGET|all SECONDS}"
+nice_level="${FUZZ_NICE:-19}"
+timeout_ms="${FUZZ_TIMEOUT_MS:-5000}"
+
+command -v afl-fuzz >/dev/null || { echo "afl-fuzz not found: apt-get install -y afl++" >&2; exit 2; }
+bin="$work/bin"
+if [ "${FUZZ_SKIP_BUILD:-0}" != 1 ] || [ ! -f "$bin/.instrumented" ]; then
+  rm -rf "$bin"
+  (cd "$repo" && dotnet tool restore >/dev/null)
+  dotnet publish "$here/Teleport.MachineId.Fuzz.csproj" -c Release -o "$bin" --nologo -v q -p:TreatWarningsAsErrors=true >/dev/null
+  for dll in Teleport.MachineId.dll Teleport.MachineId.Testing.dll; do
+    (cd "$repo" && dotnet sharpfuzz "$bin/$dll" >/dev/null)
+  done
+  touch "$bin/.instrumented"
+fi
+
+if [ "$target" = all ]; then
+  mapfile -t targets < <(dotnet "$bin/Teleport.MachineId.Fuzz.dll" list | awk '{print $1}')
+else
+  targets=("$target")
+fi
+
+# A shared machine: no CPU pinning, no cpufreq check; AFL++ cannot see .NET's instrumentation in the
+# dotnet host binary, and .NET's runtime needs more than AFL++'s default memory limit.
+export AFL_SKIP_BIN_CHECK=1 AFL_NO_AFFINITY=1 AFL_SKIP_CPUFREQ=1 AFL_NO_UI=1 AFL_QUIET=1 \
+  AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_AUTORESUME=1 DOTNET_TieredPGO=0 DOTNET_TC_QuickJitForLoops=1
+
+failed=0
+for t in "${targets[@]}"; do
+  seeds="$here/Corpus/$t"
+  [ -d "$seeds" ] || { echo "$t: no seed corpus at $seeds" >&2; failed=1; continue; }
+  out="$work/findings/$t"
+  mkdir -p "$out"
+  nice -n "$nice_level" afl-fuzz -i "$seeds" -o "$out" -t "$timeout_ms" -m none -V "$seconds" \
+    -- dotnet "$bin/Teleport.MachineId.Fuzz.dll" fuzz "$t" >"$out/afl.log" 2>&1 || {
+      echo "$t: afl-fuzz failed (see $out/afl.log)"; tail -5 "$out/afl.log" >&2; failed=1; continue; }
+  stats="$out/default/fuzzer_stats"
+  get() { awk -F' *: *' -v k="$1" '$1==k {print $2}' "$stats"; }
+  crashes=$(get saved_crashes); hangs=$(get saved_hangs)
+  echo "$t: $(get run_time)s, $(get execs_done) execs ($(get execs_per_sec)/s), $(get corpus_count) paths, $(get edges_found) edges (bitmap $(get bitmap_cvg)), $crashes crashes, $hangs hangs"
+  if [ "${crashes:-0}" != 0 ] || [ "${hangs:-0}" != 0 ]; then failed=1; fi
+done
+exit "$failed"
