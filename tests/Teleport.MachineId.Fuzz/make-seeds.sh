@@ -86,7 +86,7 @@ printf '{"error":{"message":"bad token\\nsecond line"}}' >"$d/error.json"
 python3 - "$d" <<'PY'
 import sys,json,base64,glob,os,re
 out=sys.argv[1]
-pem=open(glob.glob(os.environ["DATA"]+"/IdentityFiles/*")[0],errors="replace").read()
+pem=open(os.environ["DATA"]+"/IdentityFiles/tls.pem").read()
 cert=re.search(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----\n?", pem, re.S)
 ssh=open(os.environ["TMPD"]+"/user_ed25519-cert.pub").read()
 ca=open(os.environ["TMPD"]+"/ca.pub").read()
