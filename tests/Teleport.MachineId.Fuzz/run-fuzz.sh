@@ -10,7 +10,8 @@
 # Exit 1 when any target saved a crash or a hang: replay it with
 #   dotnet run --project tests/Teleport.MachineId.Fuzz -- replay TARGET .fuzz/findings/TARGET/default/crashes
 # and turn it into a regression test (docs/fuzzing.md). Env: FUZZ_NICE (default 19), FUZZ_TIMEOUT_MS
-# (per-input timeout, default 5000), FUZZ_SKIP_BUILD=1 to reuse the last instrumented build.
+# (per-input timeout, default 5000), FUZZ_SKIP_BUILD=1 to reuse the last instrumented build,
+# FUZZ_CONFIGURATION (default Release; CI uses the Debug build its tests already made).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
@@ -25,7 +26,7 @@ bin="$work/bin"
 if [ "${FUZZ_SKIP_BUILD:-0}" != 1 ] || [ ! -f "$bin/.instrumented" ]; then
   rm -rf "$bin"
   (cd "$repo" && dotnet tool restore >/dev/null)
-  dotnet publish "$here/Teleport.MachineId.Fuzz.csproj" -c Release -o "$bin" --nologo -v q -p:TreatWarningsAsErrors=true >/dev/null
+  dotnet publish "$here/Teleport.MachineId.Fuzz.csproj" -c "${FUZZ_CONFIGURATION:-Release}" -o "$bin" --nologo -v q -p:TreatWarningsAsErrors=true >/dev/null
   for dll in Teleport.MachineId.dll Teleport.MachineId.Testing.dll; do
     (cd "$repo" && dotnet sharpfuzz "$bin/$dll" >/dev/null)
   done
@@ -56,6 +57,9 @@ for t in "${targets[@]}"; do
   get() { awk -F' *: *' -v k="$1" '$1==k {print $2}' "$stats"; }
   crashes=$(get saved_crashes); hangs=$(get saved_hangs)
   echo "$t: $(get run_time)s, $(get execs_done) execs ($(get execs_per_sec)/s), $(get corpus_count) paths, $(get edges_found) edges (bitmap $(get bitmap_cvg)), $crashes crashes, $hangs hangs"
-  if [ "${crashes:-0}" != 0 ] || [ "${hangs:-0}" != 0 ]; then failed=1; fi
+  if [ "${crashes:-0}" != 0 ] || [ "${hangs:-0}" != 0 ]; then
+    failed=1
+    { ls -1 "$out"/default/crashes/id:* "$out"/default/hangs/id:* 2>/dev/null || true; } | sed "s|^|  $t finding: |"
+  fi
 done
 exit "$failed"
