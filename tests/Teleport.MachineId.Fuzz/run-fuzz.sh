@@ -2,6 +2,7 @@
 # Coverage-guided fuzzing of the SDK's parsers with SharpFuzz + AFL++ (Debian's afl++).
 #
 #   tests/Teleport.MachineId.Fuzz/run-fuzz.sh TARGET|all SECONDS
+#   tests/Teleport.MachineId.Fuzz/run-fuzz.sh report        (the lines of the last runs in $FUZZ_WORK)
 #
 # Builds the fuzz project, instruments Teleport.MachineId.dll and Teleport.MachineId.Testing.dll
 # with the SharpFuzz.CommandLine local tool (.config/dotnet-tools.json), then runs afl-fuzz on each
@@ -16,7 +17,27 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 work="${FUZZ_WORK:-$repo/.fuzz}"
-target="${1:?usage: run-fuzz.sh TARGET|all SECONDS}"
+target="${1:?usage: run-fuzz.sh TARGET|all SECONDS | report}"
+
+# One line per target from AFL++'s fuzzer_stats (run_time adds up over resumed runs); false on a crash or hang.
+report() {
+  local t="$1" out="$work/findings/$1" stats="$work/findings/$1/default/fuzzer_stats"
+  get() { awk -F' *: *' -v k="$1" '$1==k {print $2}' "$stats"; }
+  [ -f "$stats" ] || { echo "$t: no fuzzer_stats in $out"; return 1; }
+  local crashes hangs
+  crashes=$(get saved_crashes); hangs=$(get saved_hangs)
+  echo "$t: $(get run_time)s, $(get execs_done) execs ($(get execs_per_sec)/s), $(get corpus_count) paths, $(get edges_found) edges (bitmap $(get bitmap_cvg)), $crashes crashes, $hangs hangs"
+  if [ "${crashes:-0}" != 0 ] || [ "${hangs:-0}" != 0 ]; then
+    { ls -1 "$out"/default/crashes/id:* "$out"/default/hangs/id:* 2>/dev/null || true; } | sed "s|^|  $t finding: |"
+    return 1
+  fi
+}
+
+if [ "$target" = report ]; then
+  rc=0
+  for d in "$work"/findings/*/; do report "$(basename "$d")" || rc=1; done
+  exit "$rc"
+fi
 seconds="${2:?usage: run-fuzz.sh TARGET|all SECONDS}"
 nice_level="${FUZZ_NICE:-19}"
 timeout_ms="${FUZZ_TIMEOUT_MS:-5000}"
@@ -46,7 +67,7 @@ fi
 # A shared machine: no CPU pinning, no cpufreq check; AFL++ cannot see .NET's instrumentation in the
 # dotnet host binary, and .NET's runtime needs more than AFL++'s default memory limit.
 export AFL_SKIP_BIN_CHECK=1 AFL_NO_AFFINITY=1 AFL_SKIP_CPUFREQ=1 AFL_NO_UI=1 AFL_QUIET=1 \
-  AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_AUTORESUME=1 DOTNET_TieredPGO=0 DOTNET_TC_QuickJitForLoops=1
+  AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_AUTORESUME=1
 
 failed=0
 for t in "${targets[@]}"; do
@@ -57,13 +78,6 @@ for t in "${targets[@]}"; do
   nice -n "$nice_level" afl-fuzz -i "$seeds" -o "$out" -t "$timeout_ms" -m none -V "$seconds" \
     -- dotnet "$bin/Teleport.MachineId.Fuzz.dll" fuzz "$t" >"$out/afl.log" 2>&1 || {
       echo "$t: afl-fuzz failed (see $out/afl.log)"; tail -5 "$out/afl.log" >&2; failed=1; continue; }
-  stats="$out/default/fuzzer_stats"
-  get() { awk -F' *: *' -v k="$1" '$1==k {print $2}' "$stats"; }
-  crashes=$(get saved_crashes); hangs=$(get saved_hangs)
-  echo "$t: $(get run_time)s, $(get execs_done) execs ($(get execs_per_sec)/s), $(get corpus_count) paths, $(get edges_found) edges (bitmap $(get bitmap_cvg)), $crashes crashes, $hangs hangs"
-  if [ "${crashes:-0}" != 0 ] || [ "${hangs:-0}" != 0 ]; then
-    failed=1
-    { ls -1 "$out"/default/crashes/id:* "$out"/default/hangs/id:* 2>/dev/null || true; } | sed "s|^|  $t finding: |"
-  fi
+  report "$t" || failed=1
 done
 exit "$failed"
