@@ -37,15 +37,18 @@ internal sealed class FuzzTarget
     public IReadOnlyList<Type> DocumentedExceptions => _documented;
 
     /// <summary>Feeds one input; documented exceptions are the correct outcome for bad input and are swallowed.</summary>
-    public void Execute(ReadOnlySpan<byte> input)
+    /// <returns>Whether the input was accepted (false: rejected with a documented exception).</returns>
+    public bool Execute(ReadOnlySpan<byte> input)
     {
         var bytes = input.Length > MaxInputLength ? input[..MaxInputLength].ToArray() : input.ToArray();
         try
         {
             _parse(bytes);
+            return true;
         }
         catch (Exception ex) when (IsDocumented(ex))
         {
+            return false;
         }
     }
 

@@ -61,6 +61,20 @@ done
 d=$(t tbot-yaml)
 cp "$data"/Configuration/*.golden "$d/"
 cp "$repo"/examples/tbot*.yaml "$d/"
+# tbot's output and destination goldens are fragments: also as whole v2 configurations the reader accepts.
+python3 - "$d" <<'PY'
+import sys,os
+d=sys.argv[1]
+indent=lambda text,n: "".join(" "*n+l+"\n" if l else "\n" for l in text.splitlines())
+head="version: v2\nproxy_server: teleport.example.com:443\nonboarding:\n  join_method: token\n  token: /var/lib/teleport/bot-token\n"
+for name in ("identity-output-full","identity-output-minimal"):
+    frag=open(f"{d}/{name}.golden").read()
+    frag=frag.replace("type: memory","type: directory\n  path: /opt/machine-id")
+    open(f"{d}/full-{name}.yaml","w").write(head+"storage:\n  type: memory\noutputs:\n  - "+indent(frag,4).lstrip())
+for name in ("TestDestinationDirectory_YAML-full","TestDestinationDirectory_YAML-acl_readers"):
+    frag=open(f"{d}/{name}.golden").read()
+    open(f"{d}/full-{name}.yaml","w").write(head+"storage:\n"+indent(frag,2)+"outputs:\n  - type: identity\n    destination:\n"+indent(frag.replace("/my/path","/my/output"),6))
+PY
 
 d=$(t emulator-yaml)
 cp "$repo/examples/emulator.yaml" "$d/"
@@ -131,4 +145,7 @@ for name,alpn in [("example.teleport.sh",["teleport-proxy-ssh-grpc","h2"]),("6b6
     body=rec[5+4:]  # record header, handshake header
     open(f"{out}/{name or 'no-sni'}","wb").write(body)
 PY
+# This SDK's own outputs (identity files, certificates, keys, ProxySSH messages).
+dotnet run --project "$here/Teleport.MachineId.Fuzz.csproj" -- seed "$out"
+
 echo "seeds: $(find "$out" -type f | wc -l) files, $(du -sh "$out" | cut -f1)"
