@@ -203,7 +203,7 @@ internal static class FuzzTargets
         ProxySshResponseFrame segmented;
         try
         {
-            segmented = ProxySshResponseFrame.Parse(Segments(input, split));
+            segmented = ProxySshResponseFrame.Parse(SegmentedSequence.Create(input, split));
         }
         catch
         {
@@ -230,18 +230,6 @@ internal static class FuzzTargets
         _ = hello?.ServerName;
     }
 
-    private static ReadOnlySequence<byte> Segments(byte[] input, int split)
-    {
-        if (split <= 0 || split >= input.Length)
-        {
-            return new ReadOnlySequence<byte>(input);
-        }
-
-        var first = new Segment(input.AsMemory(0, split));
-        var last = first.Append(input.AsMemory(split));
-        return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
-    }
-
     /// <summary>Runs a second parser on the same input; its documented exception is fine.</summary>
     private static void Try(Action parse)
     {
@@ -260,18 +248,6 @@ internal static class FuzzTargets
         if (!condition)
         {
             throw new FuzzInvariantException(what);
-        }
-    }
-
-    private sealed class Segment : ReadOnlySequenceSegment<byte>
-    {
-        public Segment(ReadOnlyMemory<byte> memory) => Memory = memory;
-
-        public Segment Append(ReadOnlyMemory<byte> memory)
-        {
-            var next = new Segment(memory) { RunningIndex = RunningIndex + Memory.Length };
-            Next = next;
-            return next;
         }
     }
 }
