@@ -3,6 +3,7 @@ using System.Net;
 using System.Text;
 using Teleport.MachineId.Configuration;
 using Teleport.MachineId.Crypto;
+using Teleport.MachineId.Identity.Storage;
 using Teleport.MachineId.IdentityFiles;
 using Teleport.MachineId.OpenSsh;
 using Teleport.MachineId.Ssh;
@@ -41,6 +42,8 @@ internal static class FuzzTargets
         new("go-duration", "Go durations (credential_ttl, renewal_interval, --credential-ttl)", GoDurationText),
         new("proxyssh-frame", "serialized teleport.transport.v1 ProxySSHResponse messages from the proxy", ProxySshFrame,
             typeof(InvalidDataException)),
+        new("bot-storage", "the bot's storage files (bot-identity.json, renewal-inflight.json) as the start-up loader reads them", BotStorage,
+            typeof(TeleportException)),
         new("client-hello", "TLS ClientHello bodies read by the emulator's ALPN router", TlsClientHello),
     ];
 
@@ -221,6 +224,29 @@ internal static class FuzzTargets
             whole.Release();
             segmented.Release();
         }
+    }
+
+    private static void BotStorage(byte[] input)
+    {
+        // What start-up does with storage it finds: decode, then rebuild and verify the identity
+        // (a TeleportException means "unusable storage": the loader then joins again).
+        try
+        {
+            var inFlight = BotIdentityStoreFormat.DecodeInFlight(input);
+            FuzzInput.Observe(inFlight.NewPublicKey);
+        }
+        catch (TeleportFormatException)
+        {
+        }
+
+        var stored = BotIdentityStoreFormat.DecodeIdentity(input);
+        using var key = PrivateKey.ImportPem(stored.PrivateKeyPem);
+        var identity = BotIdentity.Create(key, stored.Material);
+        FuzzInput.Observe(identity.TlsIdentity);
+        var again = BotIdentityStoreFormat.DecodeIdentity(BotIdentityStoreFormat.EncodeIdentity(stored)).Material;
+        Check(again.TlsCertificatePem == stored.Material.TlsCertificatePem && again.SshCertificate == stored.Material.SshCertificate
+              && again.TlsCaCertificatesPem.SequenceEqual(stored.Material.TlsCaCertificatesPem) && again.SshCaKeys.SequenceEqual(stored.Material.SshCaKeys)
+              && again.JoinMethod == stored.Material.JoinMethod, "stored identity round trip");
     }
 
     private static void TlsClientHello(byte[] input)

@@ -4,6 +4,8 @@ using System.Text;
 using Google.Protobuf;
 using Teleport.MachineId.Configuration;
 using Teleport.MachineId.Crypto;
+using Teleport.MachineId.Identity.Joining;
+using Teleport.MachineId.Identity.Storage;
 using Teleport.MachineId.IdentityFiles;
 using Teleport.MachineId.OpenSsh;
 using Teleport.MachineId.Ssh;
@@ -88,6 +90,14 @@ internal static class OwnOutputSeeds
         Save(directory, "key-lines", "own-lines",
             userCertificate.ToAuthorizedKey("bot") + "\n" + sshCa.PublicKey.ToAuthorizedKey("ca") + "\n"
             + KnownHostsCertAuthority.ForCluster("example.teleport.sh", sshCa.PublicKey.ToAuthorizedKey(), "proxy.example.com") + "\n");
+        // A stored bot identity the loader accepts: one key behind both certificates, CAs that signed them.
+        using var botTls = identity.Issue(new PublicKey((ECDsa)userKey.GetAsymmetricAlgorithm()), tlsCa, tlsCaKey, now, now.AddHours(1));
+        var material = new BotIdentityMaterial(
+            botTls.ExportCertificatePem(), userCertificate.ToAuthorizedKey(), [tlsCa.ExportCertificatePem()], [sshCa.PublicKey.ToAuthorizedKey()], "token");
+        Save(directory, "bot-storage", "own-bot-identity.json", BotIdentityStoreFormat.EncodeIdentity(
+            new StoredBotIdentity(userKey.ExportPem(), material, new string('a', 64), now) { MethodState = JoinMethodState.Empty.With("token", [1, 2, 3]) }));
+        Save(directory, "bot-storage", "own-renewal-inflight.json", BotIdentityStoreFormat.EncodeInFlight(
+            new InFlightRenewal(3, "0b4d5b58-1c1b-4e0e-9a55-3c7d9f1c6a11", rsaKey.PublicKey.ToAuthorizedKey(), now)));
         Save(directory, "go-duration", "own-format", GoDuration.Format(TimeSpan.FromSeconds(5400.25)));
 
         Save(directory, "proxyssh-frame", "own-ssh", new ProxySSHResponse
