@@ -1,4 +1,5 @@
 using Teleport.MachineId.Fuzz;
+using Teleport.MachineId.Tests.Infrastructure;
 
 namespace Teleport.MachineId.Tests.Fuzzing;
 
@@ -10,7 +11,7 @@ namespace Teleport.MachineId.Tests.Fuzzing;
 [TestFixture]
 public sealed class FuzzCorpusReplayTests
 {
-    private static readonly string Root = Path.Combine(AppContext.BaseDirectory, "Fuzz");
+    private static readonly string Root = FuzzCrashes.Root;
 
     public static IEnumerable<TestCaseData> Inputs()
     {
