@@ -4,7 +4,7 @@
 #   tests/Teleport.MachineId.Fuzz/run-fuzz.sh TARGET|all SECONDS
 #   tests/Teleport.MachineId.Fuzz/run-fuzz.sh report        (the lines of the last runs in $FUZZ_WORK)
 #
-# Builds the fuzz project, instruments Teleport.MachineId.dll and Teleport.MachineId.Testing.dll
+# Builds the fuzz project, instruments Teleport.MachineId.dll, Teleport.MachineId.Configuration.dll and Teleport.MachineId.Testing.dll
 # with the SharpFuzz.CommandLine local tool (.config/dotnet-tools.json), then runs afl-fuzz on each
 # target for SECONDS, seeded from Corpus/<target>. Findings go to $FUZZ_WORK (default .fuzz/ at the
 # repo root, git-ignored); each target's line reports execs, corpus paths, edges and crashes.
@@ -52,7 +52,7 @@ if [ "${FUZZ_SKIP_BUILD:-0}" != 1 ] || [ ! -f "$bin/.instrumented" ]; then
   dotnet build "$here/Teleport.MachineId.Fuzz.csproj" -c "$config" --nologo -v q >/dev/null
   mkdir -p "$work"
   cp -r "$here/bin/$config/net10.0" "$bin"
-  for dll in Teleport.MachineId.dll Teleport.MachineId.Testing.dll; do
+  for dll in Teleport.MachineId.dll Teleport.MachineId.Configuration.dll Teleport.MachineId.Testing.dll; do
     (cd "$repo" && dotnet sharpfuzz "$bin/$dll" >/dev/null)
   done
   touch "$bin/.instrumented"

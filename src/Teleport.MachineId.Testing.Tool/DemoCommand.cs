@@ -7,10 +7,11 @@ using System.Text;
 using Microsoft.Extensions.Logging;
 using Teleport.MachineId.Crypto;
 using Teleport.MachineId.Destinations;
+using Teleport.MachineId.Cli;
+using Teleport.MachineId.Cli.Commands;
 using Teleport.MachineId.Outputs;
-using Teleport.MachineId.Testing;
 
-namespace Teleport.MachineId.Cli.Commands;
+namespace Teleport.MachineId.Testing.Tool;
 
 /// <summary>
 /// <c>demo</c>: the quick start. Teleport's "Machine &amp; Workload Identity with Server Access" guide
@@ -71,12 +72,19 @@ internal static class DemoCommand
                 StorageType = BotStorageType.Memory,
             };
             bot.ProxyCaCertificates.Add(cluster.WebCaCertificate);
+            var (proxyCommand, proxyCommandArguments) = LocateTbotDotnet();
             var identityOutput = new IdentityOutputOptions
             {
                 Destination = new DirectoryDestination(new DirectoryDestinationOptions { Path = output }, loggerFactory.CreateLogger<DirectoryDestination>(), timeProvider),
+                ProxyCommandPath = proxyCommand,
             };
+            foreach (var argument in proxyCommandArguments)
+            {
+                identityOutput.ProxyCommandArguments.Add(argument);
+            }
+
             identityOutput.Roles.Add(RoleName);
-            var results = await BotRunner.RunAsync(new BotRunPlan { Bot = bot, Outputs = [identityOutput], Oneshot = true }, loggerFactory, timeProvider, cancellationToken)
+            var results = await BotRunner.RunAsync(new BotRunPlan { Bot = bot, Outputs = [identityOutput], Oneshot = true, Names = CliSettingNames.Flags(false, false, false) }, loggerFactory, timeProvider, cancellationToken)
                 .ConfigureAwait(false);
             var written = results[0];
             await console.WriteLineAsync($"3. Ran the bot once: wrote {output}").ConfigureAwait(false);
@@ -123,6 +131,41 @@ internal static class DemoCommand
 
             return ExitCodes.Success;
         }
+    }
+
+    /// <summary>
+    /// The <c>tbot-dotnet</c> the demo's ssh_config runs as its ProxyCommand: the one built or packed
+    /// beside this tool (its apphost, else <c>dotnet tbot-dotnet.dll</c>), else <c>tbot-dotnet</c> on PATH.
+    /// </summary>
+    internal static (string Path, IReadOnlyList<string> Arguments) LocateTbotDotnet()
+    {
+        var apphost = Path.Combine(AppContext.BaseDirectory, OperatingSystem.IsWindows() ? "tbot-dotnet.exe" : "tbot-dotnet");
+        if (File.Exists(apphost))
+        {
+            return (apphost, []);
+        }
+
+        var dll = Path.Combine(AppContext.BaseDirectory, "tbot-dotnet.dll");
+        if (File.Exists(dll) && DotnetHost() is { } dotnet)
+        {
+            return (dotnet, [dll]);
+        }
+
+        return ("tbot-dotnet", []);
+    }
+
+    /// <summary>The <c>dotnet</c> host running this process (the root of the runtime's installation).</summary>
+    private static string? DotnetHost()
+    {
+        if (Environment.ProcessPath is { } process && string.Equals(Path.GetFileNameWithoutExtension(process), "dotnet", StringComparison.Ordinal))
+        {
+            return process;
+        }
+
+        // <root>/shared/Microsoft.NETCore.App/<version>/ → <root>/dotnet
+        var runtime = System.Runtime.InteropServices.RuntimeEnvironment.GetRuntimeDirectory();
+        var host = Path.GetFullPath(Path.Combine(runtime, "..", "..", "..", OperatingSystem.IsWindows() ? "dotnet.exe" : "dotnet"));
+        return File.Exists(host) ? host : null;
     }
 
     /// <summary>The program to use: an explicit path, <c>none</c>, or a search of PATH and the sbin directories.</summary>

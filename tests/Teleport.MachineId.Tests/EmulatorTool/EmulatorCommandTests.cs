@@ -1,10 +1,11 @@
 using System.Diagnostics;
+using Teleport.MachineId.Tests.Cli;
 using Teleport.MachineId.Tests.Infrastructure;
 using Teleport.MachineId.Tests.Outputs;
 
-namespace Teleport.MachineId.Tests.Cli;
+namespace Teleport.MachineId.Tests.EmulatorTool;
 
-/// <summary><c>tbot-dotnet emulator -c emulator.yaml</c> as a separate process, used by <c>tbot-dotnet start</c> from its output files.</summary>
+/// <summary><c>tbot-dotnet-emulator run -c emulator.yaml</c> as a separate process, used by <c>tbot-dotnet start</c> from its output files.</summary>
 [Category("EndToEnd")]
 public sealed class EmulatorCommandTests
 {
@@ -32,8 +33,8 @@ public sealed class EmulatorCommandTests
               - bot: robot
             """);
         var output = Path.Combine(work.Path, "emulator-out");
-        var info = new ProcessStartInfo(NodeEnvironment.TbotDotnetPath) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var argument in new[] { "emulator", "-c", config, "-o", output })
+        var info = new ProcessStartInfo(NodeEnvironment.EmulatorToolPath) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var argument in new[] { "run", "-c", config, "-o", output })
         {
             info.ArgumentList.Add(argument);
         }

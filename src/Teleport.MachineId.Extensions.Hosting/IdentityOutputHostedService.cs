@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Hosting;
+using Teleport.MachineId.Outputs;
 
-namespace Teleport.MachineId.Outputs.Internal;
+namespace Teleport.MachineId.Hosting;
 
 /// <summary>Starts one identity output with the host and stops it with the host.</summary>
 internal sealed class IdentityOutputHostedService(IdentityOutputService output) : IHostedService

@@ -1,11 +1,12 @@
 using System.CommandLine;
 using Microsoft.Extensions.Logging;
-using Teleport.MachineId.Testing;
+using Teleport.MachineId.Cli;
+using Teleport.MachineId.Cli.Commands;
 
-namespace Teleport.MachineId.Cli.Commands;
+namespace Teleport.MachineId.Testing.Tool;
 
 /// <summary>
-/// <c>emulator</c>: runs the Teleport cluster emulator (<see cref="EmulatorHost"/>) from an
+/// <c>run</c>: runs the Teleport cluster emulator (<see cref="EmulatorHost"/>) from an
 /// <c>emulator.yaml</c> until interrupted, writing the client files (proxy address, web CA, user CA
 /// for sshd, known_hosts, node host certificates, join tokens) to the output directory.
 /// </summary>
@@ -16,7 +17,7 @@ internal static class EmulatorCommand
 
     public static Command Create()
     {
-        var command = new Command("emulator", "Run the Teleport cluster emulator (Auth + Proxy on local ports) until Ctrl+C.") { Config, Output };
+        var command = new Command("run", "Run the Teleport cluster emulator (Auth + Proxy on local ports) until Ctrl+C.") { Config, Output };
         command.SetAction((parseResult, cancellationToken) => CommonOptions.RunAsync(parseResult, LogLevel.Information, async loggerFactory =>
         {
             var path = parseResult.GetValue(Config);

@@ -6,10 +6,12 @@ using Teleport.MachineId.Destinations;
 using Teleport.MachineId.Outputs;
 using Teleport.MachineId.Outputs.Ssh;
 using Teleport.MachineId.Ssh;
+using Teleport.MachineId.SshNet;
 using Teleport.MachineId.Testing;
 using Teleport.MachineId.Tests.Infrastructure;
+using Teleport.MachineId.Tests.Outputs;
 
-namespace Teleport.MachineId.Tests.Outputs;
+namespace Teleport.MachineId.Tests.SshNet;
 
 /// <summary>
 /// SSH.NET through the proxy (the SDK side of <c>tbot-dotnet ssh</c>): real sshd nodes behind the

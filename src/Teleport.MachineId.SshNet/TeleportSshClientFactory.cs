@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -6,83 +5,66 @@ using Renci.SshNet;
 using Renci.SshNet.Common;
 using Teleport.MachineId.Destinations;
 using Teleport.MachineId.IdentityFiles;
-using Teleport.MachineId.Outputs.Internal;
+using Teleport.MachineId.Outputs.Ssh;
 using Teleport.MachineId.Ssh;
-using Teleport.MachineId.Wire;
 
-namespace Teleport.MachineId.Outputs.Ssh;
-
-/// <summary>How <see cref="TeleportSshClientFactory"/> connects.</summary>
-public sealed class TeleportSshClientOptions
-{
-    /// <summary>The cluster nodes are in; the identity's cluster (its route-to-cluster) when <see langword="null"/>.</summary>
-    public string? Cluster { get; set; }
-
-    /// <summary>The clock for certificate validity checks. Default: the system clock.</summary>
-    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
-
-    /// <summary>Where to log. Default: nowhere.</summary>
-    public ILoggerFactory? LoggerFactory { get; set; }
-
-    /// <summary>Time allowed to reach the proxy (TCP + TLS). Default 15 seconds.</summary>
-    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(15);
-}
+namespace Teleport.MachineId.SshNet;
 
 /// <summary>
 /// Connects SSH.NET clients to Teleport nodes through the Teleport Proxy with an identity output's
 /// credentials — what <c>tsh -i identity --proxy … ssh</c> does: the node is reached through
-/// <c>TransportService.ProxySSH</c> (mTLS with the identity's TLS certificate), the SSH handshake runs
-/// end to end with the node, which must present a host certificate from the cluster's host CA for
-/// the requested name, and the client logs in with the identity's SSH certificate.
+/// <c>TransportService.ProxySSH</c> (a <see cref="TeleportNodeDialer"/>: mTLS with the identity's TLS
+/// certificate), the SSH handshake runs end to end with the node, which must present a host
+/// certificate from the cluster's host CA for the requested name, and the client logs in with the
+/// identity's SSH certificate.
 /// </summary>
 /// <remarks>
 /// <para>The proxy address is where its SSH transport is served: the web address (<c>host:443</c>)
 /// with TLS routing, else the SSH proxy port (<c>host:3023</c>). No <c>/webapi</c> discovery is made,
 /// so no web certificate trust is needed: the proxy is verified against the identity's CAs.</para>
-/// <para>SSH.NET can only dial TCP, so each connection is bridged by a loopback listener that accepts
-/// exactly one connection and lives as long as the client. A factory holds the credentials it was
+/// <para>SSH.NET can only dial TCP, so each connection is bridged by a <see cref="LoopbackForwarder"/>
+/// that accepts exactly one connection and lives as long as the client. A factory holds the credentials it was
 /// created with; after the identity output renews, create a new one (they are cheap). Thread-safe.</para>
 /// </remarks>
 public sealed class TeleportSshClientFactory : IDisposable
 {
-    private readonly NodeCredentials _credentials;
-    private readonly ProxyNodeDialer _dialer;
-    private readonly TeleportSshClientOptions _options;
+    private readonly TeleportNodeDialer _dialer;
     private readonly ILogger _logger;
     private readonly byte[] _openSshKey;
     private readonly byte[] _certificateLine;
 
-    private TeleportSshClientFactory(NodeCredentials credentials, string proxyAddress, TeleportSshClientOptions? options)
+    private TeleportSshClientFactory(TeleportNodeDialer dialer)
     {
-        _options = options ?? new TeleportSshClientOptions();
-        var loggerFactory = _options.LoggerFactory ?? NullLoggerFactory.Instance;
-        _logger = loggerFactory.CreateLogger("Teleport.MachineId.Outputs.Ssh.TeleportSshClientFactory");
-        _credentials = credentials;
-        var proxy = HostPort.Parse(proxyAddress, MachineIdWireOptions.DefaultProxyPort);
-        ClusterName = _options.Cluster ?? credentials.ClusterName;
-        var wireOptions = new WireClientOptions
-        {
-            ProxyServer = proxy,
-            ConnectTimeout = _options.ConnectTimeout,
-            TimeProvider = _options.TimeProvider,
-            LoggerFactory = loggerFactory,
-        };
-        _dialer = new ProxyNodeDialer(proxy, () => credentials.Wire, wireOptions, _logger);
-        _openSshKey = Encoding.UTF8.GetBytes(credentials.Key.ExportOpenSshPem());
-        _certificateLine = credentials.SshCertificate is { } ssh ? Encoding.UTF8.GetBytes(ssh.ToAuthorizedKey() + "\n") : [];
+        _dialer = dialer;
+        _logger = (dialer.Options.LoggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Teleport.MachineId.SshNet.TeleportSshClientFactory");
+        _openSshKey = Encoding.UTF8.GetBytes(dialer.PrivateKey.ExportOpenSshPem());
+        _certificateLine = dialer.SshCertificate is { } ssh ? Encoding.UTF8.GetBytes(ssh.ToAuthorizedKey() + "\n") : [];
     }
 
+    /// <summary>The dialer that opens the node streams.</summary>
+    public TeleportNodeDialer Dialer => _dialer;
+
     /// <summary>The cluster nodes are looked up in.</summary>
-    public string ClusterName { get; }
+    public string ClusterName => _dialer.ClusterName;
 
     /// <summary>The proxy address (<c>host:port</c>).</summary>
-    public string ProxyAddress => _dialer.Proxy.ToString();
+    public string ProxyAddress => _dialer.ProxyAddress;
 
     /// <summary>The Teleport user the identity belongs to (for example <c>bot-robot</c>).</summary>
-    public string Username => _credentials.Tls.Username;
+    public string Username => _dialer.Username;
 
     /// <summary>The SSH logins the identity's certificate allows.</summary>
-    public IReadOnlyList<string> Logins => _credentials.SshCertificate?.Principals ?? [];
+    public IReadOnlyList<string> Logins => _dialer.Logins;
+
+    /// <summary>Creates a factory that connects through <paramref name="dialer"/>, which it then owns.</summary>
+    /// <param name="dialer">The dialer.</param>
+    /// <returns>The factory; disposing it disposes the dialer.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="dialer"/> is <see langword="null"/>.</exception>
+    public static TeleportSshClientFactory Create(TeleportNodeDialer dialer)
+    {
+        ArgumentNullException.ThrowIfNull(dialer);
+        return new TeleportSshClientFactory(dialer);
+    }
 
     /// <summary>Creates a factory from a parsed identity file (<c>tsh -i</c> format, tbot's <c>identity</c>).</summary>
     /// <param name="identity">The identity file.</param>
@@ -92,12 +74,8 @@ public sealed class TeleportSshClientFactory : IDisposable
     /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException">The proxy address is malformed.</exception>
     /// <exception cref="TeleportFormatException">The identity file lacks the TLS certificate or CAs, or a part is malformed.</exception>
-    public static TeleportSshClientFactory Create(IdentityFile identity, string proxyAddress, TeleportSshClientOptions? options = null)
-    {
-        ArgumentNullException.ThrowIfNull(identity);
-        ArgumentException.ThrowIfNullOrEmpty(proxyAddress);
-        return CreateChecked(NodeCredentials.FromIdentityFile(identity), proxyAddress, options);
-    }
+    public static TeleportSshClientFactory Create(IdentityFile identity, string proxyAddress, TeleportNodeDialerOptions? options = null) =>
+        Owning(TeleportNodeDialer.Create(identity, proxyAddress, options));
 
     /// <summary>Creates a factory from an identity file on disk.</summary>
     /// <param name="path">The identity file (tbot's <c>&lt;destination&gt;/identity</c>).</param>
@@ -109,13 +87,8 @@ public sealed class TeleportSshClientFactory : IDisposable
     /// <exception cref="IOException">The file cannot be read.</exception>
     /// <exception cref="UnauthorizedAccessException">The file may not be read.</exception>
     /// <exception cref="TeleportFormatException">The file is not a complete identity file.</exception>
-    public static async Task<TeleportSshClientFactory> FromIdentityFileAsync(string path, string proxyAddress, TeleportSshClientOptions? options = null, CancellationToken cancellationToken = default)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(path);
-        ArgumentException.ThrowIfNullOrEmpty(proxyAddress);
-        var identity = await IdentityFileReader.ReadFileAsync(path, cancellationToken).ConfigureAwait(false);
-        return Create(identity, proxyAddress, options);
-    }
+    public static async Task<TeleportSshClientFactory> FromIdentityFileAsync(string path, string proxyAddress, TeleportNodeDialerOptions? options = null, CancellationToken cancellationToken = default) =>
+        Owning(await TeleportNodeDialer.FromIdentityFileAsync(path, proxyAddress, options, cancellationToken).ConfigureAwait(false));
 
     /// <summary>Creates a factory from the current set of an identity output's destination (one consistent set).</summary>
     /// <param name="destination">The destination, e.g. the output's <see cref="MemoryDestination"/>.</param>
@@ -127,14 +100,8 @@ public sealed class TeleportSshClientFactory : IDisposable
     /// <exception cref="InvalidOperationException">Nothing has been written to the destination yet.</exception>
     /// <exception cref="DestinationException">The destination cannot be read.</exception>
     /// <exception cref="TeleportFormatException">The set is not a complete identity output.</exception>
-    public static async Task<TeleportSshClientFactory> FromDestinationAsync(IDestinationWriter destination, string proxyAddress, TeleportSshClientOptions? options = null, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(destination);
-        ArgumentException.ThrowIfNullOrEmpty(proxyAddress);
-        var set = await destination.ReadAsync(cancellationToken).ConfigureAwait(false)
-            ?? throw new InvalidOperationException($"Nothing has been written to {destination.Description} yet; wait for the identity output.");
-        return CreateChecked(NodeCredentials.FromArtifacts(set, destination.Description), proxyAddress, options);
-    }
+    public static async Task<TeleportSshClientFactory> FromDestinationAsync(IDestinationWriter destination, string proxyAddress, TeleportNodeDialerOptions? options = null, CancellationToken cancellationToken = default) =>
+        Owning(await TeleportNodeDialer.FromDestinationAsync(destination, proxyAddress, options, cancellationToken).ConfigureAwait(false));
 
     /// <summary>Creates a factory from an identity output directory (one consistent set; also reads tbot's plain files).</summary>
     /// <param name="directory">The destination directory.</param>
@@ -145,13 +112,8 @@ public sealed class TeleportSshClientFactory : IDisposable
     /// <exception cref="ArgumentException">An argument is empty or the proxy address is malformed.</exception>
     /// <exception cref="DestinationException">The directory cannot be read.</exception>
     /// <exception cref="TeleportFormatException">The directory holds no complete identity output.</exception>
-    public static async Task<TeleportSshClientFactory> FromDirectoryAsync(string directory, string proxyAddress, TeleportSshClientOptions? options = null, CancellationToken cancellationToken = default)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(directory);
-        ArgumentException.ThrowIfNullOrEmpty(proxyAddress);
-        var credentials = await NodeCredentials.LoadDirectoryAsync(directory, cancellationToken).ConfigureAwait(false);
-        return CreateChecked(credentials, proxyAddress, options);
-    }
+    public static async Task<TeleportSshClientFactory> FromDirectoryAsync(string directory, string proxyAddress, TeleportNodeDialerOptions? options = null, CancellationToken cancellationToken = default) =>
+        Owning(await TeleportNodeDialer.FromDirectoryAsync(directory, proxyAddress, options, cancellationToken).ConfigureAwait(false));
 
     /// <summary>
     /// Connects to a node and logs in: opens ProxySSH to <paramref name="host"/>, runs the SSH
@@ -164,6 +126,7 @@ public sealed class TeleportSshClientFactory : IDisposable
     /// <param name="cancellationToken">Cancels connecting.</param>
     /// <returns>A connected client; dispose it to close the connection.</returns>
     /// <exception cref="ArgumentException"><paramref name="user"/> or <paramref name="host"/> is empty.</exception>
+    /// <exception cref="InvalidOperationException">The identity has no SSH certificate.</exception>
     /// <exception cref="TeleportAccessDeniedException">The proxy refused the identity or the node (RBAC).</exception>
     /// <exception cref="TeleportException">The proxy could not be reached or could not reach the node.</exception>
     /// <exception cref="CertificateValidationException">The node's host certificate was refused.</exception>
@@ -174,15 +137,14 @@ public sealed class TeleportSshClientFactory : IDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(user);
         ArgumentException.ThrowIfNullOrEmpty(host);
-        if (_credentials.SshCertificate is null)
+        if (_dialer.SshCertificate is null)
         {
             throw new InvalidOperationException("The identity has no SSH certificate.");
         }
 
-        var node = TargetHostNames.Clean(host, _dialer.Proxy.Host, ClusterName);
-        var stream = await OpenCoreAsync(node, port, cancellationToken).ConfigureAwait(false);
-        var forwarder = LoopbackForwarder.Start(stream);
-        var verifier = new HostCertificateVerifier(node, ClusterName, _credentials.HostCaKeys, _options.TimeProvider);
+        var node = _dialer.GetNodeName(host);
+        var forwarder = await _dialer.OpenLoopbackForwarderAsync(node, port, cancellationToken).ConfigureAwait(false);
+        var verifier = new HostCertificateVerifier(node, ClusterName, _dialer.HostCertificateAuthorities, _dialer.Options.TimeProvider);
         TeleportSshClient? client = null;
         try
         {
@@ -191,18 +153,17 @@ public sealed class TeleportSshClientFactory : IDisposable
             var keyFile = new PrivateKeyFile(keyStream, null, certificateStream);
             var connection = new ConnectionInfo("127.0.0.1", forwarder.Port, user, new PrivateKeyAuthenticationMethod(user, keyFile))
             {
-                Timeout = _options.ConnectTimeout,
+                Timeout = _dialer.Options.ConnectTimeout,
             };
             client = new TeleportSshClient(connection, forwarder);
             client.HostKeyReceived += verifier.OnHostKeyReceived;
             await client.ConnectAsync(cancellationToken).ConfigureAwait(false);
-            OutputsLog.NodeConnected(_logger, node, port, ClusterName, _dialer.Proxy);
             return client;
         }
         catch (SshConnectionException ex) when (verifier.Failure is { } failure)
         {
             Dispose(client, forwarder);
-            OutputsLog.HostCertificateRejected(_logger, node, failure.Message);
+            SshNetLog.HostCertificateRejected(_logger, node, failure.Message);
             throw new CertificateValidationException(failure.Failure, failure.Message, ex);
         }
         catch
@@ -212,40 +173,22 @@ public sealed class TeleportSshClientFactory : IDisposable
         }
     }
 
-    /// <summary>
-    /// Opens a raw byte stream to a node's SSH server through the proxy (what
-    /// <c>ssh-proxy-command</c> pipes to ssh's stdin/stdout). The SSH handshake is up to the caller.
-    /// </summary>
-    /// <param name="host">The node name (cleaned as in <see cref="ConnectAsync"/>).</param>
-    /// <param name="port">The node port.</param>
-    /// <param name="cancellationToken">Cancels opening.</param>
-    /// <returns>The stream; dispose it to close the connection.</returns>
-    /// <exception cref="ArgumentException"><paramref name="host"/> is empty.</exception>
-    /// <exception cref="TeleportException">The proxy refused or could not reach the node.</exception>
-    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
-    public async Task<Stream> OpenNodeStreamAsync(string host, int port = 3022, CancellationToken cancellationToken = default)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(host);
-        return await OpenCoreAsync(TargetHostNames.Clean(host, _dialer.Proxy.Host, ClusterName), port, cancellationToken).ConfigureAwait(false);
-    }
-
     /// <summary>Closes the proxy connection; clients already connected keep their streams until disposed.</summary>
     public void Dispose()
     {
         _dialer.Dispose();
         Array.Clear(_openSshKey);
-        _credentials.Dispose();
     }
 
-    private static TeleportSshClientFactory CreateChecked(NodeCredentials credentials, string proxyAddress, TeleportSshClientOptions? options)
+    private static TeleportSshClientFactory Owning(TeleportNodeDialer dialer)
     {
         try
         {
-            return new TeleportSshClientFactory(credentials, proxyAddress, options);
+            return new TeleportSshClientFactory(dialer);
         }
         catch
         {
-            credentials.Dispose();
+            dialer.Dispose();
             throw;
         }
     }
@@ -261,9 +204,6 @@ public sealed class TeleportSshClientFactory : IDisposable
             forwarder.Dispose();
         }
     }
-
-    private async Task<Stream> OpenCoreAsync(string node, int port, CancellationToken cancellationToken) =>
-        await _dialer.OpenAsync(node + ":" + port.ToString(CultureInfo.InvariantCulture), ClusterName, cancellationToken).ConfigureAwait(false);
 
     /// <summary>An SSH.NET client that owns its loopback bridge.</summary>
     private sealed class TeleportSshClient(ConnectionInfo connection, LoopbackForwarder forwarder) : SshClient(connection)

@@ -6,8 +6,6 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Teleport.MachineId;
 using Teleport.MachineId.Hosting;
-using Teleport.MachineId.Identity.Internal;
-using Teleport.MachineId.Identity.Joining;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -51,14 +49,11 @@ public static class MachineIdServiceCollectionExtensions
     {
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<MachineIdOptions>, MachineIdOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton(static sp => BotIdentityProvider.CreateInternal(
+        services.TryAddSingleton(static sp => BotIdentityProvider.Create(
             sp.GetRequiredService<IOptions<MachineIdOptions>>().Value,
             sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance,
             sp.GetRequiredService<TimeProvider>(),
-            sp.GetService<BotCredentialClientFactory>(),
-            sp.GetService<IMeterFactory>(),
-            null,
-            null));
+            sp.GetService<IMeterFactory>()));
         services.TryAddSingleton<IBotIdentityProvider>(static sp => sp.GetRequiredService<BotIdentityProvider>());
         services.AddHostedService<BotIdentityHostedService>();
         return services;

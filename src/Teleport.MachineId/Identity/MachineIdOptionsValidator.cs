@@ -2,7 +2,7 @@ using Microsoft.Extensions.Options;
 using Teleport.MachineId.Identity.Internal;
 using Teleport.MachineId.Identity.Joining;
 
-namespace Teleport.MachineId.Hosting;
+namespace Teleport.MachineId;
 
 /// <summary>
 /// Validates <see cref="MachineIdOptions"/> for the options system, so a host with

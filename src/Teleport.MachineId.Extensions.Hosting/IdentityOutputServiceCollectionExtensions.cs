@@ -6,7 +6,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Teleport.MachineId;
 using Teleport.MachineId.Outputs;
-using Teleport.MachineId.Outputs.Internal;
+using Teleport.MachineId.Hosting;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
