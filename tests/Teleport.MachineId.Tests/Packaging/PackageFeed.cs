@@ -122,6 +122,9 @@ internal sealed class PackageFeed
             ["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1",
             ["DOTNET_NOLOGO"] = "1",
             ["DOTNET_SKIP_FIRST_TIME_EXPERIENCE"] = "1",
+            // No MSBuild worker nodes or build server left running after the test run.
+            ["MSBUILDDISABLENODEREUSE"] = "1",
+            ["DOTNET_CLI_USE_MSBUILD_SERVER"] = "0",
         };
         foreach (DictionaryEntry entry in Environment.GetEnvironmentVariables())
         {
