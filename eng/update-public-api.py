@@ -8,14 +8,33 @@ builds again until nothing changes. Review the diff: it is the change to the pub
 one that already lists symbols, hence this script.)
 
 Usage: eng/update-public-api.py [solution-or-project]
+  With no argument it builds only the packages (every src/ project with a PublicAPI.Unshipped.txt,
+  through a temporary solution filter), not the tests, benchmarks or fuzz projects.
 """
+import glob
+import json
 import os
 import re
 import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TARGET = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "Teleport.MachineId.sln")
+
+
+def packages_filter():
+    """A solution filter (.slnf) listing the projects that track a public API."""
+    projects = sorted(
+        os.path.relpath(p, ROOT)
+        for p in glob.glob(os.path.join(ROOT, "src", "*", "*.csproj"))
+        if os.path.exists(os.path.join(os.path.dirname(p), "PublicAPI.Unshipped.txt")))
+    path = os.path.join(ROOT, "obj", "public-api.slnf")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump({"solution": {"path": os.path.relpath(os.path.join(ROOT, "Teleport.MachineId.sln"), os.path.dirname(path)), "projects": projects}}, f, indent=2)
+    return path
+
+
+TARGET = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else packages_filter()
 PATTERN = re.compile(r"^(?P<file>/\S+?\.cs)\(\d+,\d+\): error (?P<id>RS001[67]): Symbol '(?P<symbol>.+?)' is (?:not )?part of the declared")
 
 
