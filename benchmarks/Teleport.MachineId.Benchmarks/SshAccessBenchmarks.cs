@@ -38,7 +38,12 @@ public class SshAccessBenchmarks
     [Params("jit", "r2r", "aot")]
     public string ProxyCommand { get; set; } = "jit";
 
+    internal const string BotName = "bench";
+    internal const string RoleName = "access";
+
     internal string OutputDirectory => _output;
+
+    internal TeleportEmulator Cluster => _cluster;
 
     internal string ProxyAddress => _cluster.ProxyAddress;
 
@@ -51,12 +56,12 @@ public class SshAccessBenchmarks
 
         _work = Directory.CreateTempSubdirectory("tmid-bench-ssh-").FullName;
         _cluster = await TeleportEmulator.StartAsync();
-        _cluster.UpsertRole(new EmulatorRole { Name = "access", Logins = [Environment.UserName], NodeLabels = EmulatorRole.AllNodes });
-        _cluster.AddBot(new EmulatorBot { Name = "bench", Roles = ["access"] });
+        _cluster.UpsertRole(new EmulatorRole { Name = RoleName, Logins = [Environment.UserName], NodeLabels = EmulatorRole.AllNodes });
+        _cluster.AddBot(new EmulatorBot { Name = BotName, Roles = [RoleName] });
         (_sshd, _sshdPort) = await StartSshdAsync(_cluster, _work);
         _cluster.AddNode(new EmulatorNode { Name = Node, Address = "127.0.0.1:" + _sshdPort.ToString(CultureInfo.InvariantCulture) });
 
-        var options = new MachineIdOptions { ProxyServer = _cluster.ProxyAddress, Token = _cluster.CreateJoinToken("bench").Name, StorageType = BotStorageType.Memory };
+        var options = new MachineIdOptions { ProxyServer = _cluster.ProxyAddress, Token = _cluster.CreateJoinToken(BotName).Name, StorageType = BotStorageType.Memory };
         options.ProxyCaCertificates.Add(_cluster.WebCaCertificate);
         _bot = BotIdentityProvider.Create(options);
         await _bot.StartAsync();
@@ -107,14 +112,20 @@ public class SshAccessBenchmarks
 
     private static string BulkCommand => "head -c " + BulkBytes.ToString(CultureInfo.InvariantCulture) + " /dev/zero";
 
-    internal string[] Proxied(string command) =>
-        ["-F", Path.Combine(_output, "ssh_config"), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "GlobalKnownHostsFile=/dev/null",
+    internal string[] Proxied(string command) => ProxiedWith(Path.Combine(_output, "ssh_config"), command);
+
+    internal string[] Direct(string command) => DirectWith(_output, command);
+
+    /// <summary>ssh to the node through the ProxyCommand of an ssh_config.</summary>
+    internal string[] ProxiedWith(string sshConfig, string command) =>
+        ["-F", sshConfig, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "GlobalKnownHostsFile=/dev/null",
          $"{Environment.UserName}@{Node}.{_cluster.ClusterName}", command];
 
-    internal string[] Direct(string command) =>
+    /// <summary>ssh straight to sshd with the key, certificate and known_hosts of an identity output.</summary>
+    internal string[] DirectWith(string destination, string command) =>
         ["-F", "/dev/null", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "GlobalKnownHostsFile=/dev/null",
-         "-o", "UserKnownHostsFile=" + Path.Combine(_output, "known_hosts"), "-o", $"HostKeyAlias={Node}.{_cluster.ClusterName}",
-         "-i", Path.Combine(_output, "key"), "-o", "CertificateFile=" + Path.Combine(_output, "key-cert.pub"),
+         "-o", "UserKnownHostsFile=" + Path.Combine(destination, "known_hosts"), "-o", $"HostKeyAlias={Node}.{_cluster.ClusterName}",
+         "-i", Path.Combine(destination, "key"), "-o", "CertificateFile=" + Path.Combine(destination, "key-cert.pub"),
          "-p", _sshdPort.ToString(CultureInfo.InvariantCulture), $"{Environment.UserName}@127.0.0.1", command];
 
     /// <summary>Runs ssh, drains its output (checking the byte count for bulk runs) and returns its exit code.</summary>
