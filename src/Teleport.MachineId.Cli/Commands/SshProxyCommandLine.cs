@@ -19,7 +19,7 @@ internal static class SshProxyCommandLine
     public const string User = "--user";
     public const string Host = "--host";
     public const string Port = "--port";
-    public const int DefaultPort = 3022;
+    public const int DefaultPort = TeleportDefaults.NodeSshPort;
 
     /// <summary>tbot's transport flags (no value); this client always dials <c>--proxy-server</c> with TLS and ALPN, without resumption.</summary>
     public static readonly IReadOnlyList<string> IgnoredFlags = ["--tls-routing", "--no-tls-routing", "--connection-upgrade", "--no-connection-upgrade", "--resume", "--no-resume"];

@@ -618,7 +618,7 @@ internal sealed class TeleportWireClient : IAsyncDisposable, IDisposable
     private async Task<HostPort> FindProxyThroughAuthAsync(CancellationToken cancellationToken)
     {
         var ping = await PingOnAsync(_direct!.Auth, cancellationToken).ConfigureAwait(false);
-        if (!HostPort.TryParse(ping.ProxyPublicAddress, ClusterDiscovery.DefaultWebPort, null, out var proxy))
+        if (!HostPort.TryParse(ping.ProxyPublicAddress, TeleportDefaults.ProxyPort, null, out var proxy))
         {
             throw new TeleportNotFoundException(
                 $"Auth at {_options.AuthServer} does not know a proxy public address, which reaching nodes needs; configure proxy_server instead of auth_server.");
