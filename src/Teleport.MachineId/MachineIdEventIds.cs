@@ -223,4 +223,13 @@ public static class MachineIdEventIds
 
     /// <summary>A request to the proxy's web API failed with an HTTP error status (Debug).</summary>
     public const int WireHttpCallFailed = 5016;
+
+    /// <summary>An operation tries the configured <c>auth_server</c> address as the Auth Service or as a proxy (Debug).</summary>
+    public const int WireRouteAttempt = 5017;
+
+    /// <summary>Trying the <c>auth_server</c> address one way failed before anything was sent; the next way is tried (Debug).</summary>
+    public const int WireRouteFailed = 5018;
+
+    /// <summary>The <c>auth_server</c> address is now used as the Auth Service or as a proxy (Information).</summary>
+    public const int WireRouteSelected = 5019;
 }

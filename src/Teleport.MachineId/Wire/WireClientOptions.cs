@@ -10,7 +10,10 @@ internal sealed class WireClientOptions
     /// <summary>The proxy's web address (tbot <c>proxy_server</c>); everything goes through the proxy.</summary>
     public HostPort? ProxyServer { get; init; }
 
-    /// <summary>The Auth Service address (tbot <c>auth_server</c>, port 3025); Auth is dialled directly.</summary>
+    /// <summary>
+    /// tbot's <c>auth_server</c>: tried as the Auth Service (dialled directly) and as a proxy's web
+    /// address, in <see cref="Connections.ClusterAddressPlan"/>'s order.
+    /// </summary>
     public HostPort? AuthServer { get; init; }
 
     /// <summary>
