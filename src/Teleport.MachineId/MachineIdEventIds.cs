@@ -39,6 +39,15 @@ public static class MachineIdEventIds
     /// <summary>The configured token differs from the one that produced the stored identity; joining again (Information).</summary>
     public const int BotTokenChanged = 1008;
 
+    /// <summary>
+    /// A renewal's outcome is uncertain (or the identity expired) and the join method can join again
+    /// on its own; the bot joins again instead of waiting for a new token (Warning).
+    /// </summary>
+    public const int BotRejoiningUnattended = 1009;
+
+    /// <summary>A one-shot join or renewal failed; the exception reaches the caller, who reports it (Debug).</summary>
+    public const int BotAttemptFailed = 1010;
+
     // 2000–2099: renewal.
 
     /// <summary>A renewal started (Debug).</summary>
@@ -56,7 +65,7 @@ public static class MachineIdEventIds
     /// <summary>The next renewal was scheduled (Debug).</summary>
     public const int BotRenewalScheduled = 2004;
 
-    /// <summary>A renewal's outcome is unknown (the request may have been processed); a fresh join is needed (Error).</summary>
+    /// <summary>A renewal got no answer after its request may have reached the cluster (Debug; the error that follows, <see cref="BotJoinRequired"/>, says what to do).</summary>
     public const int BotRenewalOutcomeUnknown = 2005;
 
     /// <summary>The identity expired before it could be renewed (Error).</summary>

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Options;
 using Teleport.MachineId.Identity.Internal;
+using Teleport.MachineId.Identity.Joining;
 
 namespace Teleport.MachineId.Hosting;
 

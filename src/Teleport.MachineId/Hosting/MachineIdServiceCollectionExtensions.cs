@@ -7,6 +7,7 @@ using Microsoft.Extensions.Options;
 using Teleport.MachineId;
 using Teleport.MachineId.Hosting;
 using Teleport.MachineId.Identity.Internal;
+using Teleport.MachineId.Identity.Joining;
 
 namespace Microsoft.Extensions.DependencyInjection;
 

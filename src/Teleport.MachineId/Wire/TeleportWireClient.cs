@@ -113,16 +113,37 @@ internal sealed class TeleportWireClient : IAsyncDisposable, IDisposable
     /// <exception cref="InvalidOperationException">There is no identity yet.</exception>
     /// <exception cref="TeleportAccessDeniedException">Denied: no permission, expired or locked identity, or a renewal generation mismatch (the bot is then locked).</exception>
     /// <exception cref="TeleportException">Another failure (see the class remarks).</exception>
-    public async Task<IssuedCertificates> GenerateUserCertsAsync(UserCertificateRequest request, CancellationToken cancellationToken = default)
+    public Task<IssuedCertificates> GenerateUserCertsAsync(UserCertificateRequest request, CancellationToken cancellationToken = default) =>
+        GenerateUserCertsAsync(request, null, cancellationToken);
+
+    /// <summary>
+    /// <c>GenerateUserCerts</c> with a hook awaited immediately before the request leaves: after the
+    /// route is resolved and the request message built, so a failure before the hook ran proves
+    /// nothing was sent (a bot renewal makes its in-flight record durable there).
+    /// </summary>
+    /// <param name="request">The request.</param>
+    /// <param name="beforeSend">Awaited just before sending; its exception ends the call unsent. <see langword="null"/> for none.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The issued certificates.</returns>
+    /// <exception cref="InvalidOperationException">There is no identity yet.</exception>
+    /// <exception cref="TeleportAccessDeniedException">Denied: no permission, expired or locked identity, or a renewal generation mismatch (the bot is then locked).</exception>
+    /// <exception cref="TeleportException">Another failure (see the class remarks).</exception>
+    public async Task<IssuedCertificates> GenerateUserCertsAsync(UserCertificateRequest request, Func<CancellationToken, Task>? beforeSend, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         RequireIdentity("GenerateUserCerts");
         const string operation = "GenerateUserCerts";
+        var message = ProtoModels.ToProto(request);
         return await OnAuthAsync(operation, async (auth, ct) =>
         {
-            var certs = await UnaryAsync(auth, operation,
-                (invoker, options) => new AuthService.AuthServiceClient(invoker).GenerateUserCertsAsync(ProtoModels.ToProto(request), options), ct)
-                .ConfigureAwait(false);
+            var client = new AuthService.AuthServiceClient(auth.Invoker);
+            if (beforeSend is not null)
+            {
+                // Runs again if this route fails before sending and another route is tried.
+                await beforeSend(ct).ConfigureAwait(false);
+            }
+
+            var certs = await UnaryAsync(auth, operation, (_, options) => client.GenerateUserCertsAsync(message, options), ct).ConfigureAwait(false);
             return IssuedCertificates.FromProto(certs, $"{operation} on {auth.Description}");
         }, cancellationToken).ConfigureAwait(false);
     }

@@ -7,6 +7,8 @@ using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using Teleport.MachineId.Hosting;
 using Teleport.MachineId.Identity.Internal;
+using Teleport.MachineId.Identity.Joining;
+using Teleport.MachineId.Identity.Storage;
 using Teleport.MachineId.Tests.Identity;
 using Teleport.MachineId.Tests.Infrastructure;
 using static Teleport.MachineId.Tests.Identity.IdentityTestSupport;

@@ -3,6 +3,8 @@ using Grpc.Core;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using Teleport.MachineId.Identity.Internal;
+using Teleport.MachineId.Identity.Joining;
+using Teleport.MachineId.Identity.Storage;
 using Teleport.MachineId.Tests.Infrastructure;
 using static Teleport.MachineId.Tests.Identity.IdentityTestSupport;
 
@@ -30,23 +32,6 @@ public sealed class RenewalScheduleTests
             var fraction = (at - identity.NotBefore) / identity.Lifetime;
             Assert.That(fraction, Is.EqualTo((2.0 / 3.0) + (((sample * 2) - 1) * 0.05)).Within(1e-6));
         }
-    }
-
-    [Test]
-    public void Backoff_is_full_jitter_below_a_doubling_cap()
-    {
-        var options = new MachineIdOptions { RetryMinBackoff = TimeSpan.FromSeconds(1), RetryMaxBackoff = TimeSpan.FromMinutes(1) };
-        var high = new RenewalSchedule(options, () => 0.999999);
-        var low = new RenewalSchedule(options, () => 0.0);
-        Assert.Multiple(() =>
-        {
-            Assert.That(high.BackoffCap(1), Is.EqualTo(TimeSpan.FromSeconds(1)));
-            Assert.That(high.BackoffCap(4), Is.EqualTo(TimeSpan.FromSeconds(8)));
-            Assert.That(high.BackoffCap(7), Is.EqualTo(TimeSpan.FromMinutes(1)));
-            Assert.That(high.BackoffCap(1000), Is.EqualTo(TimeSpan.FromMinutes(1)));
-            Assert.That(high.Backoff(4), Is.LessThanOrEqualTo(TimeSpan.FromSeconds(8)).And.GreaterThan(TimeSpan.FromSeconds(7.9)));
-            Assert.That(low.Backoff(4), Is.EqualTo(TimeSpan.FromMilliseconds(1)));
-        });
     }
 }
 
@@ -162,15 +147,15 @@ public sealed class BotIdentityStoreTests
     [Test]
     public void Every_truncation_of_a_stored_identity_is_a_format_error()
     {
-        var bytes = DirectoryBotIdentityStore.EncodeIdentity(
+        var bytes = BotIdentityStoreFormat.EncodeIdentity(
             new StoredBotIdentity("KEY", new BotIdentityMaterial("TLS", "SSH", ["CA"], ["K"], "token"), null, Start));
         for (var length = 0; length < bytes.Length - 1; length += 7)
         {
-            Assert.Throws<TeleportFormatException>(() => DirectoryBotIdentityStore.DecodeIdentity(bytes[..length]), $"length {length}");
+            Assert.Throws<TeleportFormatException>(() => BotIdentityStoreFormat.DecodeIdentity(bytes[..length]), $"length {length}");
         }
 
-        Assert.Throws<TeleportFormatException>(() => DirectoryBotIdentityStore.DecodeIdentity("{\"version\":9}"u8.ToArray()));
-        Assert.Throws<TeleportFormatException>(() => DirectoryBotIdentityStore.DecodeInFlight("[]"u8.ToArray()));
+        Assert.Throws<TeleportFormatException>(() => BotIdentityStoreFormat.DecodeIdentity("{\"version\":9}"u8.ToArray()));
+        Assert.Throws<TeleportFormatException>(() => BotIdentityStoreFormat.DecodeInFlight("[]"u8.ToArray()));
     }
 
     [Test]

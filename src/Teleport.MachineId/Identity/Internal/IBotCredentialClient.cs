@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Teleport.MachineId.Crypto;
+using Teleport.MachineId.Identity.Joining;
 using Teleport.MachineId.Wire.Calls;
 
 namespace Teleport.MachineId.Identity.Internal;
@@ -33,8 +34,18 @@ internal interface IBotCredentialClient : IAsyncDisposable
     /// Renews a renewable identity with <c>GenerateUserCerts</c> on an mTLS connection
     /// authenticated by <paramref name="identity"/>, for a new key.
     /// </summary>
+    /// <param name="identity">The identity to renew (the one presented).</param>
+    /// <param name="publicKey">The new key.</param>
+    /// <param name="expires">The requested expiry.</param>
+    /// <param name="beforeSend">
+    /// Awaited immediately before the request leaves — after the route and connection are resolved
+    /// and the request is built — and never when the call fails before that point. Its exceptions
+    /// end the call with nothing sent.
+    /// </param>
+    /// <param name="cancellationToken">Cancels the call.</param>
     /// <exception cref="RenewalOutcomeUnknownException">The request may have been processed but no answer arrived.</exception>
-    Task<IssuedBotCertificates> RenewAsync(BotIdentity identity, PublicKeyInfo publicKey, DateTimeOffset expires, CancellationToken cancellationToken);
+    Task<IssuedBotCertificates> RenewAsync(
+        BotIdentity identity, PublicKeyInfo publicKey, DateTimeOffset expires, Func<CancellationToken, Task> beforeSend, CancellationToken cancellationToken);
 
     /// <summary>Submits a bot instance heartbeat.</summary>
     /// <exception cref="NotSupportedException">The cluster does not implement heartbeats.</exception>

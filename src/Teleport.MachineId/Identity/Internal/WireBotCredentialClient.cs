@@ -7,6 +7,7 @@ using System.Security.Cryptography.X509Certificates;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using Teleport.MachineId.Crypto;
+using Teleport.MachineId.Identity.Joining;
 using Teleport.MachineId.Wire;
 using Teleport.MachineId.Wire.Calls;
 using Teleport.MachineId.Wire.Join;
@@ -101,7 +102,8 @@ internal sealed class WireBotCredentialClient : IBotCredentialClient
         return new BotJoinResult(result.PrivateKey, ToIssued(result.Certificates));
     }
 
-    public async Task<IssuedBotCertificates> RenewAsync(BotIdentity identity, PublicKeyInfo publicKey, DateTimeOffset expires, CancellationToken cancellationToken)
+    public async Task<IssuedBotCertificates> RenewAsync(
+        BotIdentity identity, PublicKeyInfo publicKey, DateTimeOffset expires, Func<CancellationToken, Task> beforeSend, CancellationToken cancellationToken)
     {
         if (!ReferenceEquals(_currentIdentity(), identity))
         {
@@ -112,7 +114,7 @@ internal sealed class WireBotCredentialClient : IBotCredentialClient
         try
         {
             var certificates = await _client.GenerateUserCertsAsync(
-                UserCertificateRequest.ForBotRenewal(identity.Username, publicKey, expires), cancellationToken).ConfigureAwait(false);
+                UserCertificateRequest.ForBotRenewal(identity.Username, publicKey, expires), beforeSend, cancellationToken).ConfigureAwait(false);
             return ToIssued(certificates);
         }
         catch (Exception ex) when (ex is not OperationCanceledException && MayHaveReachedServer(ex))

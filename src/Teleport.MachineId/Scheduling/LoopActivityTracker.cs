@@ -1,9 +1,10 @@
-namespace Teleport.MachineId.Identity.Internal;
+namespace Teleport.MachineId.Scheduling;
 
 /// <summary>
-/// Knows whether the provider's background loops are working or waiting, and until when, so
-/// simulated-time tests can advance a fake clock exactly to the next due moment once everything
-/// is idle. Production code pays a few interlocked operations per wait.
+/// Knows whether background loops (the bot's renewal, heartbeat and CA watch, the outputs'
+/// schedules) are working or waiting, and until when, so simulated-time tests can advance a fake
+/// clock exactly to the next due moment once everything is idle. Production code pays a few
+/// interlocked operations per wait.
 /// </summary>
 internal sealed class LoopActivityTracker
 {
@@ -34,6 +35,30 @@ internal sealed class LoopActivityTracker
             }
         }
     }
+
+    /// <summary>Starts a background loop that counts as busy from the start until it returns.</summary>
+    /// <param name="loop">The loop; it waits through <see cref="WaitAsync(DateTimeOffset?, Task)"/>, <see cref="DelayAsync"/> or a <see cref="WaitOrWake"/>.</param>
+    /// <returns>The loop's task.</returns>
+    public Task Run(Func<Task> loop)
+    {
+        Enter();
+        return Task.Run(async () =>
+        {
+            try
+            {
+                await loop().ConfigureAwait(false);
+            }
+            finally
+            {
+                Exit();
+            }
+        });
+    }
+
+    /// <summary>Waits <paramref name="delay"/> on the tracker's clock as a registered wait (the caller is busy around it).</summary>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    public Task DelayAsync(TimeSpan delay, CancellationToken cancellationToken) =>
+        WaitAsync(_time.GetUtcNow() + delay, Task.Delay(delay, _time, cancellationToken));
 
     /// <summary>Marks work in progress until the returned scope is disposed.</summary>
     public BusyScope Busy()
