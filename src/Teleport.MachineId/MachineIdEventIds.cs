@@ -241,4 +241,10 @@ public static class MachineIdEventIds
 
     /// <summary>The <c>auth_server</c> address is now used as the Auth Service or as a proxy (Information).</summary>
     public const int WireRouteSelected = 5019;
+
+    /// <summary>Whether a proxy needs the ALPN connection upgrade was decided, with the reason (Debug).</summary>
+    public const int WireConnectionUpgradeDecided = 5020;
+
+    /// <summary>A connection to a proxy was upgraded into a tunnel for ALPN-routed TLS (Debug).</summary>
+    public const int WireConnectionUpgraded = 5021;
 }

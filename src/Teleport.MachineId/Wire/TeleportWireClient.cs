@@ -77,6 +77,21 @@ internal sealed class TeleportWireClient : IAsyncDisposable, IDisposable
         (await GetProxyRouteAsync("Discovery", cancellationToken).ConfigureAwait(false)).Discovery;
 
     /// <summary>
+    /// Whether connections to the proxy's SSH transport address go through the ALPN connection upgrade
+    /// (a TLS-routing proxy behind an L7 load balancer; Teleport's test or its environment override).
+    /// tbot writes <c>--connection-upgrade</c> into ssh_config from this.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the test.</param>
+    /// <returns>Whether the upgrade is used; always false without TLS routing.</returns>
+    /// <exception cref="TeleportException">Discovery failed.</exception>
+    public async Task<bool> IsConnectionUpgradeRequiredAsync(CancellationToken cancellationToken = default)
+    {
+        var route = await GetProxyRouteAsync("Connection-upgrade test", cancellationToken).ConfigureAwait(false);
+        return route.Discovery.TlsRoutingEnabled
+            && await route.Dialer.IsUpgradeRequiredAsync(route.Discovery.SshProxyAddress, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
     /// Joins the cluster with a bot token: the unified join service first; when the server does
     /// not have it, the legacy API (proxy HTTP, or <c>RegisterUsingToken</c> on a direct Auth).
     /// Keys are generated for the cluster's signature algorithm suite.

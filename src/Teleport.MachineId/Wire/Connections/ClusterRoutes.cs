@@ -66,9 +66,7 @@ internal sealed class ProxyDiscovery : IDisposable
     }
 
     /// <summary>How the proxy's web certificate is verified: insecure only when asked, else the configured CA bundle or the OS store.</summary>
-    public ServerTrust WebTrust => _options.Insecure ? ServerTrust.Insecure
-        : _options.ProxyCaCertificates is { Count: > 0 } bundle ? ServerTrust.CustomRoots(bundle, "the configured proxy CA certificates", "webca")
-        : ServerTrust.SystemStore;
+    public ServerTrust WebTrust => ServerTrust.ForProxyWeb(_options);
 
     /// <summary>The route of the proxy at the address <paramref name="address"/> returns (discovered on first use).</summary>
     /// <exception cref="TeleportException">Discovery failed; marked as not sent (<see cref="WireErrors.MarkNotSent"/>).</exception>
@@ -236,19 +234,23 @@ internal sealed class ProxyRoute : IDisposable
         var cluster = discovery.ClusterName;
         var anonymous = new ConnectionProfile(null, webTrust);
 
+        // With TLS routing the public (SSH) address is a web address of the proxy too (often the load balancer's).
+        Dialer = new ProxyStreamDialer(discovery.TlsRoutingEnabled ? [proxy, sshProxy] : [proxy], webTrust, options.ConnectionUpgrade, options, logger);
+        var dialer = Dialer;
+
         var joinTarget = TlsTargets.ProxyJoinGrpc(proxy);
         Join = new GrpcEndpoint(joinTarget.Peer, proxy.ToString(), _ => ValueTask.FromResult(anonymous),
-            (profile, ct) => EndpointStreams.TcpTlsAsync(proxy, joinTarget, profile, options, logger, ct), options);
+            (profile, ct) => dialer.ConnectTlsAsync(proxy, joinTarget, profile, ct), options);
 
         var transportTarget = TlsTargets.ProxyTransport(sshProxy);
         Transport = new GrpcEndpoint(transportTarget.Peer, sshProxy.ToString(), _ => ValueTask.FromResult(identities.GetCurrent(transportTarget.Peer)),
-            (profile, ct) => EndpointStreams.TcpTlsAsync(sshProxy, transportTarget, profile, options, logger, ct), options);
+            (profile, ct) => dialer.ConnectTlsAsync(sshProxy, transportTarget, profile, ct), options);
 
         if (discovery.TlsRoutingEnabled)
         {
             var authTarget = TlsTargets.AuthViaTlsRouting(proxy, cluster);
             Auth = new GrpcEndpoint(authTarget.Peer, authTarget.ServerName, _ => ValueTask.FromResult(identities.GetCurrent(authTarget.Peer)),
-                (profile, ct) => EndpointStreams.TcpTlsAsync(proxy, authTarget, profile, options, logger, ct), options);
+                (profile, ct) => dialer.ConnectTlsAsync(proxy, authTarget, profile, ct), options);
         }
         else
         {
@@ -267,6 +269,9 @@ internal sealed class ProxyRoute : IDisposable
 
     /// <summary>What the proxy said about the cluster.</summary>
     public ClusterDiscovery Discovery { get; }
+
+    /// <summary>Dials the proxy's endpoints (TCP, or through the ALPN connection upgrade).</summary>
+    public ProxyStreamDialer Dialer { get; }
 
     /// <summary>The proxy's HTTPS web API.</summary>
     public ProxyWebClient Web { get; }
@@ -287,6 +292,7 @@ internal sealed class ProxyRoute : IDisposable
         Transport.Dispose();
         Join.Dispose();
         Web.Dispose();
+        Dialer.Dispose();
     }
 }
 
