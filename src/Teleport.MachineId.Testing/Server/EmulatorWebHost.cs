@@ -117,8 +117,10 @@ internal sealed class EmulatorWebHost : IAsyncDisposable
         });
 
         var app = builder.Build();
+        app.UseWebSockets();
         app.UseRouting();
         WebApi.Map(app, runtime);
+        ConnectionUpgradeEndpoint.Map(app, runtime);
         app.MapGrpcService<AuthServiceImpl>();
         app.MapGrpcService<LegacyJoinServiceImpl>();
         app.MapGrpcService<UnifiedJoinServiceImpl>();
