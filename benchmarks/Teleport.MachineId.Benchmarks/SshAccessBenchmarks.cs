@@ -118,12 +118,17 @@ public class SshAccessBenchmarks
          "-p", _sshdPort.ToString(CultureInfo.InvariantCulture), $"{Environment.UserName}@127.0.0.1", command];
 
     /// <summary>Runs ssh, drains its output (checking the byte count for bulk runs) and returns its exit code.</summary>
-    private static int RunSsh(string[] arguments, long expectedBytes = -1)
+    internal static int RunSsh(string[] arguments, long expectedBytes = -1, IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo("ssh") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
         foreach (var argument in arguments)
         {
             info.ArgumentList.Add(argument);
+        }
+
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[name] = value;
         }
 
         using var process = Process.Start(info)!;
@@ -147,7 +152,7 @@ public class SshAccessBenchmarks
         return process.ExitCode;
     }
 
-    private static async Task<(Process Process, int Port)> StartSshdAsync(TeleportEmulator cluster, string work)
+    internal static async Task<(Process Process, int Port)> StartSshdAsync(TeleportEmulator cluster, string work)
     {
         using var hostKey = PrivateKey.Generate(KeyAlgorithm.Ed25519);
         var certificate = cluster.SignHostCertificate(hostKey.PublicKey, [Node, Node + "." + cluster.ClusterName]);

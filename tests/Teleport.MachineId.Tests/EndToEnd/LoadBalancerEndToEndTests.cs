@@ -26,7 +26,7 @@ public sealed class LoadBalancerEndToEndTests
         var port = NginxFixture.ReservePort();
         var lbAddress = "localhost:" + port.ToString(CultureInfo.InvariantCulture);
         await using var env = await NodeEnvironment.StartAsync(new TeleportEmulatorOptions { PublicProxyAddress = lbAddress });
-        await using var nginx = await NginxFixture.StartAsync(env.Cluster.ProxyAddress, env.Cluster.WebCaCertificate, new NginxFixtureOptions { Port = port });
+        await using var nginx = await NginxFixture.StartAsync(env.Cluster.ProxyAddress, env.Cluster.WebCaCertificate, new NginxLoadBalancerOptions { Port = port });
         var options = new MachineIdOptions
         {
             ProxyServer = nginx.Address,
@@ -80,7 +80,7 @@ public sealed class LoadBalancerEndToEndTests
         _ = NginxFixture.Nginx;
         var port = NginxFixture.ReservePort();
         await using var env = await NodeEnvironment.StartAsync(new TeleportEmulatorOptions { PublicProxyAddress = "localhost:" + port.ToString(CultureInfo.InvariantCulture) });
-        await using var nginx = await NginxFixture.StartAsync(env.Cluster.ProxyAddress, env.Cluster.WebCaCertificate, new NginxFixtureOptions { Port = port });
+        await using var nginx = await NginxFixture.StartAsync(env.Cluster.ProxyAddress, env.Cluster.WebCaCertificate, new NginxLoadBalancerOptions { Port = port });
         var options = NodeEnvironment.BotOptionsFor(env.Cluster, string.Empty);
         options.Token = null;
         options.ProxyServer = nginx.Address;

@@ -12,7 +12,7 @@ namespace Teleport.MachineId.Tests.Wire;
 /// </summary>
 internal sealed class LoadBalancedCluster : IAsyncDisposable
 {
-    private LoadBalancedCluster(WireTestCluster cluster, NginxFixture nginx)
+    private LoadBalancedCluster(WireTestCluster cluster, NginxLoadBalancer nginx)
     {
         Cluster = cluster;
         Nginx = nginx;
@@ -22,16 +22,16 @@ internal sealed class LoadBalancedCluster : IAsyncDisposable
 
     public TeleportEmulator Emulator => Cluster.Emulator;
 
-    public NginxFixture Nginx { get; }
+    public NginxLoadBalancer Nginx { get; }
 
     /// <summary>The load balancer's address: the proxy address clients are given.</summary>
     public HostPort Address => HostPort.Parse(Nginx.Address);
 
     /// <summary>Starts the emulator (advertising the load balancer), then nginx in front of it.</summary>
-    public static async Task<LoadBalancedCluster> StartAsync(TeleportEmulatorOptions? options = null, NginxFixtureOptions? loadBalancer = null)
+    public static async Task<LoadBalancedCluster> StartAsync(TeleportEmulatorOptions? options = null, NginxLoadBalancerOptions? loadBalancer = null)
     {
         _ = NginxFixture.Nginx;
-        loadBalancer ??= new NginxFixtureOptions();
+        loadBalancer ??= new NginxLoadBalancerOptions();
         loadBalancer.Port = loadBalancer.Port == 0 ? NginxFixture.ReservePort() : loadBalancer.Port;
         options ??= new TeleportEmulatorOptions();
         options.PublicProxyAddress = "localhost:" + loadBalancer.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);

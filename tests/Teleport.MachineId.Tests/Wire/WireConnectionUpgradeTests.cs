@@ -122,7 +122,7 @@ public sealed class WireConnectionUpgradeTests
     [Test]
     public async Task A_load_balancer_that_answers_404_to_the_upgrade_gives_a_clear_error()
     {
-        await using var lb = await LoadBalancedCluster.StartAsync(loadBalancer: new NginxFixtureOptions { ConnectionUpgradeNotFound = true });
+        await using var lb = await LoadBalancedCluster.StartAsync(loadBalancer: new NginxLoadBalancerOptions { ConnectionUpgradeNotFound = true });
         await using var client = TeleportWireClient.Create(lb.Options(), () => null);
         var token = lb.Cluster.CreateToken();
 
