@@ -48,6 +48,17 @@ public static class MachineIdEventIds
     /// <summary>A one-shot join or renewal failed; the exception reaches the caller, who reports it (Debug).</summary>
     public const int BotAttemptFailed = 1010;
 
+    // 1020–1039: delegated and bound keypair join methods.
+
+    /// <summary>The bound keypair key history is unreadable; joining goes on without it (Warning).</summary>
+    public const int BotBoundKeypairHistoryUnreadable = 1020;
+
+    /// <summary>An ID token was obtained for a delegated join (source named, never the token) (Debug).</summary>
+    public const int BotIdTokenObtained = 1021;
+
+    /// <summary>A bound keypair join completed: bound key, recovery or rotation (Information).</summary>
+    public const int BotBoundKeypairJoined = 1022;
+
     // 2000–2099: renewal.
 
     /// <summary>A renewal started (Debug).</summary>
@@ -233,18 +244,21 @@ public static class MachineIdEventIds
     /// <summary>A request to the proxy's web API failed with an HTTP error status (Debug).</summary>
     public const int WireHttpCallFailed = 5016;
 
+    /// <summary>The cluster asked a bound keypair bot for a new key (registration or rotation).</summary>
+    public const int WireBoundKeypairKeyRequested = 5017;
+
     /// <summary>An operation tries the configured <c>auth_server</c> address as the Auth Service or as a proxy (Debug).</summary>
-    public const int WireRouteAttempt = 5017;
+    public const int WireRouteAttempt = 5018;
 
     /// <summary>Trying the <c>auth_server</c> address one way failed before anything was sent; the next way is tried (Debug).</summary>
-    public const int WireRouteFailed = 5018;
+    public const int WireRouteFailed = 5019;
 
     /// <summary>The <c>auth_server</c> address is now used as the Auth Service or as a proxy (Information).</summary>
-    public const int WireRouteSelected = 5019;
+    public const int WireRouteSelected = 5020;
 
     /// <summary>Whether a proxy needs the ALPN connection upgrade was decided, with the reason (Debug).</summary>
-    public const int WireConnectionUpgradeDecided = 5020;
+    public const int WireConnectionUpgradeDecided = 5021;
 
     /// <summary>A connection to a proxy was upgraded into a tunnel for ALPN-routed TLS (Debug).</summary>
-    public const int WireConnectionUpgraded = 5021;
+    public const int WireConnectionUpgraded = 5022;
 }

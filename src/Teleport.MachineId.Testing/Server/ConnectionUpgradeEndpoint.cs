@@ -5,8 +5,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Teleport.MachineId.Testing.Cluster;
-using Teleport.MachineId.Wire;
-using Teleport.MachineId.Wire.Connections;
+using Teleport.MachineId.Testing.Network;
 
 namespace Teleport.MachineId.Testing.Server;
 
@@ -20,27 +19,33 @@ namespace Teleport.MachineId.Testing.Server;
 /// </summary>
 internal static partial class ConnectionUpgradeEndpoint
 {
+    private const string UpgradePath = "/webapi/connectionupgrade";
+    private const string TeleportHeader = "X-Teleport-Upgrade";
+    private const string Alpn = "alpn";
+    private const string AlpnPing = "alpn-ping";
+    private const string WebSocketType = "websocket";
+
     public static void Map(WebApplication app, EmulatorRuntime runtime) =>
-        app.MapGet(WireProtocol.ConnectionUpgradePath, context => HandleAsync(context, runtime));
+        app.MapGet(UpgradePath, context => HandleAsync(context, runtime));
 
     private static async Task HandleAsync(HttpContext context, EmulatorRuntime runtime)
     {
         var logger = runtime.LoggerFactory.CreateLogger("Teleport.MachineId.Testing.ConnectionUpgrade");
         var headers = context.Request.Headers;
-        var upgrades = headers[WireProtocol.ConnectionUpgradeTeleportHeader].Concat(headers.Upgrade)
+        var upgrades = headers[TeleportHeader].Concat(headers.Upgrade)
             .SelectMany(v => (v ?? string.Empty).Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)).ToList();
         var remote = context.Connection.RemoteIpAddress is { } ip ? new IPEndPoint(ip, context.Connection.RemotePort) : null;
-        if (upgrades.Contains(WireProtocol.ConnectionUpgradeWebSocket, StringComparer.Ordinal))
+        if (upgrades.Contains(WebSocketType, StringComparer.Ordinal))
         {
             await WebSocketAsync(context, runtime, remote, logger).ConfigureAwait(false);
         }
-        else if (upgrades.Contains(WireProtocol.ConnectionUpgradeAlpnPing, StringComparer.Ordinal))
+        else if (upgrades.Contains(AlpnPing, StringComparer.Ordinal))
         {
-            await LegacyAsync(context, runtime, WireProtocol.ConnectionUpgradeAlpnPing, remote, logger).ConfigureAwait(false);
+            await LegacyAsync(context, runtime, AlpnPing, remote, logger).ConfigureAwait(false);
         }
-        else if (upgrades.Contains(WireProtocol.ConnectionUpgradeAlpn, StringComparer.Ordinal))
+        else if (upgrades.Contains(Alpn, StringComparer.Ordinal))
         {
-            await LegacyAsync(context, runtime, WireProtocol.ConnectionUpgradeAlpn, remote, logger).ConfigureAwait(false);
+            await LegacyAsync(context, runtime, Alpn, remote, logger).ConfigureAwait(false);
         }
         else
         {
@@ -58,8 +63,8 @@ internal static partial class ConnectionUpgradeEndpoint
 
         // gorilla/websocket picks the client's first subprotocol the server supports.
         var protocol = context.WebSockets.WebSocketRequestedProtocols
-            .FirstOrDefault(p => p is WireProtocol.ConnectionUpgradeAlpn or WireProtocol.ConnectionUpgradeAlpnPing);
-        var ping = protocol == WireProtocol.ConnectionUpgradeAlpnPing;
+            .FirstOrDefault(p => p is Alpn or AlpnPing);
+        var ping = protocol == AlpnPing;
         var interval = runtime.Settings.ConnectionUpgradePingInterval;
         using var socket = await context.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
         {
@@ -94,11 +99,11 @@ internal static partial class ConnectionUpgradeEndpoint
         }
 
         context.Response.Headers.Upgrade = type;
-        context.Response.Headers[WireProtocol.ConnectionUpgradeTeleportHeader] = type;
+        context.Response.Headers[TeleportHeader] = type;
         context.Response.Headers.Connection = "Upgrade";
         var opaque = await upgrade.UpgradeAsync().ConfigureAwait(false);
         Log.Upgraded(logger, "legacy", type, remote);
-        if (type != WireProtocol.ConnectionUpgradeAlpnPing)
+        if (type != AlpnPing)
         {
             await runtime.WebRouter.RouteUpgradedAsync(opaque, remote, context.RequestAborted).ConfigureAwait(false);
             return;

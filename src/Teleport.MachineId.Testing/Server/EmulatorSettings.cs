@@ -63,7 +63,7 @@ internal sealed class EmulatorSettings
             throw new ArgumentException("The public host name must be a host name or IP address without a port.", nameof(options));
         }
 
-        if (options.PublicProxyAddress is { } publicAddress && !Wire.HostPort.TryParse(publicAddress, null, null, out _))
+        if (options.PublicProxyAddress is { } publicAddress && !IsHostPort(publicAddress))
         {
             throw new ArgumentException($"The public proxy address '{publicAddress}' is not host:port.", nameof(options));
         }
@@ -105,5 +105,12 @@ internal sealed class EmulatorSettings
             PublicProxyAddress = options.PublicProxyAddress,
             ConnectionUpgradePingInterval = options.ConnectionUpgradePingInterval,
         };
+    }
+
+    private static bool IsHostPort(string address)
+    {
+        var colon = address.LastIndexOf(':');
+        return colon > 0 && !address[..colon].Any(char.IsWhiteSpace)
+            && int.TryParse(address[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port is > 0 and <= 65535;
     }
 }

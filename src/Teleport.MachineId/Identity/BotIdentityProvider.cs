@@ -77,11 +77,12 @@ public sealed class BotIdentityProvider : IBotIdentityProvider
     /// <param name="options">The options; copied, so later changes have no effect.</param>
     /// <param name="loggerFactory">Where to log; none by default.</param>
     /// <param name="timeProvider">The clock for schedules and validity checks; the system clock by default.</param>
+    /// <param name="meterFactory">Creates the <c>Teleport.MachineId</c> meter (e.g. the host's); a meter owned by the provider by default.</param>
     /// <returns>The provider; dispose it to stop renewing and release the storage lock.</returns>
     /// <exception cref="OptionsValidationException">The options are invalid; the message lists every problem.</exception>
     /// <exception cref="ArgumentNullException"><paramref name="options"/> is <see langword="null"/>.</exception>
-    public static BotIdentityProvider Create(MachineIdOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null) =>
-        CreateInternal(options, loggerFactory, timeProvider, null, null, null, null);
+    public static BotIdentityProvider Create(MachineIdOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null, IMeterFactory? meterFactory = null) =>
+        CreateInternal(options, loggerFactory, timeProvider, null, meterFactory, null, null);
 
     /// <summary>Creates a provider with internal seams (credential client, meter factory, join methods, randomness).</summary>
     internal static BotIdentityProvider CreateInternal(

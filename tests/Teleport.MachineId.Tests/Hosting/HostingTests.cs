@@ -215,7 +215,8 @@ public sealed class MachineIdDependencyInjectionTests
         var dir = temp.Path;
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Services.AddSingleton<TimeProvider>(time);
-        builder.Services.AddSingleton(cluster.ClientFactory);
+        // The simulated cluster's provider, registered before AddTeleportMachineId (which only adds one when none is).
+        builder.Services.AddSingleton(sp => IdentityTestSupport.CreateProvider(sp.GetRequiredService<IOptions<MachineIdOptions>>().Value, cluster, time));
         builder.Services.AddTeleportMachineId(o =>
         {
             o.ProxyServer = "proxy.sim.example.com";

@@ -54,6 +54,9 @@ internal sealed class NodeEnvironment : IAsyncDisposable
     /// <summary>The CLI's apphost next to the test assembly (built by the project reference).</summary>
     public static string TbotDotnetPath => Path.Combine(AppContext.BaseDirectory, "tbot-dotnet");
 
+    /// <summary>The built <c>tbot-dotnet-emulator</c> apphost (the emulator and the demo).</summary>
+    public static string EmulatorToolPath => Path.Combine(AppContext.BaseDirectory, "tbot-dotnet-emulator");
+
     public static async Task<NodeEnvironment> StartAsync(TeleportEmulatorOptions? options = null, IEnumerable<string>? extraLogins = null)
     {
         _ = OpenSshTools.Sshd;

@@ -33,11 +33,12 @@ internal interface IClusterRoute : IDisposable
     ValueTask<GrpcEndpoint> GetJoinEndpointAsync(CancellationToken cancellationToken);
 
     /// <summary>
-    /// The legacy token join of this route: <c>POST /webapi/host/credentials</c> on a proxy, or
+    /// The legacy <c>RegisterUsingToken</c> join of this route (the token method, and OIDC-style methods
+    /// with their <paramref name="idToken"/>): <c>POST /webapi/host/credentials</c> on a proxy, or
     /// <c>proto.JoinService/RegisterUsingToken</c> on Auth (keys for the suite the route reports).
     /// </summary>
     /// <exception cref="TeleportException">The join failed.</exception>
-    Task<JoinResult> JoinLegacyWithTokenAsync(string token, DateTimeOffset expires, CancellationToken cancellationToken);
+    Task<JoinResult> JoinLegacyAsync(string token, DateTimeOffset expires, string? idToken, CancellationToken cancellationToken);
 
     /// <summary>Auth: with the current identity (required through a proxy), or unauthenticated on direct Auth before joining.</summary>
     /// <exception cref="InvalidOperationException">Through a proxy, there is no identity yet.</exception>
@@ -138,10 +139,10 @@ internal sealed class ProxyClusterRoute : IClusterRoute
     public async ValueTask<GrpcEndpoint> GetJoinEndpointAsync(CancellationToken cancellationToken) =>
         (await GetProxyAsync(cancellationToken).ConfigureAwait(false)).Join;
 
-    public async Task<JoinResult> JoinLegacyWithTokenAsync(string token, DateTimeOffset expires, CancellationToken cancellationToken)
+    public async Task<JoinResult> JoinLegacyAsync(string token, DateTimeOffset expires, string? idToken, CancellationToken cancellationToken)
     {
         var route = await GetProxyAsync(cancellationToken).ConfigureAwait(false);
-        return await TokenJoin.JoinLegacyHttpAsync(route.Web, route.Discovery.SignatureAlgorithmSuite, token, expires, cancellationToken).ConfigureAwait(false);
+        return await TokenJoin.JoinLegacyHttpAsync(route.Web, route.Discovery.SignatureAlgorithmSuite, token, expires, cancellationToken, idToken).ConfigureAwait(false);
     }
 
     public async ValueTask<GrpcEndpoint> GetAuthAsync(CancellationToken cancellationToken)
@@ -186,11 +187,11 @@ internal sealed class DirectAuthClusterRoute : IClusterRoute
 
     public ValueTask<GrpcEndpoint> GetJoinEndpointAsync(CancellationToken cancellationToken) => ValueTask.FromResult(_auth.Anonymous);
 
-    public async Task<JoinResult> JoinLegacyWithTokenAsync(string token, DateTimeOffset expires, CancellationToken cancellationToken)
+    public async Task<JoinResult> JoinLegacyAsync(string token, DateTimeOffset expires, string? idToken, CancellationToken cancellationToken)
     {
         var endpoint = _auth.Anonymous;
         var ping = await UnaryCall.PingAsync(endpoint, _options, _logger, cancellationToken).ConfigureAwait(false);
-        return await TokenJoin.JoinLegacyGrpcAsync(endpoint.Invoker, endpoint.Description, ping.SignatureAlgorithmSuite, token, expires, _logger, cancellationToken)
+        return await TokenJoin.JoinLegacyGrpcAsync(endpoint.Invoker, endpoint.Description, ping.SignatureAlgorithmSuite, token, expires, _logger, cancellationToken, idToken)
             .ConfigureAwait(false);
     }
 
@@ -244,7 +245,8 @@ internal sealed class ProxyRoute : IDisposable
 
         var transportTarget = TlsTargets.ProxyTransport(sshProxy);
         Transport = new GrpcEndpoint(transportTarget.Peer, sshProxy.ToString(), _ => ValueTask.FromResult(identities.GetCurrent(transportTarget.Peer)),
-            (profile, ct) => dialer.ConnectTlsAsync(sshProxy, transportTarget, profile, ct), options);
+            (profile, ct) => dialer.ConnectTlsAsync(sshProxy, transportTarget, profile, ct), options,
+            InputLimits.ProxySshFrameBytes);
 
         if (discovery.TlsRoutingEnabled)
         {
@@ -379,9 +381,9 @@ internal sealed class DirectAuthRoute : IDisposable
             string pem;
             try
             {
-                pem = await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false);
+                pem = await BoundedFile.ReadAllTextAsync(path, InputLimits.PemFileBytes, "Auth CA file (ca_path)", cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or TeleportFormatException)
             {
                 // Teleport falls back to insecure here; this client never implies insecure.
                 throw new CertificateValidationException(CertificateValidationFailure.UntrustedAuthority,

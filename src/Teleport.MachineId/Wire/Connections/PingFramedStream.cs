@@ -1,6 +1,12 @@
 using System.Buffers.Binary;
 
+// Shared source: the emulator (Teleport.MachineId.Testing) compiles this file too, for the server
+// side of the legacy upgrade, in its own namespace (it cannot see the SDK's internals).
+#if TELEPORT_EMULATOR
+namespace Teleport.MachineId.Testing.Network;
+#else
 namespace Teleport.MachineId.Wire.Connections;
+#endif
 
 /// <summary>
 /// Teleport's "ping connection" framing (<c>api/utils/pingconn</c>), used by the legacy
