@@ -90,13 +90,7 @@ public class LoadBalancerSshBenchmarks
     [GlobalCleanup]
     public async Task CleanUpAsync()
     {
-        if (!_sshd.HasExited)
-        {
-            _sshd.Kill();
-            await _sshd.WaitForExitAsync();
-        }
-
-        _sshd.Dispose();
+        await SshAccessBenchmarks.StopAsync(_sshd);
         await _bot.DisposeAsync();
         await _nginx.DisposeAsync();
         await _cluster.DisposeAsync();

@@ -81,13 +81,7 @@ public class SshAccessBenchmarks
     [GlobalCleanup]
     public async Task CleanUpAsync()
     {
-        if (!_sshd.HasExited)
-        {
-            _sshd.Kill();
-            await _sshd.WaitForExitAsync();
-        }
-
-        _sshd.Dispose();
+        await StopAsync(_sshd);
         await _bot.DisposeAsync();
         await _cluster.DisposeAsync();
         Directory.Delete(_work, recursive: true);
@@ -150,6 +144,18 @@ public class SshAccessBenchmarks
         }
 
         return process.ExitCode;
+    }
+
+    /// <summary>Stops an sshd this class started (by its process id) and releases it.</summary>
+    internal static async Task StopAsync(Process sshd)
+    {
+        if (!sshd.HasExited)
+        {
+            sshd.Kill();
+            await sshd.WaitForExitAsync();
+        }
+
+        sshd.Dispose();
     }
 
     internal static async Task<(Process Process, int Port)> StartSshdAsync(TeleportEmulator cluster, string work)
