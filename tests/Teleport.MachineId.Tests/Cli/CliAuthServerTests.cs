@@ -13,7 +13,7 @@ public sealed class CliAuthServerTests
     [Test]
     public async Task Start_identity_with_auth_server_naming_the_proxy_joins_through_the_proxy_and_logs_each_attempt()
     {
-        await using var cluster = await StartClusterAsync();
+        await using var cluster = await CliCommandTests.StartClusterAsync();
         using var work = new SshTestDirectory("tmid-cli");
         var webCa = work.Write("web-ca.pem", cluster.WebCaCertificatePem);
         var destination = Path.Combine(work.Path, "out");
@@ -34,7 +34,7 @@ public sealed class CliAuthServerTests
     [Test]
     public async Task Start_with_tbot_yaml_auth_server_naming_the_proxy_joins_through_the_proxy()
     {
-        await using var cluster = await StartClusterAsync();
+        await using var cluster = await CliCommandTests.StartClusterAsync();
         using var work = new SshTestDirectory("tmid-cli");
         var webCa = work.Write("web-ca.pem", cluster.WebCaCertificatePem);
         var destination = Path.Combine(work.Path, "out");
@@ -62,7 +62,7 @@ public sealed class CliAuthServerTests
     [Test]
     public async Task Auth_address_with_a_CA_pin_joins_directly()
     {
-        await using var cluster = await StartClusterAsync();
+        await using var cluster = await CliCommandTests.StartClusterAsync();
         using var work = new SshTestDirectory("tmid-cli");
         var webCa = work.Write("web-ca.pem", cluster.WebCaCertificatePem);
         List<string> arguments = ["start", "identity", "--auth-server", cluster.AuthAddress, "--token", cluster.CreateJoinToken("robot").Name,
@@ -80,7 +80,7 @@ public sealed class CliAuthServerTests
     [Test]
     public async Task Auth_address_without_a_CA_pin_or_ca_path_is_refused_with_exit_code_3()
     {
-        await using var cluster = await StartClusterAsync();
+        await using var cluster = await CliCommandTests.StartClusterAsync();
         using var work = new SshTestDirectory("tmid-cli");
         var token = cluster.CreateJoinToken("robot").Name;
         var output = Path.Combine(work.Path, "out");
@@ -99,13 +99,5 @@ public sealed class CliAuthServerTests
         Assert.That(result.StandardError, Does.Contain("As a proxy:"), "the message names the proxy attempt too");
         Assert.That(result.StandardError, Does.Not.Contain(token));
         Assert.That(cluster.JoinTokenExists(token), Is.True, "the token was sent nowhere");
-    }
-
-    private static async Task<TeleportEmulator> StartClusterAsync()
-    {
-        var cluster = await TeleportEmulator.StartAsync();
-        cluster.UpsertRole(new EmulatorRole { Name = "access", Logins = ["root"], NodeLabels = EmulatorRole.AllNodes });
-        cluster.AddBot(new EmulatorBot { Name = "robot", Roles = ["access"] });
-        return cluster;
     }
 }

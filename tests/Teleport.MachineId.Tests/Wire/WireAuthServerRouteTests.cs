@@ -169,14 +169,7 @@ public sealed class WireAuthServerRouteTests
         await using var cluster = await WireTestCluster.StartAsync();
         var logs = new CapturingLoggerProvider();
         using var loggerFactory = LoggerFactory.Create(builder => builder.AddProvider(logs).SetMinimumLevel(LogLevel.Debug));
-        var options = cluster.AuthOptions(pins: cluster.Emulator.GetCaPins());
-        await using var client = TeleportWireClient.Create(new WireClientOptions
-        {
-            AuthServer = options.AuthServer,
-            CaPins = options.CaPins,
-            ProxyCaCertificates = options.ProxyCaCertificates,
-            LoggerFactory = loggerFactory,
-        }, () => null);
+        await using var client = TeleportWireClient.Create(cluster.AuthOptions(pins: cluster.Emulator.GetCaPins()) with { LoggerFactory = loggerFactory }, () => null);
 
         Assert.ThrowsAsync<TeleportJoinException>(() => client.JoinWithTokenAsync("0123456789abcdef0123456789abcdef", TimeSpan.FromHours(1)));
 
@@ -190,14 +183,7 @@ public sealed class WireAuthServerRouteTests
         var holder = new IdentityHolder();
         var logs = new CapturingLoggerProvider();
         using var loggerFactory = LoggerFactory.Create(builder => builder.AddProvider(logs).SetMinimumLevel(LogLevel.Debug));
-        var options = cluster.AuthOptions(pins: cluster.Emulator.GetCaPins());
-        await using var client = TeleportWireClient.Create(new WireClientOptions
-        {
-            AuthServer = options.AuthServer,
-            CaPins = options.CaPins,
-            ProxyCaCertificates = options.ProxyCaCertificates,
-            LoggerFactory = loggerFactory,
-        }, holder.Provider);
+        await using var client = TeleportWireClient.Create(cluster.AuthOptions(pins: cluster.Emulator.GetCaPins()) with { LoggerFactory = loggerFactory }, holder.Provider);
         var joined = await client.JoinWithTokenAsync(cluster.CreateToken(), TimeSpan.FromHours(1));
         holder.Current = joined.CreateIdentity();
         var issuedBefore = cluster.Emulator.IssuedCertificates.Count;
@@ -221,13 +207,7 @@ public sealed class WireAuthServerRouteTests
         await using var cluster = await WireTestCluster.StartAsync();
         var logs = new CapturingLoggerProvider();
         using var loggerFactory = LoggerFactory.Create(builder => builder.AddProvider(logs).SetMinimumLevel(LogLevel.Debug));
-        await using var client = TeleportWireClient.Create(new WireClientOptions
-        {
-            AuthServer = cluster.AuthAddress,
-            CaPins = cluster.Emulator.GetCaPins(),
-            ProxyCaCertificates = new X509Certificate2Collection(cluster.Emulator.WebCaCertificate),
-            LoggerFactory = loggerFactory,
-        }, () => null);
+        await using var client = TeleportWireClient.Create(cluster.AuthOptions(pins: cluster.Emulator.GetCaPins()) with { LoggerFactory = loggerFactory }, () => null);
 
         var result = await client.JoinWithTokenAsync(cluster.CreateToken(), TimeSpan.FromHours(1));
 
