@@ -131,4 +131,19 @@ public sealed class ResourceYamlTests
         Assert.That(() => cluster.ApplyResources("kind: token\nmetadata:\n  name: t\nspec:\n  bot_name: ghost\n"),
             Throws.InvalidOperationException.With.Message.Contains("ghost"));
     }
+
+    [Test]
+    public async Task The_join_method_example_token_resources_are_accepted()
+    {
+        await using var cluster = await TeleportEmulator.StartAsync();
+        cluster.ApplyResources("kind: role\nmetadata: {name: access}\n---\nkind: bot\nmetadata: {name: deploy}\nspec: {roles: [access]}\n");
+
+        foreach (var example in new[] { "github", "gitlab", "kubernetes", "bound-keypair" })
+        {
+            await cluster.ApplyResourceFileAsync(Configuration.ConfigurationTestFiles.RepositoryPath($"examples/{example}/token.yaml"));
+        }
+
+        Assert.That(cluster.CountJoinTokens("deploy"), Is.EqualTo(5));
+        Assert.That(cluster.GetBoundKeypairStatus("bound-keypair-host")!.RegistrationSecret, Is.EqualTo("replace-with-a-long-random-secret"));
+    }
 }
