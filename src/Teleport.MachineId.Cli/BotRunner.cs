@@ -12,33 +12,33 @@ internal static class BotRunner
     /// <summary>
     /// One-shot: joins or renews once (a few attempts on transient failures), writes every output
     /// once, returns. Otherwise: starts the provider and the outputs and keeps renewing until
-    /// <paramref name="cancellationToken"/> fires.
+    /// <paramref name="cancellationToken"/> fires. Either way every check that can fail here — the
+    /// bot's and outputs' options, each destination usable, the storage lockable and writable —
+    /// runs before anything is spent remotely (a single-use join token).
     /// </summary>
     /// <returns>The results of the first write of each output (none when stopped before they were written).</returns>
+    /// <exception cref="CliException">A setting is unusable or the cluster refused what it names; the message names the flag or key.</exception>
     public static async Task<IReadOnlyList<IdentityOutputResult>> RunAsync(
+        BotRunPlan plan, ILoggerFactory loggerFactory, TimeProvider timeProvider, CancellationToken cancellationToken)
+    {
+        try
+        {
+            plan.CheckLocalInputs();
+            return await RunCheckedAsync(plan, loggerFactory, timeProvider, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!ReferenceEquals(CliErrors.ForRun(ex, plan), ex))
+        {
+            throw CliErrors.ForRun(ex, plan);
+        }
+    }
+
+    private static async Task<IReadOnlyList<IdentityOutputResult>> RunCheckedAsync(
         BotRunPlan plan, ILoggerFactory loggerFactory, TimeProvider timeProvider, CancellationToken cancellationToken)
     {
         var logger = loggerFactory.CreateLogger("tbot-dotnet");
         if (plan.Oneshot)
         {
-            var identity = await JoinOrRenewOnceAsync(plan.Bot, loggerFactory, timeProvider, cancellationToken).ConfigureAwait(false);
-            CliLog.BotReady(logger, identity);
-            var results = new List<IdentityOutputResult>();
-            var signer = new TeleportSshCertificateSigner(new FixedBotIdentity(identity, timeProvider), plan.Bot, loggerFactory, timeProvider);
-            await using (signer.ConfigureAwait(false))
-            {
-                foreach (var options in plan.Outputs)
-                {
-                    var output = IdentityOutputService.Create(signer, options, loggerFactory, timeProvider);
-                    await using (output.ConfigureAwait(false))
-                    {
-                        results.Add(await output.RenewNowAsync(cancellationToken).ConfigureAwait(false));
-                    }
-                }
-            }
-
-            CliLog.OneshotDone(logger, results.Count);
-            return results;
+            return await RunOnceAsync(plan, logger, loggerFactory, timeProvider, cancellationToken).ConfigureAwait(false);
         }
 
         try
@@ -54,30 +54,75 @@ internal static class BotRunner
         }
     }
 
+    private static async Task<IReadOnlyList<IdentityOutputResult>> RunOnceAsync(
+        BotRunPlan plan, ILogger logger, ILoggerFactory loggerFactory, TimeProvider timeProvider, CancellationToken cancellationToken)
+    {
+        var bot = new OneShotBotIdentity(timeProvider);
+        var signer = new TeleportSshCertificateSigner(bot, plan.Bot, loggerFactory, timeProvider);
+        await using (signer.ConfigureAwait(false))
+        {
+            var outputs = await CreateCheckedOutputsAsync(plan, signer, loggerFactory, timeProvider, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                var identity = await JoinOrRenewOnceAsync(plan.Bot, loggerFactory, timeProvider, cancellationToken).ConfigureAwait(false);
+                bot.Set(identity);
+                CliLog.BotReady(logger, identity);
+                var results = new List<IdentityOutputResult>();
+                for (var i = 0; i < outputs.Count; i++)
+                {
+                    results.Add(await RefusalNamesRoles(outputs[i].RenewNowAsync(cancellationToken), plan, i).ConfigureAwait(false));
+                }
+
+                CliLog.OneshotDone(logger, results.Count);
+                return results;
+            }
+            finally
+            {
+                await DisposeAllAsync(outputs).ConfigureAwait(false);
+            }
+        }
+    }
+
     private static async Task<IReadOnlyList<IdentityOutputResult>> RunDaemonAsync(
         BotRunPlan plan, ILogger logger, ILoggerFactory loggerFactory, TimeProvider timeProvider, CancellationToken cancellationToken)
     {
         var provider = BotIdentityProvider.Create(plan.Bot, loggerFactory, timeProvider);
         await using (provider.ConfigureAwait(false))
         {
-            await provider.StartAsync(cancellationToken).ConfigureAwait(false);
-            var ready = await provider.WaitUntilReadyAsync(cancellationToken).ConfigureAwait(false);
-            CliLog.BotReady(logger, ready);
             var signer = new TeleportSshCertificateSigner(provider, plan.Bot, loggerFactory, timeProvider);
             await using (signer.ConfigureAwait(false))
             {
-                var outputs = plan.Outputs.Select(o => IdentityOutputService.Create(signer, o, loggerFactory, timeProvider)).ToList();
+                var outputs = await CreateCheckedOutputsAsync(plan, signer, loggerFactory, timeProvider, cancellationToken).ConfigureAwait(false);
                 try
                 {
+                    BotIdentity? loaded = null;
+                    void OnLoaded(object? sender, BotIdentityChangedEventArgs change)
+                    {
+                        if (change.Reason == BotIdentityChangeReason.LoadedFromStorage)
+                        {
+                            loaded = change.Identity;
+                        }
+                    }
+
+                    provider.IdentityChanged += OnLoaded;
+                    await provider.StartAsync(cancellationToken).ConfigureAwait(false);
+                    var ready = await provider.WaitUntilReadyAsync(cancellationToken).ConfigureAwait(false);
+                    provider.IdentityChanged -= OnLoaded;
+                    if (ReferenceEquals(ready, loaded))
+                    {
+                        ready = await AwaitStartupRenewalAsync(provider, ready, logger, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    CliLog.BotReady(logger, ready);
                     foreach (var output in outputs)
                     {
                         await output.StartAsync(cancellationToken).ConfigureAwait(false);
                     }
 
                     var results = new List<IdentityOutputResult>();
-                    foreach (var output in outputs)
+                    for (var i = 0; i < outputs.Count; i++)
                     {
-                        results.Add(await output.WaitUntilReadyAsync(cancellationToken).ConfigureAwait(false));
+                        results.Add(await RefusalNamesRoles(outputs[i].WaitUntilReadyAsync(cancellationToken), plan, i).ConfigureAwait(false));
                     }
 
                     CliLog.Running(logger, results.Count);
@@ -94,12 +139,86 @@ internal static class BotRunner
                 }
                 finally
                 {
-                    foreach (var output in outputs)
-                    {
-                        await output.DisposeAsync().ConfigureAwait(false);
-                    }
+                    await DisposeAllAsync(outputs).ConfigureAwait(false);
                 }
             }
+        }
+    }
+
+    /// <summary>Creates every output (which validates its options) and checks each destination can be written.</summary>
+    /// <exception cref="ArgumentException">An output's options are invalid.</exception>
+    /// <exception cref="Destinations.DestinationException">A destination cannot be used.</exception>
+    private static async Task<List<IdentityOutputService>> CreateCheckedOutputsAsync(
+        BotRunPlan plan, TeleportSshCertificateSigner signer, ILoggerFactory loggerFactory, TimeProvider timeProvider, CancellationToken cancellationToken)
+    {
+        var outputs = new List<IdentityOutputService>();
+        try
+        {
+            foreach (var options in plan.Outputs)
+            {
+                outputs.Add(IdentityOutputService.Create(signer, options, loggerFactory, timeProvider));
+            }
+
+            foreach (var output in outputs)
+            {
+                await output.Destination.VerifyWritableAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            return outputs;
+        }
+        catch
+        {
+            await DisposeAllAsync(outputs).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private static async Task DisposeAllAsync(List<IdentityOutputService> outputs)
+    {
+        foreach (var output in outputs)
+        {
+            await output.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// A stored identity is renewed at once at start-up (tbot's rule). Outputs started before that
+    /// renewal would issue their certificates twice — with the stored identity, then again on the
+    /// renewal — so they wait for it (the provider shares the renewal in flight). If it fails, the
+    /// stored identity is still valid: the outputs use it and the provider keeps retrying.
+    /// </summary>
+    private static async Task<BotIdentity> AwaitStartupRenewalAsync(BotIdentityProvider provider, BotIdentity loaded, ILogger logger, CancellationToken cancellationToken)
+    {
+        if (!ReferenceEquals(provider.Current, loaded))
+        {
+            return provider.Current ?? loaded;
+        }
+
+        try
+        {
+            return await provider.RenewNowAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (TeleportException ex)
+        {
+            CliLog.StartupRenewalFailed(logger, CliErrors.OneLine(ex.Message));
+            return provider.Current ?? loaded;
+        }
+    }
+
+    /// <summary>The cluster refusing an output's certificates is about the roles asked for: say which setting holds them.</summary>
+    private static async Task<IdentityOutputResult> RefusalNamesRoles(Task<IdentityOutputResult> issue, BotRunPlan plan, int index)
+    {
+        try
+        {
+            return await issue.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is TeleportNotFoundException or TeleportAccessDeniedException)
+        {
+            var roles = plan.Outputs[index].Roles;
+            var asked = roles.Count == 0
+                ? "every role the bot may impersonate"
+                : $"the roles {string.Join(", ", roles)} ({plan.Names.Roles(index)})";
+            throw CliException.Refused($"The cluster refused the certificates for {asked}: {CliErrors.OneLine(ex.Message)}", ex);
         }
     }
 

@@ -26,8 +26,8 @@ namespace Teleport.MachineId.Configuration;
 /// </remarks>
 public static class TbotConfigurationReader
 {
-    /// <summary>The largest configuration accepted, 1 MiB (tbot files are a few KiB).</summary>
-    public const int MaxLength = 1024 * 1024;
+    /// <summary>The largest configuration accepted, <see cref="InputLimits.ConfigurationFileBytes"/> (1 MiB; tbot files are a few KiB).</summary>
+    public const int MaxLength = InputLimits.ConfigurationFileBytes;
 
     /// <summary>Reads a configuration from YAML text.</summary>
     /// <param name="yaml">The YAML document.</param>
@@ -60,17 +60,13 @@ public static class TbotConfigurationReader
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         string text;
-        using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read))
+        try
         {
-            if (stream.CanSeek && stream.Length > MaxLength)
-            {
-                throw new TbotConfigurationException(
-                    [new TbotConfigurationIssue(string.Empty, $"the file is larger than {MaxLength / 1024} KiB; is it a tbot configuration?")],
-                    path);
-            }
-
-            using var reader = new StreamReader(stream, detectEncodingFromByteOrderMarks: true);
-            text = reader.ReadToEnd();
+            text = BoundedFile.ReadAllText(path, MaxLength, "tbot configuration file");
+        }
+        catch (TeleportFormatException ex)
+        {
+            throw new TbotConfigurationException([new TbotConfigurationIssue(string.Empty, ex.Message)], path);
         }
 
         return Read(text, overrides, path);

@@ -49,7 +49,7 @@ public sealed class TbotJoinToken
     /// </summary>
     /// <param name="cancellationToken">Cancels reading the file.</param>
     /// <returns>The join token.</returns>
-    /// <exception cref="TbotConfigurationException">The token file cannot be read or is empty.</exception>
+    /// <exception cref="TbotConfigurationException">The token file cannot be read, is larger than <see cref="InputLimits.JoinTokenFileBytes"/> or is empty.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public async ValueTask<string> ResolveAsync(CancellationToken cancellationToken = default)
     {
@@ -61,12 +61,11 @@ public sealed class TbotJoinToken
         string content;
         try
         {
-            content = await File.ReadAllTextAsync(FilePath, cancellationToken).ConfigureAwait(false);
+            content = await BoundedFile.ReadAllTextAsync(FilePath, InputLimits.JoinTokenFileBytes, "join token file", cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or NotSupportedException)
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or NotSupportedException or TeleportFormatException)
         {
-            throw new TbotConfigurationException(
-                [new TbotConfigurationIssue("onboarding.token", $"cannot read the token file {FilePath}: {ex.Message}")]);
+            throw new TbotConfigurationException([new TbotConfigurationIssue("onboarding.token", ex.Message)]);
         }
 
         var token = content.Trim();

@@ -84,7 +84,7 @@ internal static class DemoCommand
             }
 
             identityOutput.Roles.Add(RoleName);
-            var results = await BotRunner.RunAsync(new BotRunPlan { Bot = bot, Outputs = [identityOutput], Oneshot = true }, loggerFactory, timeProvider, cancellationToken)
+            var results = await BotRunner.RunAsync(new BotRunPlan { Bot = bot, Outputs = [identityOutput], Oneshot = true, Names = CliSettingNames.Flags(false, false, false) }, loggerFactory, timeProvider, cancellationToken)
                 .ConfigureAwait(false);
             var written = results[0];
             await console.WriteLineAsync($"3. Ran the bot once: wrote {output}").ConfigureAwait(false);

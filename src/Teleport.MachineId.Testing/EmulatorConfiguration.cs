@@ -68,15 +68,7 @@ public sealed class EmulatorConfiguration
     public static EmulatorConfiguration Parse(string yaml, string? baseDirectory = null)
     {
         ArgumentNullException.ThrowIfNull(yaml);
-        var stream = new YamlStream();
-        try
-        {
-            stream.Load(new StringReader(yaml));
-        }
-        catch (YamlException ex)
-        {
-            throw new TeleportFormatException($"Malformed emulator configuration at line {ex.Start.Line}, column {ex.Start.Column}: {ex.Message}", ex);
-        }
+        var stream = ResourceYaml.LoadStream(yaml, "emulator configuration");
 
         var configuration = new EmulatorConfiguration { BaseDirectory = baseDirectory ?? Directory.GetCurrentDirectory() };
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is YamlScalarNode { Value: null or "" })
@@ -171,11 +163,11 @@ public sealed class EmulatorConfiguration
     /// <param name="cancellationToken">Cancels reading.</param>
     /// <returns>The configuration.</returns>
     /// <exception cref="IOException">The file cannot be read.</exception>
-    /// <exception cref="TeleportFormatException">The configuration is invalid.</exception>
+    /// <exception cref="TeleportFormatException">The file is larger than <see cref="InputLimits.ConfigurationFileBytes"/>, or the configuration is invalid.</exception>
     public static async Task<EmulatorConfiguration> LoadAsync(string path, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(path);
-        var text = await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false);
+        var text = await BoundedFile.ReadAllTextAsync(path, InputLimits.ConfigurationFileBytes, "emulator configuration file", cancellationToken).ConfigureAwait(false);
         return Parse(text, Path.GetDirectoryName(Path.GetFullPath(path)));
     }
 

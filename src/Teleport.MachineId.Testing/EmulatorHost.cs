@@ -91,13 +91,13 @@ public static partial class EmulatorHost
         resources.AddRange(configuration.InlineResources);
         foreach (var file in configuration.ResourceFiles)
         {
-            resources.AddRange(ResourceYaml.Parse(await File.ReadAllTextAsync(configuration.Resolve(file), cancellationToken).ConfigureAwait(false)));
+            resources.AddRange(ResourceYaml.Parse(await BoundedFile.ReadAllTextAsync(configuration.Resolve(file), InputLimits.ConfigurationFileBytes, "resource file", cancellationToken).ConfigureAwait(false)));
         }
 
         var hostKeys = new Dictionary<string, PublicKeyInfo>(StringComparer.Ordinal);
         foreach (var node in configuration.Nodes.Where(n => n.HostKeyPath is not null))
         {
-            hostKeys[node.Name] = ReadPublicKey(await File.ReadAllTextAsync(configuration.Resolve(node.HostKeyPath!), cancellationToken).ConfigureAwait(false));
+            hostKeys[node.Name] = ReadPublicKey(await BoundedFile.ReadAllTextAsync(configuration.Resolve(node.HostKeyPath!), InputLimits.PemFileBytes, "node host key file", cancellationToken).ConfigureAwait(false));
         }
 
         var cluster = await TeleportEmulator.StartAsync(configuration.ToOptions(loggerFactory), cancellationToken).ConfigureAwait(false);

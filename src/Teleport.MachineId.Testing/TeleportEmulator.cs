@@ -376,12 +376,12 @@ public sealed class TeleportEmulator : IAsyncDisposable
     /// <param name="cancellationToken">Cancels reading.</param>
     /// <returns>A task that completes when the resources exist.</returns>
     /// <exception cref="IOException">The file cannot be read.</exception>
-    /// <exception cref="TeleportFormatException">The YAML is malformed or a resource is invalid.</exception>
+    /// <exception cref="TeleportFormatException">The file is larger than <see cref="InputLimits.ConfigurationFileBytes"/>, the YAML is malformed or a resource is invalid.</exception>
     /// <exception cref="InvalidOperationException">A resource conflicts with an existing one.</exception>
     public async Task ApplyResourceFileAsync(string path, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(path);
-        ApplyResources(await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false));
+        ApplyResources(await BoundedFile.ReadAllTextAsync(path, InputLimits.ConfigurationFileBytes, "resource file", cancellationToken).ConfigureAwait(false));
     }
 
     // ---------------------------------------------------------------- inspection

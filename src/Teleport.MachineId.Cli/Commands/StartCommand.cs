@@ -75,14 +75,28 @@ internal static class StartCommand
         {
             var path = parseResult.GetValue(Config)
                 ?? CommonOptions.Environment("TBOT_CONFIG_PATH")
-                ?? throw new ArgumentException("start needs -c <tbot.yaml> (or TBOT_CONFIG_PATH), or use 'start identity' with flags.");
+                ?? throw CliException.Usage("start needs -c <tbot.yaml> (or TBOT_CONFIG_PATH), or use 'start identity' with flags.");
             var environment = TbotConfigurationOverrides.FromEnvironment(CommonOptions.Environment);
             var overrides = environment with
             {
                 ProxyServer = parseResult.GetValue(ProxyServer) ?? environment.ProxyServer,
                 Token = parseResult.GetValue(Token) ?? environment.Token,
             };
-            var result = TbotConfigurationReader.ReadFile(path, overrides);
+            var names = CliSettingNames.Yaml(
+                path,
+                parseResult.GetValue(Token) is not null ? "--token" : environment.Token is not null ? TbotConfigurationOverrides.TokenVariable : null,
+                parseResult.GetValue(ProxyServer) is not null ? "--proxy-server" : environment.ProxyServer is not null ? TbotConfigurationOverrides.ProxyServerVariable : null,
+                environment.AuthServer is not null ? TbotConfigurationOverrides.AuthServerVariable : null);
+            TbotConfigurationResult result;
+            try
+            {
+                result = TbotConfigurationReader.ReadFile(path, overrides);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw CliException.Usage($"-c: {CliErrors.OneLine(ex.Message)}", ex);
+            }
+
             var logger = loggerFactory.CreateLogger("tbot-dotnet");
             foreach (var warning in result.Warnings)
             {
@@ -95,7 +109,7 @@ internal static class StartCommand
                 configuration = configuration with { Oneshot = true };
             }
 
-            var plan = BotRunPlan.FromConfiguration(configuration, parseResult.GetValue(CaBundle), loggerFactory);
+            var plan = BotRunPlan.FromConfiguration(configuration, parseResult.GetValue(CaBundle), names, loggerFactory);
             await BotRunner.RunAsync(plan, loggerFactory, timeProvider, cancellationToken).ConfigureAwait(false);
             return ExitCodes.Success;
         }));
@@ -103,13 +117,13 @@ internal static class StartCommand
     }
 
     /// <summary>The plan of <c>start identity</c>, flags first, then tbot's environment variables.</summary>
-    /// <exception cref="ArgumentException">A flag is missing or invalid.</exception>
+    /// <exception cref="CliException">A flag is missing or invalid.</exception>
     internal static BotRunPlan FromFlags(ParseResult parseResult, ILoggerFactory loggerFactory)
     {
         var method = parseResult.GetValue(JoinMethod) ?? MachineIdOptions.TokenJoinMethod;
         if (!JoinMethods.Contains(method, StringComparer.Ordinal))
         {
-            throw new ArgumentException($"--join-method '{method}' is not supported; use one of {string.Join(", ", JoinMethods)}.");
+            throw CliException.Usage($"--join-method '{method}' is not supported; use one of {string.Join(", ", JoinMethods)}.");
         }
 
         var registrationSecret = parseResult.GetValue(RegistrationSecret);
@@ -117,15 +131,21 @@ internal static class StartCommand
         var staticKeyPath = parseResult.GetValue(StaticKeyPath);
         if (method != MachineIdOptions.BoundKeypairJoinMethod && (registrationSecret ?? registrationSecretPath ?? staticKeyPath) is not null)
         {
-            throw new ArgumentException("--registration-secret, --registration-secret-path and --static-key-path are for --join-method bound_keypair.");
+            throw CliException.Usage("--registration-secret, --registration-secret-path and --static-key-path are for --join-method bound_keypair.");
         }
 
         var proxy = parseResult.GetValue(ProxyServer) ?? CommonOptions.Environment(TbotConfigurationOverrides.ProxyServerVariable);
         var auth = parseResult.GetValue(AuthServer) ?? CommonOptions.Environment(TbotConfigurationOverrides.AuthServerVariable);
         if (string.IsNullOrEmpty(proxy) == string.IsNullOrEmpty(auth))
         {
-            throw new ArgumentException("Give exactly one of --proxy-server (TELEPORT_PROXY) and --auth-server (TELEPORT_AUTH_SERVER).");
+            throw CliException.Usage("Give exactly one of --proxy-server (TELEPORT_PROXY) and --auth-server (TELEPORT_AUTH_SERVER).");
         }
+
+        var tokenFlag = parseResult.GetValue(Token);
+        var names = CliSettingNames.Flags(
+            tokenFromEnvironment: tokenFlag is null && CommonOptions.Environment(TbotConfigurationOverrides.TokenVariable) is not null,
+            proxyFromEnvironment: parseResult.GetValue(ProxyServer) is null,
+            authFromEnvironment: parseResult.GetValue(AuthServer) is null);
 
         var bot = new MachineIdOptions
         {
@@ -140,7 +160,12 @@ internal static class StartCommand
         bot.BoundKeypair.RegistrationSecret = registrationSecret;
         bot.BoundKeypair.RegistrationSecretPath = registrationSecretPath;
         bot.BoundKeypair.StaticPrivateKeyPath = staticKeyPath;
-        var token = parseResult.GetValue(Token) ?? CommonOptions.Environment(TbotConfigurationOverrides.TokenVariable);
+        var token = tokenFlag ?? CommonOptions.Environment(TbotConfigurationOverrides.TokenVariable);
+        if (token is not null && token.Trim().Length == 0)
+        {
+            throw CliException.Usage($"{names.Token} is empty; give a join token or the absolute path of a file holding one.");
+        }
+
         if (!string.IsNullOrEmpty(token))
         {
             var parsed = TbotJoinToken.Parse(token);
@@ -161,6 +186,11 @@ internal static class StartCommand
 
         var ttl = Duration(parseResult.GetValue(CredentialTtl), "--credential-ttl") ?? TimeSpan.FromHours(1);
         var interval = Duration(parseResult.GetValue(RenewalInterval), "--renewal-interval") ?? TimeSpan.FromMinutes(20);
+        if (ttl < TimeSpan.FromMinutes(1))
+        {
+            throw CliException.Usage($"--credential-ttl '{parseResult.GetValue(CredentialTtl)}' is too short; certificates live at least 1m.");
+        }
+
         bot.CredentialTtl = ttl;
         bot.RenewalInterval = interval;
 
@@ -181,7 +211,7 @@ internal static class StartCommand
             {
                 "on" or "true" or "yes" => true,
                 "off" or "false" or "no" => false,
-                var other => throw new ArgumentException($"--ssh-config '{other}' must be on or off."),
+                var other => throw CliException.Usage($"--ssh-config '{other}' must be on or off."),
             },
             AllowReissue = parseResult.GetValue(AllowReissue),
         };
@@ -190,7 +220,7 @@ internal static class StartCommand
             output.Roles.Add(role);
         }
 
-        return new BotRunPlan { Bot = bot, Outputs = [output], Oneshot = parseResult.GetValue(Oneshot) };
+        return new BotRunPlan { Bot = bot, Outputs = [output], Oneshot = parseResult.GetValue(Oneshot), Names = names };
     }
 
     private static TimeSpan? Duration(string? text, string flag)
@@ -200,14 +230,11 @@ internal static class StartCommand
             return null;
         }
 
-        try
+        if (!GoDuration.TryParse(text, out var value))
         {
-            var value = GoDuration.Parse(text);
-            return value > TimeSpan.Zero ? value : throw new ArgumentException($"{flag} must be positive.");
+            throw CliException.Usage($"{flag} '{text}' is not a duration; write it as Go does, for example 30m, 1h or 1h30m.");
         }
-        catch (TeleportFormatException ex)
-        {
-            throw new ArgumentException($"{flag}: {ex.Message}", ex);
-        }
+
+        return value > TimeSpan.Zero ? value : throw CliException.Usage($"{flag} must be positive (got '{text}').");
     }
 }

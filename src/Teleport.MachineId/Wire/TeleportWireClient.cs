@@ -267,6 +267,12 @@ internal sealed class TeleportWireClient : IAsyncDisposable, IDisposable
         var client = new AuthService.AuthServiceClient(auth.Invoker);
         if (beforeSend is not null)
         {
+            // Whatever runs for the first time after the hook widens the window in which a crash
+            // leaves a record of a request that never left: run it now (the service's method
+            // descriptors and message parsers, the request's serializer), so after the hook only
+            // warm code runs before the bytes reach the socket.
+            RuntimeHelpers.RunClassConstructor(typeof(AuthService).TypeHandle);
+            Google.Protobuf.MessageExtensions.WriteTo(message, new System.Buffers.ArrayBufferWriter<byte>(message.CalculateSize()));
             await beforeSend(cancellationToken).ConfigureAwait(false);
         }
 

@@ -49,6 +49,13 @@ internal static class WireErrors
         var detail = Clean(exception.Status.Detail, secret);
         var what = $"{operation} on {endpoint}";
         var server = detail.Length == 0 ? $"status {code}" : $"{code}: {detail}";
+        if (code == StatusCode.ResourceExhausted && IsSizeLimit(detail))
+        {
+            // A message over a size limit fails the same way every time: not a reason to retry.
+            return new TeleportProtocolException(
+                $"{what} failed: a message was larger than the receiver accepts ({server}). Check the size of what is sent (a join token file, for example).", exception);
+        }
+
         switch (code)
         {
             case StatusCode.Unavailable:
@@ -95,6 +102,14 @@ internal static class WireErrors
         var server = message.Length == 0 ? $"HTTP {(int)status} {status}" : $"HTTP {(int)status}: {message}";
         var what = $"{operation} on {endpoint}";
         var code = (int)status;
+        if (code == 413 || (code == 429 && IsSizeLimit(message)))
+        {
+            // 413, or Teleport's read limit (trace.LimitExceeded "the read limit is reached", sent as 429):
+            // the same request is refused every time, so this is permanent, never "retry later".
+            return new TeleportProtocolException(
+                $"{what} was refused because the request is too large ({server}). Check the size of what is sent (a join token file, for example); retrying cannot help.");
+        }
+
         if (code is 429 or 502 or 503 or 504 or 408)
         {
             return new TeleportConnectionException($"{what} failed ({server}). The proxy or the cluster behind it is unavailable or busy; retry later.");
@@ -208,12 +223,25 @@ internal static class WireErrors
         var text = (detail ?? string.Empty).Trim();
         if (!string.IsNullOrEmpty(secret))
         {
-            text = text.Replace(secret, "<redacted>", StringComparison.Ordinal);
+            // A real token is long and is replaced wherever it appears; a very short one (a typo,
+            // a test value) only where it stands alone, so "x" does not turn "expired" into "e<redacted>pired".
+            text = secret.Length >= 8
+                ? text.Replace(secret, "<redacted>", StringComparison.Ordinal)
+                : System.Text.RegularExpressions.Regex.Replace(
+                    text, $@"(?<![\w-]){System.Text.RegularExpressions.Regex.Escape(secret)}(?![\w-])", "<redacted>", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
         }
 
         text = text.ReplaceLineEndings(" ");
         return text.Length > MaxDetailLength ? text[..MaxDetailLength] + "…" : text;
     }
+
+    // grpc-go: "grpc: received message larger than max (N vs. M)", "trying to send message larger than max";
+    // grpc-dotnet: "Received message exceeds the maximum configured message size."; Teleport's HTTP
+    // read limit: "the read limit is reached".
+    private static bool IsSizeLimit(string detail) =>
+        detail.Contains("larger than max", StringComparison.OrdinalIgnoreCase)
+        || detail.Contains("exceeds the maximum", StringComparison.OrdinalIgnoreCase)
+        || detail.Contains("read limit is reached", StringComparison.OrdinalIgnoreCase);
 
     private static Exception Innermost(Exception exception)
     {

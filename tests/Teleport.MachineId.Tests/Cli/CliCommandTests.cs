@@ -147,6 +147,10 @@ public sealed class CliCommandTests
             ["start", "identity", "--proxy-server", $"127.0.0.1:{port}", "--token", "some-token", "--destination", Path.Combine(work.Path, "out"), "--oneshot"]);
 
         Assert.That(result.ExitCode, Is.EqualTo(4), result.ToString());
+
+        // Issue 13 defect 5: each outer attempt logged its own "Joining failed (attempt 1); retrying".
+        Assert.That(result.StandardError, Does.Contain("Attempt 1 of 3").And.Contain("Attempt 2 of 3"));
+        Assert.That(result.StandardError, Does.Not.Contain("Joining failed (attempt"));
     }
 
     [Test]

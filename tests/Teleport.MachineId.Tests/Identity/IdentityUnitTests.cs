@@ -144,6 +144,40 @@ public sealed class BotIdentityStoreTests
         }
     }
 
+    // Issue 13 defect 5: a storage path through a symbolic link was accepted, while the same link
+    // as a destination was refused; the storage holds the long-lived identity.
+    [Test]
+    public void A_storage_path_through_a_symbolic_link_is_refused_like_a_destination()
+    {
+        using var temp = new TempDirectory("tmid-identity-");
+        var real = Directory.CreateDirectory(Path.Combine(temp.Path, "real")).FullName;
+        var link = Path.Combine(temp.Path, "link");
+        File.CreateSymbolicLink(link, real);
+
+        var error = Assert.Throws<Teleport.MachineId.Destinations.DestinationException>(() => DirectoryBotIdentityStore.Open(Path.Combine(link, "storage")));
+
+        Assert.That(error!.Failure, Is.EqualTo(Teleport.MachineId.Destinations.DestinationFailure.SymlinkRefused));
+        Assert.That(error.Message, Does.Contain(link).And.Contain("symbolic link"));
+        Assert.That(Directory.Exists(Path.Combine(real, "storage")), Is.False, "nothing was created through the link");
+    }
+
+    [Test]
+    public async Task A_stored_identity_over_its_size_limit_counts_as_unreadable()
+    {
+        using var temp = new TempDirectory("tmid-identity-");
+        var storage = Directory.CreateDirectory(Path.Combine(temp.Path, "storage")).FullName;
+        await using (var file = File.Create(Path.Combine(storage, DirectoryBotIdentityStore.IdentityFileName)))
+        {
+            file.SetLength(InputLimits.StorageFileBytes + 1);
+        }
+
+        await using var store = DirectoryBotIdentityStore.Open(storage);
+        var state = await store.LoadAsync(CancellationToken.None);
+
+        Assert.That(state.Identity, Is.Null);
+        Assert.That(state.IdentityError!.Message, Does.Contain("larger than 1 MiB"));
+    }
+
     [Test]
     public void Every_truncation_of_a_stored_identity_is_a_format_error()
     {
@@ -156,6 +190,22 @@ public sealed class BotIdentityStoreTests
 
         Assert.Throws<TeleportFormatException>(() => BotIdentityStoreFormat.DecodeIdentity("{\"version\":9}"u8.ToArray()));
         Assert.Throws<TeleportFormatException>(() => BotIdentityStoreFormat.DecodeInFlight("[]"u8.ToArray()));
+    }
+
+    [Test]
+    public void Invalid_utf8_inside_a_stored_string_is_a_format_error()
+    {
+        // Fuzzing regression (bot-storage): JsonDocument checks UTF-8 in strings only when read, so
+        // GetString() threw InvalidOperationException out of the decoder.
+        byte[] identity = [.. "{\"version\":1,\"tls_cert\":\""u8, 0xBE, .. "\"}"u8];
+        byte[] inFlight = [.. "{\"from_generation\":1,\"started_at\":\""u8, 0xBE, .. "\"}"u8];
+
+        Assert.Multiple(() =>
+        {
+            Assert.Throws<TeleportFormatException>(() => BotIdentityStoreFormat.DecodeIdentity(identity));
+            Assert.Throws<TeleportFormatException>(() => BotIdentityStoreFormat.DecodeInFlight(inFlight));
+            Assert.Throws<TeleportFormatException>(() => BotIdentityStoreFormat.DecodeIdentity(FuzzCrashes.Read("bot-storage", "invalid-utf8-in-string.json")));
+        });
     }
 
     [Test]

@@ -13,7 +13,7 @@ internal sealed class JoinMethodState
     public const int MaxNameLength = 64;
 
     /// <summary>The largest entry, so a damaged store cannot make a join read without bound.</summary>
-    public const int MaxEntrySize = 64 * 1024;
+    public const int MaxEntrySize = InputLimits.JoinMethodStateEntryBytes;
 
     private readonly Dictionary<string, byte[]> _entries;
 

@@ -48,7 +48,7 @@ internal sealed class JoinSecretSource
 
         try
         {
-            var content = await File.ReadAllTextAsync(_file, cancellationToken).ConfigureAwait(false);
+            var content = await BoundedFile.ReadAllTextAsync(_file, InputLimits.JoinTokenFileBytes, "join token file", cancellationToken).ConfigureAwait(false);
             var token = content.Trim();
             return token.Length == 0 ? null : token;
         }
@@ -62,8 +62,9 @@ internal sealed class JoinSecretSource
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            // The exception message names the path only, never content.
-            throw new TeleportException($"Cannot read the join token file '{_file}': {ex.GetType().Name}.", ex);
+            // The message names the path only, never content (a file over the size limit is a
+            // TeleportFormatException from the reader, with the same guarantee).
+            throw new TeleportException(ex.Message, ex);
         }
     }
 

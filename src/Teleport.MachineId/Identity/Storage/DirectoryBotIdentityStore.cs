@@ -20,9 +20,6 @@ internal sealed class DirectoryBotIdentityStore : IBotIdentityStore
     public const string InFlightFileName = "renewal-inflight.json";
     private const string ProbeFileName = ".write-probe";
 
-    /// <summary>The largest storage file read (an identity is a few KiB; a damaged or planted file must not balloon memory).</summary>
-    private const int MaxFileSize = 1024 * 1024;
-
     private readonly ExclusiveDirectoryLock _lock;
     private readonly string _identityPath;
     private readonly string _inFlightPath;
@@ -44,24 +41,28 @@ internal sealed class DirectoryBotIdentityStore : IBotIdentityStore
     /// <summary>Fault-injection hook (tests only): called at <see cref="RenewalFaultPoint.MidWrite"/> after a torn temporary file was left behind.</summary>
     internal Action<RenewalFaultPoint>? FaultInjector { get; set; }
 
-    /// <summary>Creates the directory (0700) if needed and takes its lock.</summary>
+    /// <summary>Creates the directory (0700) if needed, refusing a path through a symbolic link, and takes its lock.</summary>
     /// <exception cref="DestinationException">The directory is locked by someone else (<see cref="DestinationFailure.Locked"/>) or cannot be used.</exception>
     public static DirectoryBotIdentityStore Open(string directory)
     {
         var full = Path.GetFullPath(directory);
         try
         {
-            if (!Directory.Exists(full))
-            {
-                if (OperatingSystem.IsWindows())
-                {
-                    Directory.CreateDirectory(full);
-                }
-                else
-                {
-                    Directory.CreateDirectory(full, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-                }
-            }
+            // The storage holds the long-lived identity: like a destination in tbot's default
+            // try-secure mode, its path may not go through a symbolic link (one could redirect it).
+            using var checkedPath = LinuxNative.IsSupported
+                ? (DirectoryHandle)LinuxDirectoryHandle.OpenPath(
+                    full, LinuxNative.IsOpenat2Available ? PathResolution.Openat2NoSymlinks : PathResolution.NoFollow, create: true, onCreated: null)
+                : PortableDirectoryHandle.OpenPath(full, refuseSymlinks: true, create: true, onCreated: null);
+        }
+        catch (DestinationException ex) when (ex.Failure == DestinationFailure.SymlinkRefused)
+        {
+            throw new DestinationException(DestinationFailure.SymlinkRefused, ex.Path,
+                $"The bot storage path '{full}' goes through the symbolic link '{ex.Path}'. The storage holds the bot's long-lived identity, so links are refused as for destinations; use the real path.", ex);
+        }
+        catch (DestinationException ex) when (ex.Failure == DestinationFailure.UnexpectedContent)
+        {
+            throw new DestinationException(DestinationFailure.UnexpectedContent, ex.Path, $"The bot storage path '{full}' is not a directory ('{ex.Path}' is something else).", ex);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -79,7 +80,7 @@ internal sealed class DirectoryBotIdentityStore : IBotIdentityStore
         try
         {
             // Over its size limit counts as unreadable, like bad JSON.
-            var identityBytes = await ReadIfExistsAsync(_identityPath, MaxFileSize, cancellationToken).ConfigureAwait(false);
+            var identityBytes = await ReadIfExistsAsync(_identityPath, InputLimits.StorageFileBytes, cancellationToken).ConfigureAwait(false);
             identity = identityBytes is null ? null : BotIdentityStoreFormat.DecodeIdentity(identityBytes);
         }
         catch (TeleportFormatException ex)
@@ -90,7 +91,7 @@ internal sealed class DirectoryBotIdentityStore : IBotIdentityStore
         InFlightRenewal? inFlight = null;
         try
         {
-            var inFlightBytes = await ReadIfExistsAsync(_inFlightPath, MaxFileSize, cancellationToken).ConfigureAwait(false);
+            var inFlightBytes = await ReadIfExistsAsync(_inFlightPath, InputLimits.StorageFileBytes, cancellationToken).ConfigureAwait(false);
             inFlight = inFlightBytes is null ? null : BotIdentityStoreFormat.DecodeInFlight(inFlightBytes);
         }
         catch (TeleportFormatException)
@@ -124,6 +125,17 @@ internal sealed class DirectoryBotIdentityStore : IBotIdentityStore
 
     public async Task VerifyWritableAsync(CancellationToken cancellationToken)
     {
+        // The files a commit replaces must be regular files (or absent): rename(2) cannot replace a directory.
+        foreach (var path in new[] { _identityPath, _inFlightPath })
+        {
+            var attributes = File.Exists(path) || Directory.Exists(path) ? File.GetAttributes(path) : (FileAttributes?)null;
+            if (attributes is { } found && (found.HasFlag(FileAttributes.Directory) || found.HasFlag(FileAttributes.ReparsePoint)))
+            {
+                throw new DestinationException(
+                    DestinationFailure.UnexpectedContent, path, $"'{path}' in the bot storage is not a regular file, so the bot identity cannot be stored there. Remove it.");
+            }
+        }
+
         var probe = Path.Combine(DirectoryPath, ProbeFileName);
         await WriteFileAsync(probe, "probe"u8.ToArray(), cancellationToken).ConfigureAwait(false);
         await DeleteFileAsync(probe).ConfigureAwait(false);
@@ -180,29 +192,7 @@ internal sealed class DirectoryBotIdentityStore : IBotIdentityStore
     {
         try
         {
-            var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.Asynchronous);
-            await using (stream.ConfigureAwait(false))
-            {
-                // Read at most limit + 1 bytes, whatever the file claims to be (a FIFO or /dev/zero has no length).
-                var buffer = new byte[Math.Min(limit + 1, stream.CanSeek ? (int)Math.Min(stream.Length + 1, int.MaxValue) : limit + 1)];
-                var total = 0;
-                int read;
-                while (total < buffer.Length && (read = await stream.ReadAsync(buffer.AsMemory(total), cancellationToken).ConfigureAwait(false)) > 0)
-                {
-                    total += read;
-                    if (total == buffer.Length && total <= limit)
-                    {
-                        Array.Resize(ref buffer, Math.Min(limit + 1, buffer.Length * 2));
-                    }
-                }
-
-                if (total > limit)
-                {
-                    throw new TeleportFormatException($"'{path}' is larger than {limit} bytes; it is not a file this library wrote.");
-                }
-
-                return buffer.AsSpan(0, total).ToArray();
-            }
+            return await BoundedFile.ReadAllBytesAsync(path, limit, "bot storage file", cancellationToken).ConfigureAwait(false);
         }
         catch (FileNotFoundException)
         {
