@@ -2,8 +2,8 @@
 """Sums TRX results under a folder and prints exactly one line: "N passed, N failed".
 
 A run with no TRX file counts as one failure. When CI=true, every skipped test whose reason
-carries the OpenSSH or native-toolchain marker also counts as a failure (CI installs OpenSSH, clang
-and zlib, so such tests must run).
+carries the OpenSSH, nginx or native-toolchain marker also counts as a failure (CI installs them:
+OpenSSH, nginx, clang and zlib, so such tests must run).
 """
 import glob
 import os
@@ -11,8 +11,9 @@ import sys
 import xml.etree.ElementTree as ET
 
 NS = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
-# Skip markers of tests that CI must run (it installs what they need).
-MARKERS = ("[requires-openssh]", "[requires-native-toolchain]")
+# Reasons of tests skipped because CI-installed tools were missing (OpenSSH, nginx as the L7 load
+# balancer, clang/zlib for Native AOT).
+MARKERS = ("[requires-openssh]", "[requires-nginx]", "[requires-native-toolchain]")
 
 root = sys.argv[1] if len(sys.argv) > 1 else "TestResults"
 files = glob.glob(os.path.join(root, "**", "*.trx"), recursive=True)
@@ -36,7 +37,7 @@ if not files:
     print("no TRX results found", file=sys.stderr)
 if os.environ.get("CI", "").lower() == "true" and skipped_openssh:
     for name in skipped_openssh:
-        print(f"skipped under CI although CI provides what it needs: {name}", file=sys.stderr)
+        print(f"skipped under CI although CI installs what it needs: {name}", file=sys.stderr)
     failed += len(skipped_openssh)
 
 print(f"{passed} passed, {failed} failed")

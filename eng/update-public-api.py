@@ -35,7 +35,7 @@ def packages_filter():
 
 
 TARGET = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else packages_filter()
-PATTERN = re.compile(r"^(?P<file>/\S+?\.cs)\(\d+,\d+\): error (?P<id>RS001[67]): Symbol '(?P<symbol>.+?)' is (?:not )?part of the declared")
+PATTERN = re.compile(r"^(?P<file>/\S+?\.(?:cs|txt))\(\d+,\d+\): error (?P<id>RS001[67]): Symbol '(?P<symbol>.+?)' is (?:not )?part of the declared")
 
 
 def project_dir(source_file):

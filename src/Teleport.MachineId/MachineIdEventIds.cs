@@ -188,9 +188,6 @@ public static class MachineIdEventIds
     /// <summary>A node's host certificate was refused (Warning).</summary>
     public const int SshHostCertificateRejected = 4011;
 
-    /// <summary>The SSH proxy command ended with a failure (Error).</summary>
-    public const int SshProxyCommandFailed = 4012;
-
     // 5000–5099: wire (Teleport.MachineId.Wire, internal): discovery, connections, join, calls.
 
     /// <summary>The proxy's <c>/webapi/find</c> answered: cluster, version, TLS routing, suite (Information).</summary>
@@ -246,4 +243,19 @@ public static class MachineIdEventIds
 
     /// <summary>The cluster asked a bound keypair bot for a new key (registration or rotation).</summary>
     public const int WireBoundKeypairKeyRequested = 5017;
+
+    /// <summary>An operation tries the configured <c>auth_server</c> address as the Auth Service or as a proxy (Debug).</summary>
+    public const int WireRouteAttempt = 5018;
+
+    /// <summary>Trying the <c>auth_server</c> address one way failed before anything was sent; the next way is tried (Debug).</summary>
+    public const int WireRouteFailed = 5019;
+
+    /// <summary>The <c>auth_server</c> address is now used as the Auth Service or as a proxy (Information).</summary>
+    public const int WireRouteSelected = 5020;
+
+    /// <summary>Whether a proxy needs the ALPN connection upgrade was decided, with the reason (Debug).</summary>
+    public const int WireConnectionUpgradeDecided = 5021;
+
+    /// <summary>A connection to a proxy was upgraded into a tunnel for ALPN-routed TLS (Debug).</summary>
+    public const int WireConnectionUpgraded = 5022;
 }

@@ -63,7 +63,14 @@ public interface ISshCertificateSigner
 /// <param name="ProxyPort">The port the ProxyCommand dials (the web port with TLS routing, else the SSH proxy port).</param>
 /// <param name="TlsRouting">Whether the proxy multiplexes every protocol on one port.</param>
 /// <param name="Suite">The key algorithm suite output keys are generated for.</param>
-public sealed record OutputClusterInfo(string ClusterName, string ProxyHost, int ProxyPort, bool TlsRouting, SignatureAlgorithmSuite Suite);
+public sealed record OutputClusterInfo(string ClusterName, string ProxyHost, int ProxyPort, bool TlsRouting, SignatureAlgorithmSuite Suite)
+{
+    /// <summary>
+    /// Whether the ProxyCommand goes through the ALPN connection upgrade (a TLS-routing proxy behind
+    /// an L7 load balancer that does not pass ALPN through). Default <see langword="false"/>.
+    /// </summary>
+    public bool ConnectionUpgrade { get; init; }
+}
 
 /// <summary>The public material of one certificate authority of one cluster.</summary>
 /// <param name="ClusterName">The cluster it belongs to.</param>

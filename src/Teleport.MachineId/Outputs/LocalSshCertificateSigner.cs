@@ -151,7 +151,7 @@ public sealed class LocalSshCertificateSigner : ISshCertificateSigner
     /// <returns>The cluster.</returns>
     public Task<OutputClusterInfo> GetClusterInfoAsync(CancellationToken cancellationToken = default)
     {
-        var proxy = Wire.HostPort.Parse(_authority.ProxyAddress, Wire.Discovery.ClusterDiscovery.DefaultWebPort);
+        var proxy = Wire.HostPort.Parse(_authority.ProxyAddress, TeleportDefaults.ProxyPort);
         return Task.FromResult(new OutputClusterInfo(_authority.ClusterName, proxy.Host, proxy.Port, _authority.TlsRoutingEnabled, _authority.SignatureAlgorithmSuite));
     }
 
