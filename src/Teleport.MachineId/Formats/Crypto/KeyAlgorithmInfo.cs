@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -144,13 +145,11 @@ internal static class KeyAlgorithmInfo
 
     private static bool TryFind(ReadOnlySpan<char> name, bool certificate, out KeyAlgorithm algorithm)
     {
-        foreach (var names in AllSshNames)
+        // Every name is short ASCII: compare the text's ASCII bytes with the wire names.
+        Span<byte> ascii = stackalloc byte[64];
+        if (name.Length <= ascii.Length && Ascii.FromUtf16(name, ascii, out var written) == OperationStatus.Done)
         {
-            if (name.SequenceEqual(certificate ? names.CertificateType : names.KeyType))
-            {
-                algorithm = names.Algorithm;
-                return true;
-            }
+            return TryFind(ascii[..written], certificate, out algorithm);
         }
 
         algorithm = default;
