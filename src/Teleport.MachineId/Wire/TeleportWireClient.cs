@@ -175,6 +175,7 @@ internal sealed class TeleportWireClient : IAsyncDisposable, IDisposable
         const string operation = "GenerateUserCerts";
         var message = ProtoModels.ToProto(request);
         var client = new AuthService.AuthServiceClient(auth.Invoker);
+        using var activity = MachineIdActivities.Source.StartActivity(MachineIdActivities.GenerateUserCerts);
         if (beforeSend is not null)
         {
             await beforeSend(cancellationToken).ConfigureAwait(false);

@@ -1,0 +1,97 @@
+using System.Diagnostics;
+using System.Text;
+using Teleport.MachineId.Outputs.Ssh;
+
+namespace Teleport.MachineId.Tests.Cli.Torture;
+
+/// <summary>How one run of the CLI ended.</summary>
+/// <param name="Killed">Whether it was SIGKILLed (false: it exited before the kill time).</param>
+/// <param name="ExitCode">Its exit code when it exited on its own.</param>
+/// <param name="Timeline">The timing marks it printed.</param>
+/// <param name="StandardError">Everything it printed on standard error.</param>
+/// <param name="KilledAtMs">When the kill was sent, ms after launch.</param>
+internal sealed record RunOutcome(bool Killed, int? ExitCode, RunTimeline Timeline, string StandardError, double? KilledAtMs);
+
+/// <summary>Runs <c>tbot-dotnet</c> as a separate process with the timing trace on, and SIGKILLs it at a chosen moment.</summary>
+internal static class TortureRun
+{
+    public static async Task<RunOutcome> RunAsync(string cli, IReadOnlyList<string> arguments, RunScenario scenario, double? killAtMs, TimeSpan timeout)
+    {
+        var info = new ProcessStartInfo(cli)
+        {
+            UseShellExecute = false,
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            RedirectStandardInput = true,
+            StandardErrorEncoding = Encoding.UTF8,
+        };
+        foreach (var argument in arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        foreach (var name in new[] { "TELEPORT_BOT_TOKEN", "TELEPORT_PROXY", "TELEPORT_AUTH_SERVER", "TBOT_CONFIG_PATH" })
+        {
+            info.Environment.Remove(name);
+        }
+
+        var timeline = new RunTimeline(scenario);
+        var stderr = new StringBuilder();
+        var clock = Stopwatch.StartNew();
+        info.Environment[StartupTrace.Variable] = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        using var process = Process.Start(info) ?? throw new InvalidOperationException("Could not start " + cli);
+        process.StandardInput.Close();
+        var drainOut = process.StandardOutput.BaseStream.CopyToAsync(Stream.Null);
+        var readErr = Task.Run(async () =>
+        {
+            string? line;
+            while ((line = await process.StandardError.ReadLineAsync()) is not null)
+            {
+                lock (stderr)
+                {
+                    stderr.AppendLine(line);
+                    timeline.Add(line);
+                }
+            }
+        });
+
+        using var deadline = new CancellationTokenSource(timeout);
+        var killed = false;
+        double? killedAt = null;
+        try
+        {
+            if (killAtMs is { } at)
+            {
+                var exited = process.WaitForExitAsync(deadline.Token);
+                var wait = TimeSpan.FromMilliseconds(at) - clock.Elapsed;
+                if (wait > TimeSpan.Zero)
+                {
+                    await Task.WhenAny(exited, Task.Delay(wait, deadline.Token));
+                }
+
+                if (!process.HasExited)
+                {
+                    killedAt = clock.Elapsed.TotalMilliseconds;
+                    process.Kill(); // SIGKILL on Unix
+                    killed = true;
+                }
+            }
+
+            await process.WaitForExitAsync(deadline.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+            throw new TimeoutException($"tbot-dotnet {string.Join(' ', arguments)} did not finish within {timeout.TotalSeconds} s:\n{stderr}");
+        }
+
+        await Task.WhenAll(readErr, drainOut);
+        if (!killed)
+        {
+            timeline.ExitedAt = clock.Elapsed.TotalMilliseconds;
+        }
+
+        return new RunOutcome(killed, killed ? null : process.ExitCode, timeline, stderr.ToString(), killedAt);
+    }
+}
