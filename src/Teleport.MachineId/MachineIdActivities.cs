@@ -20,6 +20,9 @@ internal static class MachineIdActivities
     /// </summary>
     public const string GenerateUserCerts = "teleport.machineid.wire.generate_user_certs";
 
+    /// <summary>A new connection to a gRPC endpoint (TCP or tunnel, then TLS) before calls can use it.</summary>
+    public const string Connect = "teleport.machineid.wire.connect";
+
     /// <summary>An identity output renewed: certificates issued, artifacts built and written.</summary>
     public const string OutputRenew = "teleport.machineid.output.renew";
 

@@ -19,6 +19,9 @@ internal sealed record RunPhase(RunScenario Scenario, string Name, string? Begin
     /// <summary>The renewal's <c>GenerateUserCerts</c> can leave (route and connection ready, message built).</summary>
     public const string SendReadyMark = "start teleport.machineid.wire.generate_user_certs";
 
+    /// <summary>The renewal's in-flight record is durable.</summary>
+    public const string RecordDurableMark = "stop teleport.machineid.storage.write renewal-inflight.json";
+
     public string Key => $"{Scenario.ToString().ToLowerInvariant()}: {Name}";
 
     /// <summary>
@@ -41,7 +44,7 @@ internal sealed record RunPhase(RunScenario Scenario, string Name, string? Begin
         new(RunScenario.Renew, "connect, suite, new key", "start teleport.machineid.bot.renew"),
         new(RunScenario.Renew, "GenerateUserCerts ready to leave", SendReadyMark),
         new(RunScenario.Renew, "storage write: in-flight record", "start teleport.machineid.storage.write renewal-inflight.json"),
-        new(RunScenario.Renew, "after the in-flight record", "stop teleport.machineid.storage.write renewal-inflight.json"),
+        new(RunScenario.Renew, "after the in-flight record", RecordDurableMark),
         new(RunScenario.Renew, "storage write: identity", "start teleport.machineid.storage.write bot-identity.json"),
         new(RunScenario.Renew, "clear record, publish", "stop teleport.machineid.storage.write bot-identity.json"),
         new(RunScenario.Renew, "output: issue certificates", "stop teleport.machineid.bot.renew"),
@@ -55,7 +58,10 @@ internal sealed record RunPhase(RunScenario Scenario, string Name, string? Begin
 /// <summary>The marks of one run's timing trace: name → milliseconds since launch (first occurrence).</summary>
 internal sealed partial class RunTimeline
 {
+    private const string ConnectStart = "start teleport.machineid.wire.connect";
+    private const string ConnectStop = "stop teleport.machineid.wire.connect";
     private readonly Dictionary<string, double> _marks = new(StringComparer.Ordinal);
+    private readonly List<(string Name, double At)> _all = [];
 
     public RunTimeline(RunScenario scenario) => Scenario = scenario;
 
@@ -76,9 +82,28 @@ internal sealed partial class RunTimeline
         var name = match.Groups["name"].Value.Trim();
         var at = double.Parse(match.Groups["ms"].Value, CultureInfo.InvariantCulture);
         _marks.TryAdd(name, at);
+        _all.Add((name, at));
 
         return true;
     }
+
+    /// <summary>
+    /// Whether, after <paramref name="mark"/>, a gRPC connection was still being set up when the
+    /// run ended: the request could not leave yet.
+    /// </summary>
+    public bool ConnectionPendingAfter(string mark)
+    {
+        if (!_marks.TryGetValue(mark, out var at))
+        {
+            return false;
+        }
+
+        var later = _all.Where(m => m.At >= at).ToList();
+        return later.Count(m => m.Name == ConnectStart) > later.Count(m => m.Name == ConnectStop);
+    }
+
+    /// <summary>When the run printed <paramref name="mark"/> (ms since launch), or null.</summary>
+    public double? At(string mark) => _marks.TryGetValue(mark, out var at) ? at : null;
 
     /// <summary>Whether the run printed <paramref name="mark"/> (before it ended or was killed).</summary>
     public bool Has(string mark) => _marks.ContainsKey(mark);

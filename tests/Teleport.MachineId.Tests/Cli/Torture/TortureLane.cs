@@ -112,7 +112,14 @@ internal sealed class TortureLane(int index, TeleportEmulator cluster, string wo
 
         for (var i = 0; i < renewals; i++)
         {
-            report.Measurements.Add(await CompleteAsync(RunScenario.Renew, "measurement"));
+            var outcome = await RunAsync(RunScenario.Renew, killAtMs: null);
+            Verify(outcome, "measurement");
+            report.Measurements.Add(outcome.Timeline);
+            var renewal = cluster.IssuedCertificates.LastOrDefault(c => c.Kind == IssuedCertificateKind.BotRenewal && c.Username == "bot-" + Bot);
+            if (outcome.ExitCode == 0 && renewal is not null && outcome.Timeline.At(RunPhase.RecordDurableMark) is { } durable)
+            {
+                report.UnknownOutcomeWindowsMs.Add((renewal.IssuedAt - outcome.LaunchedAt).TotalMilliseconds - durable);
+            }
         }
     }
 
@@ -214,8 +221,10 @@ internal sealed class TortureLane(int index, TeleportEmulator cluster, string wo
 
         if (state.RenewalStranded)
         {
+            // Avoidable: the record claimed "sent" while the request could not leave yet — the call
+            // had not started, or its connection was still being set up after the record was durable.
             report.Stranded(reached, state.RenewalReachedAuth ? StrandedKind.ReachedAuth
-                : timeline.Has(RunPhase.SendReadyMark) ? StrandedKind.InTransit
+                : timeline.Has(RunPhase.SendReadyMark) && !timeline.ConnectionPendingAfter(RunPhase.RecordDurableMark) ? StrandedKind.InTransit
                 : StrandedKind.Avoidable);
             await RecoverAsync();
         }
@@ -244,6 +253,12 @@ internal sealed class TortureLane(int index, TeleportEmulator cluster, string wo
     private async Task<RunTimeline> CompleteAsync(RunScenario scenario, string why)
     {
         var outcome = await RunAsync(scenario, killAtMs: null);
+        Verify(outcome, why);
+        return outcome.Timeline;
+    }
+
+    private void Verify(RunOutcome outcome, string why)
+    {
         report.Completed();
         if (outcome.ExitCode != 0)
         {
@@ -253,8 +268,6 @@ internal sealed class TortureLane(int index, TeleportEmulator cluster, string wo
         {
             report.Torn($"{Bot} after a {why} run: {problem}");
         }
-
-        return outcome.Timeline;
     }
 
     private Task<RunOutcome> RunAsync(RunScenario scenario, double? killAtMs) => TortureRun.RunAsync(

@@ -29,6 +29,12 @@ internal sealed class TortureReport
 
     public ConcurrentBag<RunTimeline> Measurements { get; } = [];
 
+    /// <summary>
+    /// The unknown-outcome window of full renewals: from the in-flight record being durable to Auth
+    /// issuing the renewed certificate (ms) — how long a crash strands the bot without need.
+    /// </summary>
+    public ConcurrentBag<double> UnknownOutcomeWindowsMs { get; } = [];
+
     public int Kills { get; private set; }
 
     public int CompletionRuns { get; private set; }
@@ -158,6 +164,13 @@ internal sealed class TortureReport
             text.AppendLine("| kills | full runs | locks | generation mismatches | torn sets | storage not loadable | would lock | stranded: avoidable | stranded: request in transit | stranded: renewal reached Auth | join reached Auth, no identity stored | recovered with a new token |");
             text.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
             text.AppendLine(c, $"| {Kills} | {CompletionRuns} | {Locks} | {GenerationMismatches} | {TornSets} | {Unloadable} | {WouldLock} | {AvoidableStranded} | {InTransitStranded} | {UncertainStranded} | {UncertainJoins} | {Recoveries} |");
+            if (!UnknownOutcomeWindowsMs.IsEmpty)
+            {
+                var windows = UnknownOutcomeWindowsMs.Order().ToList();
+                text.AppendLine();
+                text.AppendLine(c, $"Unknown-outcome window (in-flight record durable → Auth issues the renewal), {windows.Count} full renewals: median {Median(windows):0.0} ms, max {windows[^1]:0.0} ms.");
+            }
+
             text.AppendLine();
             text.AppendLine("| phase | measured (ms after launch, median) | kills aimed at it | kills that landed in it | stranded: avoidable / in transit / reached Auth |");
             text.AppendLine("|---|---:|---:|---:|---:|");

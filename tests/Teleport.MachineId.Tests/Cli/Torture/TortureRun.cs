@@ -10,7 +10,8 @@ namespace Teleport.MachineId.Tests.Cli.Torture;
 /// <param name="Timeline">The timing marks it printed.</param>
 /// <param name="StandardError">Everything it printed on standard error.</param>
 /// <param name="KilledAtMs">When the kill was sent, ms after launch.</param>
-internal sealed record RunOutcome(bool Killed, int? ExitCode, RunTimeline Timeline, string StandardError, double? KilledAtMs);
+/// <param name="LaunchedAt">When it was launched (the zero of its timing marks).</param>
+internal sealed record RunOutcome(bool Killed, int? ExitCode, RunTimeline Timeline, string StandardError, double? KilledAtMs, DateTimeOffset LaunchedAt);
 
 /// <summary>Runs <c>tbot-dotnet</c> as a separate process with the timing trace on, and SIGKILLs it at a chosen moment.</summary>
 internal static class TortureRun
@@ -38,7 +39,8 @@ internal static class TortureRun
         var timeline = new RunTimeline(scenario);
         var stderr = new StringBuilder();
         var clock = Stopwatch.StartNew();
-        info.Environment[StartupTrace.Variable] = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var launchedAt = DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
+        info.Environment[StartupTrace.Variable] = launchedAt.ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
         using var process = Process.Start(info) ?? throw new InvalidOperationException("Could not start " + cli);
         process.StandardInput.Close();
         var drainOut = process.StandardOutput.BaseStream.CopyToAsync(Stream.Null);
@@ -92,6 +94,6 @@ internal static class TortureRun
             timeline.ExitedAt = clock.Elapsed.TotalMilliseconds;
         }
 
-        return new RunOutcome(killed, killed ? null : process.ExitCode, timeline, stderr.ToString(), killedAt);
+        return new RunOutcome(killed, killed ? null : process.ExitCode, timeline, stderr.ToString(), killedAt, launchedAt);
     }
 }
