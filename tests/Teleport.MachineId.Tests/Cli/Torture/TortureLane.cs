@@ -64,14 +64,17 @@ internal sealed class KillPlanner(TortureSettings settings, TortureReport report
         }
     }
 
-    /// <summary>A kill time (ms after launch) uniformly inside the phase of a randomly chosen measured run.</summary>
-    public double DrawTime(RunPhase phase)
+    /// <summary>
+    /// A kill point inside the phase: after its begin mark, by a uniform fraction of the phase's
+    /// length in a randomly chosen measured run.
+    /// </summary>
+    public KillPoint Draw(RunPhase phase)
     {
         lock (_gate)
         {
             var spans = measured.Where(m => m.Scenario == phase.Scenario).SelectMany(m => m.Phases()).Where(s => s.Phase == phase).ToList();
             var (_, begin, end) = spans[_random.Next(spans.Count)];
-            return begin + (_random.NextDouble() * (end - begin));
+            return new KillPoint(phase.BeginMark, _random.NextDouble() * (end - begin));
         }
     }
 }
@@ -112,7 +115,7 @@ internal sealed class TortureLane(int index, TeleportEmulator cluster, string wo
 
         for (var i = 0; i < renewals; i++)
         {
-            var outcome = await RunAsync(RunScenario.Renew, killAtMs: null);
+            var outcome = await RunAsync(RunScenario.Renew, kill: null);
             Verify(outcome, "measurement");
             report.Measurements.Add(outcome.Timeline);
             var renewal = cluster.IssuedCertificates.LastOrDefault(c => c.Kind == IssuedCertificateKind.BotRenewal && c.Username == "bot-" + Bot);
@@ -136,7 +139,7 @@ internal sealed class TortureLane(int index, TeleportEmulator cluster, string wo
             }
 
             await PrepareAsync(target.Scenario, state);
-            var outcome = await RunAsync(target.Scenario, planner.DrawTime(target));
+            var outcome = await RunAsync(target.Scenario, planner.Draw(target));
             if (!outcome.Killed)
             {
                 report.Missed(target);
@@ -239,7 +242,7 @@ internal sealed class TortureLane(int index, TeleportEmulator cluster, string wo
     /// <summary>The documented way out of a stranded state: the next run says so; a new token re-joins, keeping the destination.</summary>
     private async Task RecoverAsync()
     {
-        var stopped = await RunAsync(RunScenario.Renew, killAtMs: null);
+        var stopped = await RunAsync(RunScenario.Renew, kill: null);
         if (stopped.ExitCode != StrandedExitCode || !stopped.StandardError.Contains(StrandedAdvice, StringComparison.OrdinalIgnoreCase))
         {
             report.Fail($"{Bot}: a stranded state was not reported as documented (exit {StrandedExitCode}, '{StrandedAdvice}'): exit {stopped.ExitCode}: {Tail(stopped)}");
@@ -252,7 +255,7 @@ internal sealed class TortureLane(int index, TeleportEmulator cluster, string wo
 
     private async Task<RunTimeline> CompleteAsync(RunScenario scenario, string why)
     {
-        var outcome = await RunAsync(scenario, killAtMs: null);
+        var outcome = await RunAsync(scenario, kill: null);
         Verify(outcome, why);
         return outcome.Timeline;
     }
@@ -270,14 +273,14 @@ internal sealed class TortureLane(int index, TeleportEmulator cluster, string wo
         }
     }
 
-    private Task<RunOutcome> RunAsync(RunScenario scenario, double? killAtMs) => TortureRun.RunAsync(
+    private Task<RunOutcome> RunAsync(RunScenario scenario, KillPoint? kill) => TortureRun.RunAsync(
         settings.Cli,
         [
             "start", "identity", "--proxy-server", cluster.ProxyAddress, "--ca-bundle", webCa, "--token", _token,
             "--storage", Storage, "--destination", Destination, "--oneshot",
         ],
         scenario,
-        killAtMs,
+        kill,
         RunTimeout);
 
     private static string Tail(RunOutcome outcome) =>

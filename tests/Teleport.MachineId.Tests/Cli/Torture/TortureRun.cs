@@ -13,10 +13,17 @@ namespace Teleport.MachineId.Tests.Cli.Torture;
 /// <param name="LaunchedAt">When it was launched (the zero of its timing marks).</param>
 internal sealed record RunOutcome(bool Killed, int? ExitCode, RunTimeline Timeline, string StandardError, double? KilledAtMs, DateTimeOffset LaunchedAt);
 
+/// <summary>
+/// When to kill: <paramref name="DelayMs"/> after the run prints <paramref name="AfterMark"/> (after
+/// the launch when null). Anchoring on the live mark keeps the kill inside the chosen phase even
+/// when the machine is slower or faster than when the phase was measured.
+/// </summary>
+internal sealed record KillPoint(string? AfterMark, double DelayMs);
+
 /// <summary>Runs <c>tbot-dotnet</c> as a separate process with the timing trace on, and SIGKILLs it at a chosen moment.</summary>
 internal static class TortureRun
 {
-    public static async Task<RunOutcome> RunAsync(string cli, IReadOnlyList<string> arguments, RunScenario scenario, double? killAtMs, TimeSpan timeout)
+    public static async Task<RunOutcome> RunAsync(string cli, IReadOnlyList<string> arguments, RunScenario scenario, KillPoint? kill, TimeSpan timeout)
     {
         var info = new ProcessStartInfo(cli)
         {
@@ -38,6 +45,12 @@ internal static class TortureRun
 
         var timeline = new RunTimeline(scenario);
         var stderr = new StringBuilder();
+        var anchor = new TaskCompletionSource<TimeSpan>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (kill is { AfterMark: null })
+        {
+            anchor.TrySetResult(TimeSpan.Zero);
+        }
+
         var clock = Stopwatch.StartNew();
         var launchedAt = DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds());
         info.Environment[StartupTrace.Variable] = launchedAt.ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -54,6 +67,11 @@ internal static class TortureRun
                     stderr.AppendLine(line);
                     timeline.Add(line);
                 }
+
+                if (kill?.AfterMark is { } mark && timeline.Has(mark))
+                {
+                    anchor.TrySetResult(clock.Elapsed);
+                }
             }
         });
 
@@ -62,13 +80,16 @@ internal static class TortureRun
         double? killedAt = null;
         try
         {
-            if (killAtMs is { } at)
+            if (kill is not null)
             {
                 var exited = process.WaitForExitAsync(deadline.Token);
-                var wait = TimeSpan.FromMilliseconds(at) - clock.Elapsed;
-                if (wait > TimeSpan.Zero)
+                if (await Task.WhenAny(exited, anchor.Task) == anchor.Task)
                 {
-                    await Task.WhenAny(exited, Task.Delay(wait, deadline.Token));
+                    var wait = await anchor.Task + TimeSpan.FromMilliseconds(kill.DelayMs) - clock.Elapsed;
+                    if (wait > TimeSpan.Zero)
+                    {
+                        await Task.WhenAny(exited, Task.Delay(wait, deadline.Token));
+                    }
                 }
 
                 if (!process.HasExited)
