@@ -12,7 +12,9 @@ internal static class BotRunner
     /// <summary>
     /// One-shot: joins or renews once (a few attempts on transient failures), writes every output
     /// once, returns. Otherwise: starts the provider and the outputs and keeps renewing until
-    /// <paramref name="cancellationToken"/> fires.
+    /// <paramref name="cancellationToken"/> fires. Either way every check that can fail here — the
+    /// bot's and outputs' options, each destination usable, the storage lockable and writable —
+    /// runs before anything is spent remotely (a single-use join token).
     /// </summary>
     /// <returns>The results of the first write of each output (none when stopped before they were written).</returns>
     /// <exception cref="CliException">A setting is unusable or the cluster refused what it names; the message names the flag or key.</exception>
@@ -36,24 +38,7 @@ internal static class BotRunner
         var logger = loggerFactory.CreateLogger("tbot-dotnet");
         if (plan.Oneshot)
         {
-            var identity = await JoinOrRenewOnceAsync(plan.Bot, loggerFactory, timeProvider, cancellationToken).ConfigureAwait(false);
-            CliLog.BotReady(logger, identity);
-            var results = new List<IdentityOutputResult>();
-            var signer = new TeleportSshCertificateSigner(new FixedBotIdentity(identity, timeProvider), plan.Bot, loggerFactory, timeProvider);
-            await using (signer.ConfigureAwait(false))
-            {
-                for (var i = 0; i < plan.Outputs.Count; i++)
-                {
-                    var output = IdentityOutputService.Create(signer, plan.Outputs[i], loggerFactory, timeProvider);
-                    await using (output.ConfigureAwait(false))
-                    {
-                        results.Add(await RefusalNamesRoles(output.RenewNowAsync(cancellationToken), plan, i).ConfigureAwait(false));
-                    }
-                }
-            }
-
-            CliLog.OneshotDone(logger, results.Count);
-            return results;
+            return await RunOnceAsync(plan, logger, loggerFactory, timeProvider, cancellationToken).ConfigureAwait(false);
         }
 
         try
@@ -69,37 +54,66 @@ internal static class BotRunner
         }
     }
 
+    private static async Task<IReadOnlyList<IdentityOutputResult>> RunOnceAsync(
+        BotRunPlan plan, ILogger logger, ILoggerFactory loggerFactory, TimeProvider timeProvider, CancellationToken cancellationToken)
+    {
+        var bot = new OneShotBotIdentity(timeProvider);
+        var signer = new TeleportSshCertificateSigner(bot, plan.Bot, loggerFactory, timeProvider);
+        await using (signer.ConfigureAwait(false))
+        {
+            var outputs = await CreateCheckedOutputsAsync(plan, signer, loggerFactory, timeProvider, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                var identity = await JoinOrRenewOnceAsync(plan.Bot, loggerFactory, timeProvider, cancellationToken).ConfigureAwait(false);
+                bot.Set(identity);
+                CliLog.BotReady(logger, identity);
+                var results = new List<IdentityOutputResult>();
+                for (var i = 0; i < outputs.Count; i++)
+                {
+                    results.Add(await RefusalNamesRoles(outputs[i].RenewNowAsync(cancellationToken), plan, i).ConfigureAwait(false));
+                }
+
+                CliLog.OneshotDone(logger, results.Count);
+                return results;
+            }
+            finally
+            {
+                await DisposeAllAsync(outputs).ConfigureAwait(false);
+            }
+        }
+    }
+
     private static async Task<IReadOnlyList<IdentityOutputResult>> RunDaemonAsync(
         BotRunPlan plan, ILogger logger, ILoggerFactory loggerFactory, TimeProvider timeProvider, CancellationToken cancellationToken)
     {
         var provider = BotIdentityProvider.Create(plan.Bot, loggerFactory, timeProvider);
         await using (provider.ConfigureAwait(false))
         {
-            BotIdentity? loaded = null;
-            void OnLoaded(object? sender, BotIdentityChangedEventArgs change)
-            {
-                if (change.Reason == BotIdentityChangeReason.LoadedFromStorage)
-                {
-                    loaded = change.Identity;
-                }
-            }
-
-            provider.IdentityChanged += OnLoaded;
-            await provider.StartAsync(cancellationToken).ConfigureAwait(false);
-            var ready = await provider.WaitUntilReadyAsync(cancellationToken).ConfigureAwait(false);
-            provider.IdentityChanged -= OnLoaded;
-            if (ReferenceEquals(ready, loaded))
-            {
-                ready = await AwaitStartupRenewalAsync(provider, ready, logger, cancellationToken).ConfigureAwait(false);
-            }
-
-            CliLog.BotReady(logger, ready);
             var signer = new TeleportSshCertificateSigner(provider, plan.Bot, loggerFactory, timeProvider);
             await using (signer.ConfigureAwait(false))
             {
-                var outputs = plan.Outputs.Select(o => IdentityOutputService.Create(signer, o, loggerFactory, timeProvider)).ToList();
+                var outputs = await CreateCheckedOutputsAsync(plan, signer, loggerFactory, timeProvider, cancellationToken).ConfigureAwait(false);
                 try
                 {
+                    BotIdentity? loaded = null;
+                    void OnLoaded(object? sender, BotIdentityChangedEventArgs change)
+                    {
+                        if (change.Reason == BotIdentityChangeReason.LoadedFromStorage)
+                        {
+                            loaded = change.Identity;
+                        }
+                    }
+
+                    provider.IdentityChanged += OnLoaded;
+                    await provider.StartAsync(cancellationToken).ConfigureAwait(false);
+                    var ready = await provider.WaitUntilReadyAsync(cancellationToken).ConfigureAwait(false);
+                    provider.IdentityChanged -= OnLoaded;
+                    if (ReferenceEquals(ready, loaded))
+                    {
+                        ready = await AwaitStartupRenewalAsync(provider, ready, logger, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    CliLog.BotReady(logger, ready);
                     foreach (var output in outputs)
                     {
                         await output.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -125,12 +139,45 @@ internal static class BotRunner
                 }
                 finally
                 {
-                    foreach (var output in outputs)
-                    {
-                        await output.DisposeAsync().ConfigureAwait(false);
-                    }
+                    await DisposeAllAsync(outputs).ConfigureAwait(false);
                 }
             }
+        }
+    }
+
+    /// <summary>Creates every output (which validates its options) and checks each destination can be written.</summary>
+    /// <exception cref="ArgumentException">An output's options are invalid.</exception>
+    /// <exception cref="Destinations.DestinationException">A destination cannot be used.</exception>
+    private static async Task<List<IdentityOutputService>> CreateCheckedOutputsAsync(
+        BotRunPlan plan, TeleportSshCertificateSigner signer, ILoggerFactory loggerFactory, TimeProvider timeProvider, CancellationToken cancellationToken)
+    {
+        var outputs = new List<IdentityOutputService>();
+        try
+        {
+            foreach (var options in plan.Outputs)
+            {
+                outputs.Add(IdentityOutputService.Create(signer, options, loggerFactory, timeProvider));
+            }
+
+            foreach (var output in outputs)
+            {
+                await output.Destination.VerifyWritableAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            return outputs;
+        }
+        catch
+        {
+            await DisposeAllAsync(outputs).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private static async Task DisposeAllAsync(List<IdentityOutputService> outputs)
+    {
+        foreach (var output in outputs)
+        {
+            await output.DisposeAsync().ConfigureAwait(false);
         }
     }
 

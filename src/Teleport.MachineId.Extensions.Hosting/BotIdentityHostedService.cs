@@ -1,20 +1,39 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Teleport.MachineId.Outputs;
 
 namespace Teleport.MachineId.Hosting;
 
 /// <summary>
-/// Runs a <see cref="BotIdentityProvider"/> for the lifetime of the host: opens its storage when
-/// the host starts (so a locked storage directory stops the host at once) and stops renewing
-/// when the host stops.
+/// Runs a <see cref="BotIdentityProvider"/> for the lifetime of the host: checks the registered
+/// identity outputs and opens the storage when the host starts (so an unusable destination or a
+/// locked storage directory stops the host at once, before anything is spent remotely) and stops
+/// renewing when the host stops.
 /// </summary>
 internal sealed class BotIdentityHostedService : BackgroundService
 {
     private readonly BotIdentityProvider _provider;
+    private readonly IServiceProvider _services;
+    private readonly IEnumerable<IdentityOutputRegistration> _outputs;
 
-    public BotIdentityHostedService(BotIdentityProvider provider) => _provider = provider;
+    public BotIdentityHostedService(BotIdentityProvider provider, IServiceProvider services, IEnumerable<IdentityOutputRegistration> outputs)
+    {
+        _provider = provider;
+        _services = services;
+        _outputs = outputs;
+    }
 
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
+        // Everything that can fail locally fails the host before the bot joins (a join may spend a
+        // single-use token): every registered output is created (its options validated) and its
+        // destination proven writable first; the provider then checks its storage before joining.
+        foreach (var registration in _outputs)
+        {
+            var output = _services.GetRequiredKeyedService<IdentityOutputService>(registration.Name);
+            await output.Destination.VerifyWritableAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         await _provider.StartAsync(cancellationToken).ConfigureAwait(false);
         await base.StartAsync(cancellationToken).ConfigureAwait(false);
     }
@@ -37,3 +56,7 @@ internal sealed class BotIdentityHostedService : BackgroundService
         }
     }
 }
+
+/// <summary>An identity output registered with <c>AddTeleportIdentityOutput</c>, checked before the bot starts.</summary>
+/// <param name="Name">The output's key.</param>
+internal sealed record IdentityOutputRegistration(string Name);

@@ -72,6 +72,7 @@ public static class IdentityOutputServiceCollectionExtensions
                 sp.GetService<ILoggerFactory>(),
                 sp.GetRequiredService<TimeProvider>());
         });
+        services.AddSingleton(new IdentityOutputRegistration(name));
         services.AddSingleton<IHostedService>(sp => new IdentityOutputHostedService(sp.GetRequiredKeyedService<IdentityOutputService>(name)));
         return services;
     }

@@ -48,6 +48,17 @@ public static class MachineIdEventIds
     /// <summary>A one-shot join or renewal failed; the exception reaches the caller, who reports it (Debug).</summary>
     public const int BotAttemptFailed = 1010;
 
+    // 1020–1039: delegated and bound keypair join methods.
+
+    /// <summary>The bound keypair key history is unreadable; joining goes on without it (Warning).</summary>
+    public const int BotBoundKeypairHistoryUnreadable = 1020;
+
+    /// <summary>An ID token was obtained for a delegated join (source named, never the token) (Debug).</summary>
+    public const int BotIdTokenObtained = 1021;
+
+    /// <summary>A bound keypair join completed: bound key, recovery or rotation (Information).</summary>
+    public const int BotBoundKeypairJoined = 1022;
+
     // 2000–2099: renewal.
 
     /// <summary>A renewal started (Debug).</summary>
@@ -232,4 +243,7 @@ public static class MachineIdEventIds
 
     /// <summary>A request to the proxy's web API failed with an HTTP error status (Debug).</summary>
     public const int WireHttpCallFailed = 5016;
+
+    /// <summary>The cluster asked a bound keypair bot for a new key (registration or rotation).</summary>
+    public const int WireBoundKeypairKeyRequested = 5017;
 }

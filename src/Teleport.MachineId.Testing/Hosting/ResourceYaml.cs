@@ -1,6 +1,7 @@
 using System.Globalization;
 using Teleport.MachineId.Configuration;
 using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
 using YamlDotNet.RepresentationModel;
 
 namespace Teleport.MachineId.Testing.Hosting;
@@ -30,6 +31,37 @@ internal sealed class ResourceSet
         Locks.AddRange(other.Locks);
     }
 
+    /// <summary>
+    /// Replaces <c>{{emulator.oidc_issuer}}</c> and <c>{{emulator.kubernetes_jwks}}</c> in token specs with the
+    /// running emulator's test issuer host and Kubernetes JWKS (known only once it has started).
+    /// </summary>
+    public void ResolvePlaceholders(TeleportEmulator cluster)
+    {
+        const string Issuer = "{{emulator.oidc_issuer}}";
+        const string Jwks = "{{emulator.kubernetes_jwks}}";
+        for (var i = 0; i < Tokens.Count; i++)
+        {
+            var token = Tokens[i];
+            Tokens[i] = new EmulatorJoinToken
+            {
+                Name = token.Name,
+                BotName = token.BotName,
+                Expires = token.Expires,
+                JoinMethod = token.JoinMethod,
+                GitHub = token.GitHub is { } github && github.EnterpriseServerHost == Issuer
+                    ? new EmulatorGitHubJoinSpec { Allow = github.Allow, EnterpriseServerHost = cluster.OidcIssuer.Host }
+                    : token.GitHub,
+                GitLab = token.GitLab is { } gitlab && gitlab.Domain == Issuer
+                    ? new EmulatorGitLabJoinSpec { Allow = gitlab.Allow, Domain = cluster.OidcIssuer.Host }
+                    : token.GitLab,
+                Kubernetes = token.Kubernetes is { } kubernetes && kubernetes.StaticJwks?.Trim() == Jwks
+                    ? new EmulatorKubernetesJoinSpec { Type = kubernetes.Type, AllowServiceAccounts = kubernetes.AllowServiceAccounts, StaticJwks = cluster.Kubernetes.Jwks }
+                    : token.Kubernetes,
+                BoundKeypair = token.BoundKeypair,
+            };
+        }
+    }
+
     public void ApplyTo(TeleportEmulator cluster)
     {
         Roles.ForEach(cluster.UpsertRole);
@@ -48,19 +80,35 @@ internal sealed class ResourceSet
 /// </summary>
 internal static class ResourceYaml
 {
+    /// <summary>Loads YAML text into YamlDotNet's node model.</summary>
+    /// <param name="yaml">The text.</param>
+    /// <param name="what">What it is, for messages (e.g. <c>emulator configuration</c>).</param>
+    /// <returns>The documents.</returns>
+    /// <exception cref="TeleportFormatException">The text is not well-formed YAML.</exception>
+    public static YamlStream LoadStream(string yaml, string what)
+    {
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new DepthLimitedParser(new Parser(new StringReader(yaml))));
+            return stream;
+        }
+        catch (YamlException ex)
+        {
+            throw new TeleportFormatException($"Malformed {what} at line {ex.Start.Line}, column {ex.Start.Column}: {ex.Message}", ex);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or IndexOutOfRangeException or FormatException)
+        {
+            // YamlDotNet's scanner throws these for some malformed input instead of a YamlException.
+            throw new TeleportFormatException($"Malformed {what}: the YAML scanner could not continue.", ex);
+        }
+    }
+
     /// <exception cref="TeleportFormatException">The YAML is malformed or a resource is invalid.</exception>
     public static ResourceSet Parse(string yaml)
     {
         ArgumentNullException.ThrowIfNull(yaml);
-        var stream = new YamlStream();
-        try
-        {
-            stream.Load(new StringReader(yaml));
-        }
-        catch (YamlException ex)
-        {
-            throw new TeleportFormatException($"Malformed resource YAML at line {ex.Start.Line}, column {ex.Start.Column}: {ex.Message}", ex);
-        }
+        var stream = LoadStream(yaml, "resource YAML");
 
         var set = new ResourceSet();
         for (var i = 0; i < stream.Documents.Count; i++)
@@ -114,24 +162,7 @@ internal static class ResourceYaml
                 });
                 break;
             case "token":
-                var roles = StringList(spec, "roles", where + ".spec");
-                if (roles.Count > 0 && !roles.Contains("Bot", StringComparer.OrdinalIgnoreCase))
-                {
-                    throw Error(where + ".spec.roles", "the emulator serves bot tokens only (roles: [Bot])");
-                }
-
-                var method = OptionalString(spec, "join_method", where + ".spec") ?? "token";
-                if (method != "token")
-                {
-                    throw Error(where + ".spec.join_method", $"join method \"{method}\" is not emulated; use token");
-                }
-
-                set.Tokens.Add(new EmulatorJoinToken
-                {
-                    Name = name,
-                    BotName = RequiredString(spec, "bot_name", where + ".spec"),
-                    Expires = Time(metadata, "expires", where + ".metadata"),
-                });
+                set.Tokens.Add(ParseToken(name, metadata, spec, where));
                 break;
             case "node":
                 set.Nodes.Add(new EmulatorNode
@@ -153,9 +184,10 @@ internal static class ResourceYaml
                 var target = Child(spec, "target") is { } targetNode ? Mapping(targetNode, where + ".spec.target") : new YamlMappingNode();
                 var user = OptionalString(target, "user", where + ".spec.target");
                 var instance = OptionalString(target, "bot_instance_id", where + ".spec.target");
-                if (user is null && instance is null)
+                var joinToken = OptionalString(target, "join_token", where + ".spec.target");
+                if (user is null && instance is null && joinToken is null)
                 {
-                    throw Error(where + ".spec.target", "a lock needs a target: user or bot_instance_id");
+                    throw Error(where + ".spec.target", "a lock needs a target: user, bot_instance_id or join_token");
                 }
 
                 set.Locks.Add(new EmulatorLock
@@ -163,6 +195,7 @@ internal static class ResourceYaml
                     Name = name,
                     User = user,
                     BotInstanceId = instance,
+                    JoinToken = joinToken,
                     Message = OptionalString(spec, "message", where + ".spec"),
                     Expires = Time(spec, "expires", where + ".spec"),
                 });
@@ -170,6 +203,128 @@ internal static class ResourceYaml
             default:
                 throw Error(where + ".kind", $"unknown kind \"{kind}\"; expected role, bot, token, node, tcp_target or lock");
         }
+    }
+
+    /// <summary>A <c>kind: token</c> resource of any emulated method, in Teleport's shape.</summary>
+    private static EmulatorJoinToken ParseToken(string name, YamlMappingNode metadata, YamlMappingNode spec, string where)
+    {
+        var at = where + ".spec";
+        var roles = StringList(spec, "roles", at);
+        if (roles.Count > 0 && !roles.Contains("Bot", StringComparer.OrdinalIgnoreCase))
+        {
+            throw Error(at + ".roles", "the emulator serves bot tokens only (roles: [Bot])");
+        }
+
+        var method = OptionalString(spec, "join_method", at) ?? EmulatorJoinMethods.Token;
+        if (!EmulatorJoinMethods.IsKnown(method))
+        {
+            throw Error(at + ".join_method", $"join method \"{method}\" is not emulated; use token, github, gitlab, kubernetes or bound_keypair");
+        }
+
+        EmulatorGitHubJoinSpec? github = null;
+        EmulatorGitLabJoinSpec? gitlab = null;
+        EmulatorKubernetesJoinSpec? kubernetes = null;
+        EmulatorBoundKeypairJoinSpec? boundKeypair = null;
+        switch (method)
+        {
+            case EmulatorJoinMethods.GitHub:
+                var gh = Section(spec, "github", at);
+                github = new EmulatorGitHubJoinSpec
+                {
+                    EnterpriseServerHost = OptionalString(gh, "enterprise_server_host", at + ".github"),
+                    Allow = Rules(gh, at + ".github", (rule, w) => new EmulatorGitHubRule
+                    {
+                        Sub = OptionalString(rule, "sub", w),
+                        Repository = OptionalString(rule, "repository", w),
+                        RepositoryOwner = OptionalString(rule, "repository_owner", w),
+                        Workflow = OptionalString(rule, "workflow", w),
+                        Environment = OptionalString(rule, "environment", w),
+                        Actor = OptionalString(rule, "actor", w),
+                        Ref = OptionalString(rule, "ref", w),
+                        RefType = OptionalString(rule, "ref_type", w),
+                    }),
+                };
+                break;
+            case EmulatorJoinMethods.GitLab:
+                var gl = Section(spec, "gitlab", at);
+                gitlab = new EmulatorGitLabJoinSpec
+                {
+                    Domain = OptionalString(gl, "domain", at + ".gitlab"),
+                    Allow = Rules(gl, at + ".gitlab", (rule, w) => new EmulatorGitLabRule
+                    {
+                        Sub = OptionalString(rule, "sub", w),
+                        Ref = OptionalString(rule, "ref", w),
+                        RefType = OptionalString(rule, "ref_type", w),
+                        NamespacePath = OptionalString(rule, "namespace_path", w),
+                        ProjectPath = OptionalString(rule, "project_path", w),
+                        PipelineSource = OptionalString(rule, "pipeline_source", w),
+                        Environment = OptionalString(rule, "environment", w),
+                        UserLogin = OptionalString(rule, "user_login", w),
+                        UserId = OptionalString(rule, "user_id", w),
+                        UserEmail = OptionalString(rule, "user_email", w),
+                        RefProtected = Bool(rule, "ref_protected", w),
+                        EnvironmentProtected = Bool(rule, "environment_protected", w),
+                        CiConfigSha = OptionalString(rule, "ci_config_sha", w),
+                        CiConfigRefUri = OptionalString(rule, "ci_config_ref_uri", w),
+                        DeploymentTier = OptionalString(rule, "deployment_tier", w),
+                        ProjectVisibility = OptionalString(rule, "project_visibility", w),
+                    }),
+                };
+                break;
+            case EmulatorJoinMethods.Kubernetes:
+                var k8s = Section(spec, "kubernetes", at);
+                var jwks = Child(k8s, "static_jwks") is { } jwksNode ? Mapping(jwksNode, at + ".kubernetes.static_jwks") : null;
+                kubernetes = new EmulatorKubernetesJoinSpec
+                {
+                    Type = OptionalString(k8s, "type", at + ".kubernetes") ?? EmulatorKubernetesJoinSpec.InCluster,
+                    StaticJwks = jwks is null ? null : OptionalString(jwks, "jwks", at + ".kubernetes.static_jwks"),
+                    AllowServiceAccounts = Rules(k8s, at + ".kubernetes", (rule, w) => RequiredString(rule, "service_account", w)),
+                };
+                break;
+            case EmulatorJoinMethods.BoundKeypair:
+                var bkp = Section(spec, "bound_keypair", at);
+                var onboarding = Child(bkp, "onboarding") is { } o ? Mapping(o, at + ".bound_keypair.onboarding") : new YamlMappingNode();
+                var recovery = Child(bkp, "recovery") is { } r ? Mapping(r, at + ".bound_keypair.recovery") : new YamlMappingNode();
+                var limit = OptionalString(recovery, "limit", at + ".bound_keypair.recovery");
+                boundKeypair = new EmulatorBoundKeypairJoinSpec
+                {
+                    InitialPublicKey = OptionalString(onboarding, "initial_public_key", at + ".bound_keypair.onboarding"),
+                    RegistrationSecret = OptionalString(onboarding, "registration_secret", at + ".bound_keypair.onboarding"),
+                    MustRegisterBefore = Time(onboarding, "must_register_before", at + ".bound_keypair.onboarding"),
+                    RecoveryMode = OptionalString(recovery, "mode", at + ".bound_keypair.recovery") ?? "standard",
+                    RecoveryLimit = limit is null ? 1
+                        : int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed) ? parsed
+                        : throw Error(at + ".bound_keypair.recovery.limit", "expected a whole number"),
+                    RotateAfter = Time(bkp, "rotate_after", at + ".bound_keypair"),
+                };
+                break;
+        }
+
+        return new EmulatorJoinToken
+        {
+            Name = name,
+            BotName = RequiredString(spec, "bot_name", at),
+            Expires = Time(metadata, "expires", where + ".metadata"),
+            JoinMethod = method,
+            GitHub = github,
+            GitLab = gitlab,
+            Kubernetes = kubernetes,
+            BoundKeypair = boundKeypair,
+        };
+    }
+
+    private static YamlMappingNode Section(YamlMappingNode spec, string key, string where) =>
+        Child(spec, key) is { } node ? Mapping(node, where + "." + key) : throw Error(where + "." + key, $"is required for the {key} join method");
+
+    private static IReadOnlyList<T> Rules<T>(YamlMappingNode section, string where, Func<YamlMappingNode, string, T> parse)
+    {
+        if (Child(section, "allow") is not { } node)
+        {
+            return [];
+        }
+
+        var list = node as YamlSequenceNode ?? throw Error(where + ".allow", "expected a list of rules");
+        return list.Children.Select((child, i) => parse(Mapping(child, $"{where}.allow[{i}]"), $"{where}.allow[{i}]")).ToArray();
     }
 
     private static EmulatorRole ParseRole(string name, YamlMappingNode metadata, YamlMappingNode spec, string where)
@@ -307,4 +462,43 @@ internal static class ResourceYaml
     };
 
     private static TeleportFormatException Error(string where, string message) => new($"Resource YAML, {where}: {message}");
+}
+
+/// <summary>
+/// Refuses documents nested deeper than <see cref="MaxDepth"/>: YamlDotNet's node model loads
+/// recursively, so a hostile file of a few hundred kilobytes of <c>[</c> would overflow the stack
+/// (found by fuzzing emulator-yaml). The SDK's own tbot loader has the same limit.
+/// </summary>
+internal sealed class DepthLimitedParser(IParser inner) : IParser
+{
+    /// <summary>Deepest nesting of mappings and sequences accepted.</summary>
+    public const int MaxDepth = 64;
+
+    private int _depth;
+
+    public ParsingEvent Current => inner.Current!;
+
+    public bool MoveNext()
+    {
+        if (!inner.MoveNext())
+        {
+            return false;
+        }
+
+        switch (inner.Current)
+        {
+            case MappingStart or SequenceStart:
+                if (++_depth > MaxDepth)
+                {
+                    throw new YamlException(inner.Current.Start, inner.Current.End, $"The document nests deeper than {MaxDepth} levels.");
+                }
+
+                break;
+            case MappingEnd or SequenceEnd:
+                _depth--;
+                break;
+        }
+
+        return true;
+    }
 }

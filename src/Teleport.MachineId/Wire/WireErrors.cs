@@ -13,6 +13,12 @@ internal enum WireOperationKind
 
     /// <summary>A join: every refusal by the server is a <see cref="TeleportJoinException"/>.</summary>
     Join,
+
+    /// <summary>
+    /// A join with a reusable token and a proof (an ID token, a service account token, a bound key):
+    /// refusals are <see cref="TeleportJoinException"/>s whose hint is about the proof, not single use.
+    /// </summary>
+    DelegatedJoin,
 }
 
 /// <summary>
@@ -68,10 +74,9 @@ internal static class WireErrors
                     $"{what} failed with a protocol error ({server}). Check that the address points at a Teleport 18 cluster.", exception);
         }
 
-        if (kind == WireOperationKind.Join)
+        if (kind is WireOperationKind.Join or WireOperationKind.DelegatedJoin)
         {
-            return new TeleportJoinException(
-                $"Joining via {endpoint} was refused ({server}). Check that the token exists, is a bot token, has not expired and has not been used already (token joins are single-use).", exception);
+            return new TeleportJoinException($"Joining via {endpoint} was refused ({server}). {JoinHint(kind)}", exception);
         }
 
         return code switch
@@ -115,10 +120,9 @@ internal static class WireErrors
             return new TeleportProtocolException($"{what} failed: the server does not implement it ({server}).");
         }
 
-        if (kind == WireOperationKind.Join && code is >= 400 and < 500)
+        if (kind is WireOperationKind.Join or WireOperationKind.DelegatedJoin && code is >= 400 and < 500)
         {
-            return new TeleportJoinException(
-                $"Joining via {endpoint} was refused ({server}). Check that the token exists, is a bot token, has not expired and has not been used already (token joins are single-use).");
+            return new TeleportJoinException($"Joining via {endpoint} was refused ({server}). {JoinHint(kind)}");
         }
 
         return code switch
@@ -128,6 +132,10 @@ internal static class WireErrors
             _ => new TeleportException($"{what} failed ({server})."),
         };
     }
+
+    private static string JoinHint(WireOperationKind kind) => kind == WireOperationKind.DelegatedJoin
+        ? "Check that the join token resource exists for this bot and that what the bot presented (ID token, service account token, bound key or registration secret) matches its spec."
+        : "Check that the token exists, is a bot token, has not expired and has not been used already (token joins are single-use).";
 
     /// <summary>Maps a transport failure (HTTP client, socket, TLS) that is not an <see cref="RpcException"/>.</summary>
     /// <param name="exception">The failure.</param>

@@ -57,6 +57,12 @@ internal sealed class SimulatedBotCluster : IDisposable
 
     public SignatureAlgorithmSuite Suite { get; set; } = SignatureAlgorithmSuite.BalancedV1;
 
+    /// <summary>
+    /// Runs while a renewal request is being prepared and its connection set up — before anything
+    /// leaves the client (it may hang, fail or simulate a crash there).
+    /// </summary>
+    public Func<CancellationToken, Task>? Connecting { get; set; }
+
     /// <summary>When set, renewals block until it is set (to make calls overlap).</summary>
     public ManualResetEventSlim? RenewalGate { get; set; }
 
@@ -332,11 +338,23 @@ internal sealed class SimulatedBotCluster : IDisposable
                 },
                 cancellationToken);
 
+        public Task<BotJoinResult> JoinWithIdTokenAsync(string tokenName, string idToken, TimeSpan credentialTtl, bool presentIdentity, CancellationToken cancellationToken) =>
+            throw new NotSupportedException("The simulated cluster serves token joins only; delegated methods are tested against the emulator.");
+
+        public Task<BoundKeypairJoinAnswer> JoinWithBoundKeypairAsync(
+            MachineId.Wire.Join.BoundKeypairJoinParameters parameters, TimeSpan credentialTtl, bool presentIdentity, CancellationToken cancellationToken) =>
+            throw new NotSupportedException("The simulated cluster serves token joins only; delegated methods are tested against the emulator.");
+
         public async Task<IssuedBotCertificates> RenewAsync(
             BotIdentity identity, PublicKeyInfo publicKey, DateTimeOffset expires, Func<CancellationToken, Task> beforeSend, CancellationToken cancellationToken)
         {
             // An unreachable Auth fails before anything is sent, as a refused connection does.
             cluster.ThrowIfDown();
+            if (cluster.Connecting is { } connecting)
+            {
+                await connecting(cancellationToken);
+            }
+
             await beforeSend(cancellationToken);
             Interlocked.Increment(ref cluster._renewalRequestsSent);
             return await Task.Run(() => cluster.Renew(identity, publicKey, expires), cancellationToken);

@@ -29,4 +29,11 @@ public enum KeyPurpose
 
     /// <summary>The TLS key of the database certificate authority; RSA in every suite.</summary>
     DatabaseCaTls = 8,
+
+    /// <summary>
+    /// The long-lived keypair a <c>bound_keypair</c> bot proves itself with (Teleport's
+    /// <c>BoundKeypairJoining</c> purpose): Ed25519 in balanced-v1 and hsm-v1, ECDSA P-256 in fips-v1,
+    /// RSA 2048 in legacy.
+    /// </summary>
+    BoundKeypairJoining = 9,
 }

@@ -38,7 +38,7 @@ internal sealed class BotIdentityService : IAsyncDisposable
     private readonly WaitOrWake _wait;
     private readonly object _gate = new();
     private readonly CancellationTokenSource _stopping = new();
-    private readonly CancellationTokenSource _hardStop = new();
+    private readonly CancellationTokenSource _hardStop;
 
     private IBotIdentityStore? _store;
     private IBotCredentialClient? _client;
@@ -57,11 +57,15 @@ internal sealed class BotIdentityService : IAsyncDisposable
     private int _consecutiveFailures;
     private Exception? _lastError;
     private bool _lastFailureFatal;
+    private Task<BotIdentity>? _fatallyFailedAttempt;
     private string? _loggedJoinRequired;
     private BotIdentity? _loggedExpiry;
     private bool _callerReportsFailures;
     private Task[] _loops = [];
     private int _state; // 0 created, 1 opened, 2 disposed
+
+    /// <summary>How long a stop waits for a renewal request already sent, so its answer is stored.</summary>
+    public static readonly TimeSpan StopGracePeriod = TimeSpan.FromSeconds(30);
 
     public BotIdentityService(
         object owner,
@@ -91,6 +95,9 @@ internal sealed class BotIdentityService : IAsyncDisposable
         _identities = new IdentityChangeBroadcaster(_logger);
         Activity = new LoopActivityTracker(timeProvider);
         _wait = new WaitOrWake(timeProvider, Activity);
+
+        // On the injected clock, so a stop's grace period is simulated time in tests.
+        _hardStop = new CancellationTokenSource(Timeout.InfiniteTimeSpan, timeProvider);
     }
 
     /// <summary>Tracks the background loops for simulated-time tests.</summary>
@@ -259,7 +266,8 @@ internal sealed class BotIdentityService : IAsyncDisposable
             {
                 // After a failure retries cannot fix, and with no attempt running, report it now
                 // instead of waiting for an outcome that needs someone to act first.
-                if (_lastFailureFatal && _lastError is not null && _inFlight is not { IsCompleted: false })
+                if (_lastFailureFatal && _lastError is not null
+                    && (_inFlight is not { IsCompleted: false } || ReferenceEquals(_inFlight, _fatallyFailedAttempt)))
                 {
                     throw _lastError;
                 }
@@ -290,7 +298,7 @@ internal sealed class BotIdentityService : IAsyncDisposable
         }
 
         await _stopping.CancelAsync().ConfigureAwait(false);
-        _hardStop.CancelAfter(TimeSpan.FromSeconds(30));
+        _hardStop.CancelAfter(StopGracePeriod);
         foreach (var task in _loops.Append(Volatile.Read(ref _inFlight)))
         {
             if (task is not null)
@@ -463,7 +471,8 @@ internal sealed class BotIdentityService : IAsyncDisposable
                 }
                 else
                 {
-                    _joinRequired = joinRequired;
+                    // The first cause stays (later errors while it holds only restate it with the token's state).
+                    _joinRequired ??= joinRequired;
                     logJoinRequired = !string.Equals(_loggedJoinRequired, joinRequired.Message, StringComparison.Ordinal);
                     _loggedJoinRequired = joinRequired.Message;
                 }
@@ -477,6 +486,10 @@ internal sealed class BotIdentityService : IAsyncDisposable
             current = _identities.Current;
             var transient = recovering || exception is TeleportException { IsTransient: true } or TimeoutException or HttpRequestException;
             _lastFailureFatal = !transient;
+
+            // The attempt still counts as in flight until this method returns: remember which one
+            // failed so a waiter arriving in between reports its failure instead of waiting on it.
+            _fatallyFailedAttempt = transient ? null : _inFlight;
             failWaiters = !transient && (current is null || current.IsExpiredAt(now));
         }
 

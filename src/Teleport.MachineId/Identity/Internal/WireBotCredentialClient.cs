@@ -102,6 +102,21 @@ internal sealed class WireBotCredentialClient : IBotCredentialClient
         return new BotJoinResult(result.PrivateKey, ToIssued(result.Certificates));
     }
 
+    public async Task<BotJoinResult> JoinWithIdTokenAsync(string tokenName, string idToken, TimeSpan credentialTtl, bool presentIdentity, CancellationToken cancellationToken)
+    {
+        var result = await _client.JoinWithIdTokenAsync(tokenName, idToken, credentialTtl, presentIdentity && _currentIdentity() is not null, cancellationToken)
+            .ConfigureAwait(false);
+        return new BotJoinResult(result.PrivateKey, ToIssued(result.Certificates));
+    }
+
+    public async Task<BoundKeypairJoinAnswer> JoinWithBoundKeypairAsync(
+        BoundKeypairJoinParameters parameters, TimeSpan credentialTtl, bool presentIdentity, CancellationToken cancellationToken)
+    {
+        var outcome = await _client.JoinWithBoundKeypairAsync(parameters, credentialTtl, presentIdentity && _currentIdentity() is not null, cancellationToken)
+            .ConfigureAwait(false);
+        return new BoundKeypairJoinAnswer(new BotJoinResult(outcome.Join.PrivateKey, ToIssued(outcome.Join.Certificates)), outcome);
+    }
+
     public async Task<IssuedBotCertificates> RenewAsync(
         BotIdentity identity, PublicKeyInfo publicKey, DateTimeOffset expires, Func<CancellationToken, Task> beforeSend, CancellationToken cancellationToken)
     {

@@ -32,6 +32,10 @@ internal sealed class JoinMethodRegistry
     {
         var registry = new JoinMethodRegistry();
         registry.Add(new TokenJoinMethod());
+        registry.Add(new BoundKeypairJoinMethod());
+        registry.Add(IdTokenJoinMethod.GitHub());
+        registry.Add(IdTokenJoinMethod.GitLab());
+        registry.Add(IdTokenJoinMethod.Kubernetes());
         return registry;
     }
 }
