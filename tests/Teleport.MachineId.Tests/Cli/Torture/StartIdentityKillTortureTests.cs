@@ -14,7 +14,10 @@ namespace Teleport.MachineId.Tests.Cli.Torture;
 /// renewal never reached Auth) and genuinely uncertain, and recovered the documented way.
 /// </summary>
 /// <remarks>
-/// Knobs (<see cref="TortureSettings.FromEnvironment"/>): <c>TBOT_DOTNET_TORTURE_KILLS</c>,
+/// By default (CI) a sample: one kill aimed at each measured phase, under two minutes on the CI
+/// machine. The full run is <c>TBOT_DOTNET_TORTURE_KILLS=300 dotnet test tests/Teleport.MachineId.Tests
+/// --filter Category=Torture</c> (benchmarks/README.md, "Torture"). Knobs
+/// (<see cref="TortureSettings.FromEnvironment"/>): <c>TBOT_DOTNET_TORTURE_KILLS</c>,
 /// <c>_LANES</c>, <c>_CLI</c> (e.g. an older build for a "before" figure), <c>_SEED</c>,
 /// <c>_VERIFY_EVERY</c>, <c>_REPORT</c>. The report is printed and, with <c>_REPORT</c>, written as
 /// Markdown (benchmarks/README.md quotes it).
@@ -62,7 +65,7 @@ public sealed class StartIdentityKillTortureTests
 
         Assert.Multiple(() =>
         {
-            Assert.That(report.Kills, Is.GreaterThanOrEqualTo(settings.Kills), "kills");
+            Assert.That(report.Kills, Is.GreaterThanOrEqualTo(planner.Kills), "kills");
             Assert.That(planner.Phases.Where(p => report.TargetedCount(p) == 0), Is.Empty, "every measured phase was aimed at");
             Assert.That(report.Locks, Is.Zero, "locks at the cluster");
             Assert.That(report.GenerationMismatches, Is.Zero, "generation mismatches at the cluster");

@@ -34,8 +34,27 @@ internal static class TortureChecks
     /// <summary>
     /// The destination as a reader sees it through the visible names: nothing yet, or key, key.pub,
     /// key-cert.pub, tlscert and identity all of one key. Returns the problem, or null when consistent.
+    /// A live writer may swap the set (the <c>..data</c> link) while the five files are read one by
+    /// one; such a reading mixes two whole sets, so it is read again (a torn set stays torn).
     /// </summary>
     public static string? DestinationProblem(string destination)
+    {
+        string? DataTarget() => new FileInfo(Path.Combine(destination, "..data")).LinkTarget;
+        string? problem = null;
+        for (var attempt = 0; attempt < 5; attempt++)
+        {
+            var before = DataTarget();
+            problem = ReadProblem(destination);
+            if (problem is null || DataTarget() == before)
+            {
+                return problem;
+            }
+        }
+
+        return problem;
+    }
+
+    private static string? ReadProblem(string destination)
     {
         string[] names = ["key", "key.pub", "key-cert.pub", "tlscert", "identity"];
         var present = names.Where(n => File.Exists(Path.Combine(destination, n))).ToList();

@@ -172,14 +172,14 @@ internal sealed class TortureReport
             }
 
             text.AppendLine();
-            text.AppendLine("| phase | measured (ms after launch, median) | kills aimed at it | kills that landed in it | stranded: avoidable / in transit / reached Auth |");
+            text.AppendLine("| phase | measured (ms after launch, median) | kills aimed at it (runs that ended first) | kills that landed in it | stranded: avoidable / in transit / reached Auth |");
             text.AppendLine("|---|---:|---:|---:|---:|");
             foreach (var phase in RunPhase.All)
             {
                 var spans = Measurements.Where(m => m.Scenario == phase.Scenario).SelectMany(m => m.Phases()).Where(p => p.Phase == phase).ToList();
                 var measured = spans.Count == 0 ? "—" : string.Create(c, $"{Median(spans.Select(s => s.Begin)):0}–{Median(spans.Select(s => s.End)):0}");
                 var (avoidable, inTransit, uncertain) = _strandedByPhase.GetValueOrDefault(phase.Key);
-                text.AppendLine(c, $"| {phase.Key} | {measured} | {_targeted.GetValueOrDefault(phase.Key)} | {_hit.GetValueOrDefault(phase.Key)} | {avoidable} / {inTransit} / {uncertain} |");
+                text.AppendLine(c, $"| {phase.Key} | {measured} | {_targeted.GetValueOrDefault(phase.Key)} ({_missed.GetValueOrDefault(phase.Key)}) | {_hit.GetValueOrDefault(phase.Key)} | {avoidable} / {inTransit} / {uncertain} |");
             }
 
             if (_failures.Count > 0)
