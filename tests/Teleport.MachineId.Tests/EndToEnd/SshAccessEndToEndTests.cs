@@ -150,7 +150,7 @@ public sealed class SshAccessEndToEndTests
     internal static Task<ToolResult> RunCliAsync(params string[] arguments) =>
         SshToolRunner.RunAsync(NodeEnvironment.TbotDotnetPath, arguments, timeout: TimeSpan.FromSeconds(90));
 
-    private static async Task<ToolResult> RunAnsibleAsync(string ansible, string workDirectory, string[] arguments, string sshArgs)
+    internal static async Task<ToolResult> RunAnsibleAsync(string ansible, string workDirectory, string[] arguments, string sshArgs, IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo(ansible)
         {
@@ -170,6 +170,11 @@ public sealed class SshAccessEndToEndTests
         info.Environment["ANSIBLE_REMOTE_TEMP"] = Path.Combine(workDirectory, "remote-tmp");
         info.Environment["ANSIBLE_NOCOLOR"] = "1";
         info.Environment["ANSIBLE_PYTHON_INTERPRETER"] = "auto_silent";
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[name] = value;
+        }
+
         using var process = Process.Start(info)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
