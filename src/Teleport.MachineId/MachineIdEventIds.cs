@@ -188,9 +188,6 @@ public static class MachineIdEventIds
     /// <summary>A node's host certificate was refused (Warning).</summary>
     public const int SshHostCertificateRejected = 4011;
 
-    /// <summary>The SSH proxy command ended with a failure (Error).</summary>
-    public const int SshProxyCommandFailed = 4012;
-
     // 5000–5099: wire (Teleport.MachineId.Wire, internal): discovery, connections, join, calls.
 
     /// <summary>The proxy's <c>/webapi/find</c> answered: cluster, version, TLS routing, suite (Information).</summary>

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Teleport.MachineId.Crypto;
 using Teleport.MachineId.Destinations;
 using Teleport.MachineId.Outputs.Internal;
+using Teleport.MachineId.Scheduling;
 using Teleport.MachineId.Wire.Calls;
 
 namespace Teleport.MachineId.Outputs;
@@ -26,9 +27,6 @@ namespace Teleport.MachineId.Outputs;
 /// </remarks>
 public sealed class IdentityOutputService : IAsyncDisposable
 {
-    private static readonly TimeSpan MinBackoff = TimeSpan.FromSeconds(1);
-    private static readonly TimeSpan MaxBackoff = TimeSpan.FromMinutes(1);
-
     private readonly IOutputBackend _backend;
     private readonly IdentityOutputOptions _options;
     private readonly ILogger _logger;
@@ -37,19 +35,22 @@ public sealed class IdentityOutputService : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly TaskCompletionSource<IdentityOutputResult> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly (string Executable, IReadOnlyList<string> Prefix) _proxyCommand;
-    private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Backoff _backoff;
+    private readonly WaitOrWake _wait;
     private IdentityOutputResult? _current;
     private Exception? _lastError;
     private int _consecutiveFailures;
-    private bool _botChanged;
     private Task? _loop;
     private int _state; // 0 created, 1 started, 2 disposed
 
-    private IdentityOutputService(IOutputBackend backend, IdentityOutputOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider)
+    private IdentityOutputService(IOutputBackend backend, IdentityOutputOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider, Func<double>? random)
     {
         _backend = backend;
         _options = options;
         _time = timeProvider;
+        _backoff = new Backoff(TeleportDefaults.RetryMinBackoff, TeleportDefaults.RetryMaxBackoff, random);
+        Activity = new LoopActivityTracker(timeProvider);
+        _wait = new WaitOrWake(timeProvider, Activity);
         _logger = loggerFactory.CreateLogger("Teleport.MachineId.Outputs.IdentityOutputService");
         Destination = options.Destination ?? new DirectoryDestination(
             new DirectoryDestinationOptions { Path = options.DestinationPath! }, loggerFactory.CreateLogger<DirectoryDestination>(), timeProvider);
@@ -68,6 +69,9 @@ public sealed class IdentityOutputService : IAsyncDisposable
 
     /// <summary>The last failure since the last success, or <see langword="null"/>.</summary>
     public Exception? LastError => Volatile.Read(ref _lastError);
+
+    /// <summary>Tracks the background loop for simulated-time tests.</summary>
+    internal LoopActivityTracker Activity { get; }
 
     /// <summary>
     /// Creates an output fed by the cluster through <paramref name="signer"/> (renewed with its bot).
@@ -140,7 +144,7 @@ public sealed class IdentityOutputService : IAsyncDisposable
             bot.IdentityChanged += OnBotIdentityChanged;
         }
 
-        _loop = Task.Run(() => RunAsync(_stopping.Token), CancellationToken.None);
+        _loop = Activity.Run(() => RunAsync(_stopping.Token));
         return Task.CompletedTask;
     }
 
@@ -180,21 +184,19 @@ public sealed class IdentityOutputService : IAsyncDisposable
         _stopping.Dispose();
     }
 
-    internal static IdentityOutputService CreateCore(IOutputBackend backend, IdentityOutputOptions options, ILoggerFactory? loggerFactory, TimeProvider? timeProvider)
+    /// <summary>Creates an output over any backend; <paramref name="random"/> drives the retry jitter (tests seed it).</summary>
+    internal static IdentityOutputService CreateCore(
+        IOutputBackend backend, IdentityOutputOptions options, ILoggerFactory? loggerFactory, TimeProvider? timeProvider, Func<double>? random = null)
     {
         ArgumentNullException.ThrowIfNull(backend);
         ArgumentNullException.ThrowIfNull(options);
         var copy = options.Clone();
         copy.Validate();
-        return new IdentityOutputService(backend, copy, loggerFactory ?? NullLoggerFactory.Instance, timeProvider ?? TimeProvider.System);
+        return new IdentityOutputService(backend, copy, loggerFactory ?? NullLoggerFactory.Instance, timeProvider ?? TimeProvider.System, random);
     }
 
-    private void OnBotIdentityChanged(object? sender, BotIdentityChangedEventArgs e)
-    {
-        // Runs on the provider's renewal task: only flag and wake the loop.
-        Volatile.Write(ref _botChanged, true);
-        Volatile.Read(ref _wake).TrySetResult();
-    }
+    // Runs on the provider's renewal task: only wake the loop (a wake during a renewal renews again after it).
+    private void OnBotIdentityChanged(object? sender, BotIdentityChangedEventArgs e) => _wait.Wake();
 
     private async Task<IdentityOutputResult> RenewCoreAsync(string reason, CancellationToken cancellationToken)
     {
@@ -248,10 +250,9 @@ public sealed class IdentityOutputService : IAsyncDisposable
         var reason = "start";
         while (!stopping.IsCancellationRequested)
         {
-            TimeSpan delay;
-            Volatile.Write(ref _botChanged, false);
-            var wake = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            Volatile.Write(ref _wake, wake);
+            // This renewal covers every bot change so far; one during it renews again right after.
+            _wait.Clear();
+            DateTimeOffset next;
             try
             {
                 var result = await RenewCoreAsync(reason, stopping).ConfigureAwait(false);
@@ -259,9 +260,8 @@ public sealed class IdentityOutputService : IAsyncDisposable
                 var lifetime = result.Certificates.NotAfter - result.Certificates.NotBefore;
                 var byLifetime = result.Certificates.NotBefore + (lifetime * 2 / 3);
                 var byInterval = result.WrittenAt + _options.RenewalInterval;
-                var next = byLifetime < byInterval ? byLifetime : byInterval;
+                next = byLifetime < byInterval ? byLifetime : byInterval;
                 OutputsLog.Scheduled(_logger, Name, next);
-                delay = next - _time.GetUtcNow();
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
             {
@@ -271,46 +271,13 @@ public sealed class IdentityOutputService : IAsyncDisposable
             {
                 Volatile.Write(ref _lastError, ex);
                 _consecutiveFailures++;
-                delay = Backoff(_consecutiveFailures);
+                var delay = _backoff.Next(_consecutiveFailures);
+                next = _time.GetUtcNow() + delay;
                 OutputsLog.RenewalFailed(_logger, Name, _consecutiveFailures, delay, ex.Message);
             }
 
-            if (Volatile.Read(ref _botChanged))
-            {
-                // The bot changed while renewing: renew again with the new identity.
-                reason = "bot identity changed";
-                continue;
-            }
-
-            reason = await WaitAsync(delay, wake.Task, stopping).ConfigureAwait(false);
+            reason = await _wait.WaitAsync(next, stopping).ConfigureAwait(false) ? "bot identity changed" : "schedule";
         }
-    }
-
-    private async Task<string> WaitAsync(TimeSpan delay, Task wake, CancellationToken stopping)
-    {
-        if (delay <= TimeSpan.Zero)
-        {
-            return "schedule";
-        }
-
-        using var cancelDelay = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-        var timer = Task.Delay(delay, _time, cancelDelay.Token);
-        var first = await Task.WhenAny(timer, wake).ConfigureAwait(false);
-        await cancelDelay.CancelAsync().ConfigureAwait(false);
-        stopping.ThrowIfCancellationRequested();
-        return first == wake ? "bot identity changed" : "schedule";
-    }
-
-    private static TimeSpan Backoff(int failures)
-    {
-        var cap = MinBackoff * Math.Pow(2, Math.Min(failures - 1, 10));
-        if (cap > MaxBackoff)
-        {
-            cap = MaxBackoff;
-        }
-
-        // Half fixed, half random: spreads retries of many outputs without going below half the cap.
-        return (cap / 2) + (cap / 2 * Random.Shared.NextDouble());
     }
 }
 

@@ -36,8 +36,4 @@ internal static partial class OutputsLog
     [LoggerMessage(EventId = MachineIdEventIds.SshNodeConnected, EventName = "SshNodeConnected", Level = LogLevel.Debug,
         Message = "Connected to {Node}:{Port} in cluster {Cluster} through proxy {Proxy}")]
     public static partial void NodeConnected(ILogger logger, string node, int port, string cluster, Wire.HostPort proxy);
-
-    [LoggerMessage(EventId = MachineIdEventIds.SshProxyCommandFailed, EventName = "SshProxyCommandFailed", Level = LogLevel.Error,
-        Message = "ssh-proxy-command to {Target}: {Reason}")]
-    public static partial void ProxyCommandFailed(ILogger logger, string target, string reason);
 }
