@@ -203,6 +203,7 @@ public sealed class IdentityOutputService : IAsyncDisposable
         await _renewLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            using var activity = MachineIdActivities.Source.StartActivity(MachineIdActivities.OutputRenew);
             OutputsLog.Renewing(_logger, Name, reason);
             await Destination.VerifyWritableAsync(cancellationToken).ConfigureAwait(false);
             var cluster = await _backend.GetClusterInfoAsync(cancellationToken).ConfigureAwait(false);
