@@ -26,23 +26,16 @@ namespace Teleport.MachineId.Outputs;
 /// </remarks>
 public sealed class IdentityOutputService : IAsyncDisposable
 {
-    private static readonly TimeSpan MinBackoff = TimeSpan.FromSeconds(1);
-    private static readonly TimeSpan MaxBackoff = TimeSpan.FromMinutes(1);
-
     private readonly IOutputBackend _backend;
     private readonly IdentityOutputOptions _options;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly SemaphoreSlim _renewLock = new(1, 1);
-    private readonly CancellationTokenSource _stopping = new();
     private readonly TaskCompletionSource<IdentityOutputResult> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly (string Executable, IReadOnlyList<string> Prefix) _proxyCommand;
-    private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly OutputRenewalLoop _loop;
     private IdentityOutputResult? _current;
     private Exception? _lastError;
-    private int _consecutiveFailures;
-    private bool _botChanged;
-    private Task? _loop;
     private int _state; // 0 created, 1 started, 2 disposed
 
     private IdentityOutputService(IOutputBackend backend, IdentityOutputOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider)
@@ -55,6 +48,18 @@ public sealed class IdentityOutputService : IAsyncDisposable
             new DirectoryDestinationOptions { Path = options.DestinationPath! }, loggerFactory.CreateLogger<DirectoryDestination>(), timeProvider);
         Name = options.Name ?? Destination.Description;
         _proxyCommand = ProxyCommandLocator.Resolve(options.ProxyCommandPath, [.. options.ProxyCommandArguments]);
+        _loop = new OutputRenewalLoop(
+            "Identity output " + Name,
+            async (reason, ct) =>
+            {
+                var result = await RenewCoreAsync(reason, ct).ConfigureAwait(false);
+                return new RenewalTimes(result.Certificates.NotBefore, result.Certificates.NotAfter, result.WrittenAt);
+            },
+            ex => Volatile.Write(ref _lastError, ex),
+            options.RenewalInterval,
+            backend.Bot,
+            _logger,
+            timeProvider);
     }
 
     /// <summary>The output's name (for logs): the configured name or the destination's description.</summary>
@@ -135,12 +140,7 @@ public sealed class IdentityOutputService : IAsyncDisposable
             throw new InvalidOperationException($"Identity output {Name} was already started.");
         }
 
-        if (_backend.Bot is { } bot)
-        {
-            bot.IdentityChanged += OnBotIdentityChanged;
-        }
-
-        _loop = Task.Run(() => RunAsync(_stopping.Token), CancellationToken.None);
+        _loop.Start();
         return Task.CompletedTask;
     }
 
@@ -160,24 +160,7 @@ public sealed class IdentityOutputService : IAsyncDisposable
             return;
         }
 
-        if (_backend.Bot is { } bot)
-        {
-            bot.IdentityChanged -= OnBotIdentityChanged;
-        }
-
-        await _stopping.CancelAsync().ConfigureAwait(false);
-        if (_loop is not null)
-        {
-            try
-            {
-                await _loop.ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-            }
-        }
-
-        _stopping.Dispose();
+        await _loop.DisposeAsync().ConfigureAwait(false);
     }
 
     internal static IdentityOutputService CreateCore(IOutputBackend backend, IdentityOutputOptions options, ILoggerFactory? loggerFactory, TimeProvider? timeProvider)
@@ -187,13 +170,6 @@ public sealed class IdentityOutputService : IAsyncDisposable
         var copy = options.Clone();
         copy.Validate();
         return new IdentityOutputService(backend, copy, loggerFactory ?? NullLoggerFactory.Instance, timeProvider ?? TimeProvider.System);
-    }
-
-    private void OnBotIdentityChanged(object? sender, BotIdentityChangedEventArgs e)
-    {
-        // Runs on the provider's renewal task: only flag and wake the loop.
-        Volatile.Write(ref _botChanged, true);
-        Volatile.Read(ref _wake).TrySetResult();
     }
 
     private async Task<IdentityOutputResult> RenewCoreAsync(string reason, CancellationToken cancellationToken)
@@ -241,76 +217,6 @@ public sealed class IdentityOutputService : IAsyncDisposable
         {
             _renewLock.Release();
         }
-    }
-
-    private async Task RunAsync(CancellationToken stopping)
-    {
-        var reason = "start";
-        while (!stopping.IsCancellationRequested)
-        {
-            TimeSpan delay;
-            Volatile.Write(ref _botChanged, false);
-            var wake = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            Volatile.Write(ref _wake, wake);
-            try
-            {
-                var result = await RenewCoreAsync(reason, stopping).ConfigureAwait(false);
-                _consecutiveFailures = 0;
-                var lifetime = result.Certificates.NotAfter - result.Certificates.NotBefore;
-                var byLifetime = result.Certificates.NotBefore + (lifetime * 2 / 3);
-                var byInterval = result.WrittenAt + _options.RenewalInterval;
-                var next = byLifetime < byInterval ? byLifetime : byInterval;
-                OutputsLog.Scheduled(_logger, Name, next);
-                delay = next - _time.GetUtcNow();
-            }
-            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception ex)
-            {
-                Volatile.Write(ref _lastError, ex);
-                _consecutiveFailures++;
-                delay = Backoff(_consecutiveFailures);
-                OutputsLog.RenewalFailed(_logger, Name, _consecutiveFailures, delay, ex.Message);
-            }
-
-            if (Volatile.Read(ref _botChanged))
-            {
-                // The bot changed while renewing: renew again with the new identity.
-                reason = "bot identity changed";
-                continue;
-            }
-
-            reason = await WaitAsync(delay, wake.Task, stopping).ConfigureAwait(false);
-        }
-    }
-
-    private async Task<string> WaitAsync(TimeSpan delay, Task wake, CancellationToken stopping)
-    {
-        if (delay <= TimeSpan.Zero)
-        {
-            return "schedule";
-        }
-
-        using var cancelDelay = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-        var timer = Task.Delay(delay, _time, cancelDelay.Token);
-        var first = await Task.WhenAny(timer, wake).ConfigureAwait(false);
-        await cancelDelay.CancelAsync().ConfigureAwait(false);
-        stopping.ThrowIfCancellationRequested();
-        return first == wake ? "bot identity changed" : "schedule";
-    }
-
-    private static TimeSpan Backoff(int failures)
-    {
-        var cap = MinBackoff * Math.Pow(2, Math.Min(failures - 1, 10));
-        if (cap > MaxBackoff)
-        {
-            cap = MaxBackoff;
-        }
-
-        // Half fixed, half random: spreads retries of many outputs without going below half the cap.
-        return (cap / 2) + (cap / 2 * Random.Shared.NextDouble());
     }
 }
 

@@ -14,7 +14,7 @@ internal static partial class OutputsLog
     public static partial void Written(ILogger logger, string output, int count, string destination, string user, IEnumerable<string> roles, IEnumerable<string> logins, DateTimeOffset notAfter);
 
     [LoggerMessage(EventId = MachineIdEventIds.OutputRenewalFailed, EventName = "OutputRenewalFailed", Level = LogLevel.Warning,
-        Message = "Identity output {Output}: renewal failed ({Failures} in a row), retrying in {Delay}: {Reason}")]
+        Message = "{Output}: renewal failed ({Failures} in a row), retrying in {Delay}: {Reason}")]
     public static partial void RenewalFailed(ILogger logger, string output, int failures, TimeSpan delay, string reason);
 
     [LoggerMessage(EventId = MachineIdEventIds.OutputRolesResolved, EventName = "OutputRolesResolved", Level = LogLevel.Debug,
@@ -26,7 +26,7 @@ internal static partial class OutputsLog
     public static partial void SuiteFallback(ILogger logger, string reason);
 
     [LoggerMessage(EventId = MachineIdEventIds.OutputRenewalScheduled, EventName = "OutputRenewalScheduled", Level = LogLevel.Debug,
-        Message = "Identity output {Output}: next renewal at {Next:o}")]
+        Message = "{Output}: next renewal at {Next:o}")]
     public static partial void Scheduled(ILogger logger, string output, DateTimeOffset next);
 
     [LoggerMessage(EventId = MachineIdEventIds.OutputTtlShortened, EventName = "OutputTtlShortened", Level = LogLevel.Information,
