@@ -30,13 +30,8 @@ public sealed class IdentityOutputService : IAsyncDisposable
     private readonly IdentityOutputOptions _options;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
-    private readonly SemaphoreSlim _renewLock = new(1, 1);
-    private readonly TaskCompletionSource<IdentityOutputResult> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly (string Executable, IReadOnlyList<string> Prefix) _proxyCommand;
-    private readonly OutputRenewalLoop _loop;
-    private IdentityOutputResult? _current;
-    private Exception? _lastError;
-    private int _state; // 0 created, 1 started, 2 disposed
+    private readonly OutputServiceRunner<IdentityOutputResult> _runner;
 
     private IdentityOutputService(IOutputBackend backend, IdentityOutputOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider)
     {
@@ -48,14 +43,10 @@ public sealed class IdentityOutputService : IAsyncDisposable
             new DirectoryDestinationOptions { Path = options.DestinationPath! }, loggerFactory.CreateLogger<DirectoryDestination>(), timeProvider);
         Name = options.Name ?? Destination.Description;
         _proxyCommand = ProxyCommandLocator.Resolve(options.ProxyCommandPath, [.. options.ProxyCommandArguments]);
-        _loop = new OutputRenewalLoop(
+        _runner = new OutputServiceRunner<IdentityOutputResult>(
             "Identity output " + Name,
-            async (reason, ct) =>
-            {
-                var result = await RenewCoreAsync(reason, ct).ConfigureAwait(false);
-                return new RenewalTimes(result.Certificates.NotBefore, result.Certificates.NotAfter, result.WrittenAt);
-            },
-            ex => Volatile.Write(ref _lastError, ex),
+            RenewCoreAsync,
+            result => new RenewalTimes(result.Certificates.NotBefore, result.Certificates.NotAfter, result.WrittenAt),
             options.RenewalInterval,
             backend.Bot,
             _logger,
@@ -69,10 +60,10 @@ public sealed class IdentityOutputService : IAsyncDisposable
     public IDestinationWriter Destination { get; }
 
     /// <summary>The last set written, or <see langword="null"/> before the first.</summary>
-    public IdentityOutputResult? Current => Volatile.Read(ref _current);
+    public IdentityOutputResult? Current => _runner.Current;
 
     /// <summary>The last failure since the last success, or <see langword="null"/>.</summary>
-    public Exception? LastError => Volatile.Read(ref _lastError);
+    public Exception? LastError => _runner.LastError;
 
     /// <summary>
     /// Creates an output fed by the cluster through <paramref name="signer"/> (renewed with its bot).
@@ -108,19 +99,8 @@ public sealed class IdentityOutputService : IAsyncDisposable
     /// <exception cref="TeleportException">The credentials could not be issued (see the subtype).</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     /// <exception cref="ObjectDisposedException">The service was disposed.</exception>
-    public async Task<IdentityOutputResult> RenewNowAsync(CancellationToken cancellationToken = default)
-    {
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _state) == 2, this);
-        try
-        {
-            return await RenewCoreAsync("requested", cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            Volatile.Write(ref _lastError, ex);
-            throw;
-        }
-    }
+    public Task<IdentityOutputResult> RenewNowAsync(CancellationToken cancellationToken = default) =>
+        _runner.RenewNowAsync(this, cancellationToken);
 
     /// <summary>
     /// Starts renewing in the background: the first renewal runs at once, later ones on the
@@ -133,14 +113,7 @@ public sealed class IdentityOutputService : IAsyncDisposable
     public Task StartAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var previous = Interlocked.CompareExchange(ref _state, 1, 0);
-        ObjectDisposedException.ThrowIf(previous == 2, this);
-        if (previous == 1)
-        {
-            throw new InvalidOperationException($"Identity output {Name} was already started.");
-        }
-
-        _loop.Start();
+        _runner.Start(this);
         return Task.CompletedTask;
     }
 
@@ -149,19 +122,11 @@ public sealed class IdentityOutputService : IAsyncDisposable
     /// <returns>The first set written.</returns>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public Task<IdentityOutputResult> WaitUntilReadyAsync(CancellationToken cancellationToken = default) =>
-        _ready.Task.WaitAsync(cancellationToken);
+        _runner.WaitUntilReadyAsync(cancellationToken);
 
     /// <summary>Stops renewing (the files stay in place).</summary>
     /// <returns>A task that completes when the background loop ended.</returns>
-    public async ValueTask DisposeAsync()
-    {
-        if (Interlocked.Exchange(ref _state, 2) == 2)
-        {
-            return;
-        }
-
-        await _loop.DisposeAsync().ConfigureAwait(false);
-    }
+    public ValueTask DisposeAsync() => _runner.DisposeAsync();
 
     internal static IdentityOutputService CreateCore(IOutputBackend backend, IdentityOutputOptions options, ILoggerFactory? loggerFactory, TimeProvider? timeProvider)
     {
@@ -174,49 +139,38 @@ public sealed class IdentityOutputService : IAsyncDisposable
 
     private async Task<IdentityOutputResult> RenewCoreAsync(string reason, CancellationToken cancellationToken)
     {
-        await _renewLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        OutputsLog.Renewing(_logger, Name, reason);
+        await Destination.VerifyWritableAsync(cancellationToken).ConfigureAwait(false);
+        var cluster = await _backend.GetClusterInfoAsync(cancellationToken).ConfigureAwait(false);
+        using var key = PrivateKey.Generate(cluster.Suite, KeyPurpose.BotImpersonatedIdentity);
+        var certificates = await _backend.Signer.SignAsync(new SshCertificateSigningRequest
         {
-            OutputsLog.Renewing(_logger, Name, reason);
-            await Destination.VerifyWritableAsync(cancellationToken).ConfigureAwait(false);
-            var cluster = await _backend.GetClusterInfoAsync(cancellationToken).ConfigureAwait(false);
-            using var key = PrivateKey.Generate(cluster.Suite, KeyPurpose.BotImpersonatedIdentity);
-            var certificates = await _backend.Signer.SignAsync(new SshCertificateSigningRequest
-            {
-                PublicKey = key.PublicKey,
-                Roles = [.. _options.Roles],
-                Ttl = _options.CredentialTtl,
-                Cluster = _options.Cluster,
-                AllowReissue = _options.AllowReissue,
-            }, cancellationToken).ConfigureAwait(false);
-            var material = new OutputClusterMaterial(
-                cluster,
-                await _backend.GetCertificateAuthoritiesAsync(CertAuthorityTypes.Host, cancellationToken).ConfigureAwait(false),
-                await _backend.GetCertificateAuthoritiesAsync(CertAuthorityTypes.User, cancellationToken).ConfigureAwait(false),
-                await _backend.GetCertificateAuthoritiesAsync(CertAuthorityTypes.Database, cancellationToken).ConfigureAwait(false));
-            var directory = (Destination as DirectoryDestination)?.Path;
-            var artifacts = IdentityOutputWriter.Build(key, certificates, material, _options.WriteSshConfig, directory,
-                (dir, info) => ProxyCommandLocator.Create(_proxyCommand.Executable, _proxyCommand.Prefix, dir, info));
-            await Destination.WriteAsync(artifacts, cancellationToken).ConfigureAwait(false);
+            PublicKey = key.PublicKey,
+            Roles = [.. _options.Roles],
+            Ttl = _options.CredentialTtl,
+            Cluster = _options.Cluster,
+            AllowReissue = _options.AllowReissue,
+        }, cancellationToken).ConfigureAwait(false);
+        var material = new OutputClusterMaterial(
+            cluster,
+            await _backend.GetCertificateAuthoritiesAsync(CertAuthorityTypes.Host, cancellationToken).ConfigureAwait(false),
+            await _backend.GetCertificateAuthoritiesAsync(CertAuthorityTypes.User, cancellationToken).ConfigureAwait(false),
+            await _backend.GetCertificateAuthoritiesAsync(CertAuthorityTypes.Database, cancellationToken).ConfigureAwait(false));
+        var directory = (Destination as DirectoryDestination)?.Path;
+        var artifacts = IdentityOutputWriter.Build(key, certificates, material, _options.WriteSshConfig, directory,
+            (dir, info) => ProxyCommandLocator.Create(_proxyCommand.Executable, _proxyCommand.Prefix, dir, info));
+        await Destination.WriteAsync(artifacts, cancellationToken).ConfigureAwait(false);
 
-            var now = _time.GetUtcNow();
-            var result = new IdentityOutputResult(certificates, now, [.. artifacts.Keys], Destination.Description);
-            Volatile.Write(ref _current, result);
-            Volatile.Write(ref _lastError, null);
-            OutputsLog.Written(_logger, Name, artifacts.Count, Destination.Description, certificates.TlsIdentity.Username,
-                certificates.TlsIdentity.Roles, certificates.SshCertificate.Principals, certificates.NotAfter);
-            if (certificates.NotAfter < now + _options.CredentialTtl - TimeSpan.FromMinutes(1))
-            {
-                OutputsLog.TtlShortened(_logger, Name, _options.CredentialTtl, certificates.NotAfter);
-            }
-
-            _ready.TrySetResult(result);
-            return result;
-        }
-        finally
+        var now = _time.GetUtcNow();
+        var result = new IdentityOutputResult(certificates, now, [.. artifacts.Keys], Destination.Description);
+        OutputsLog.Written(_logger, Name, artifacts.Count, Destination.Description, certificates.TlsIdentity.Username,
+            certificates.TlsIdentity.Roles, certificates.SshCertificate.Principals, certificates.NotAfter);
+        if (certificates.NotAfter < now + _options.CredentialTtl - TimeSpan.FromMinutes(1))
         {
-            _renewLock.Release();
+            OutputsLog.TtlShortened(_logger, Name, _options.CredentialTtl, certificates.NotAfter);
         }
+
+        return result;
     }
 }
 

@@ -29,4 +29,10 @@ public enum KeyPurpose
 
     /// <summary>The TLS key of the database certificate authority; RSA in every suite.</summary>
     DatabaseCaTls = 8,
+
+    /// <summary>
+    /// An SSH host key certified by the host CA (tbot's <c>ssh_host</c> output; Teleport's <c>HostSSH</c>):
+    /// like user SSH keys, Ed25519 except in fips-v1 (ECDSA P-256) and RSA in legacy.
+    /// </summary>
+    HostSsh = 9,
 }

@@ -44,4 +44,32 @@ internal static partial class OutputsLog
     [LoggerMessage(EventId = MachineIdEventIds.SshProxyCommandFailed, EventName = "SshProxyCommandFailed", Level = LogLevel.Error,
         Message = "ssh-proxy-command to {Target}: {Reason}")]
     public static partial void ProxyCommandFailed(ILogger logger, string target, string reason);
+
+    [LoggerMessage(EventId = MachineIdEventIds.MultiplexerListening, EventName = "MultiplexerListening", Level = LogLevel.Information,
+        Message = "{Output}: listening on {Socket} (agent {AgentSocket})")]
+    public static partial void MultiplexerListening(ILogger logger, string output, string socket, string agentSocket);
+
+    [LoggerMessage(EventId = MachineIdEventIds.MultiplexerRequest, EventName = "MultiplexerRequest", Level = LogLevel.Debug,
+        Message = "{Output}: connecting to {Node}:{Port} in cluster {Cluster}")]
+    public static partial void MultiplexerRequest(ILogger logger, string output, string node, int port, string cluster);
+
+    [LoggerMessage(EventId = MachineIdEventIds.MultiplexerConnectionFailed, EventName = "MultiplexerConnectionFailed", Level = LogLevel.Warning,
+        Message = "{Output}: connection failed: {Reason}")]
+    public static partial void MultiplexerConnectionFailed(ILogger logger, string output, string reason);
+
+    [LoggerMessage(EventId = MachineIdEventIds.MultiplexerConnectionClosed, EventName = "MultiplexerConnectionClosed", Level = LogLevel.Debug,
+        Message = "{Output}: connection to {Node}:{Port} closed after {Duration}")]
+    public static partial void MultiplexerConnectionClosed(ILogger logger, string output, string node, int port, TimeSpan duration);
+
+    [LoggerMessage(EventId = MachineIdEventIds.MultiplexerRenewed, EventName = "MultiplexerRenewed", Level = LogLevel.Information,
+        Message = "{Output}: in-memory credentials for {User} roles [{Roles}] logins [{Logins}], valid until {NotAfter:o}")]
+    public static partial void MultiplexerRenewed(ILogger logger, string output, string user, IEnumerable<string> roles, IEnumerable<string> logins, DateTimeOffset notAfter);
+
+    [LoggerMessage(EventId = MachineIdEventIds.MultiplexerAgentFailed, EventName = "MultiplexerAgentFailed", Level = LogLevel.Debug,
+        Message = "{Output}: agent connection ended: {Reason}")]
+    public static partial void MultiplexerAgentFailed(ILogger logger, string output, string reason);
+
+    [LoggerMessage(EventId = MachineIdEventIds.SshHostOutputWritten, EventName = "SshHostOutputWritten", Level = LogLevel.Information,
+        Message = "{Output}: wrote a host certificate for [{Principals}] to {Destination}, valid until {NotAfter:o}")]
+    public static partial void SshHostOutputWritten(ILogger logger, string output, IEnumerable<string> principals, string destination, DateTimeOffset notAfter);
 }

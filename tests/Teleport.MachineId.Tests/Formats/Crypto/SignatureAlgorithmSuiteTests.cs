@@ -63,6 +63,7 @@ public sealed class SignatureAlgorithmSuiteTests
     [TestCase("legacy", KeyPurpose.UserCaTls, KeyAlgorithm.Rsa2048)]
     [TestCase("legacy", KeyPurpose.HostCaTls, KeyAlgorithm.Rsa2048)]
     [TestCase("legacy", KeyPurpose.DatabaseCaTls, KeyAlgorithm.Rsa2048)]
+    [TestCase("legacy", KeyPurpose.HostSsh, KeyAlgorithm.Rsa2048)]
     [TestCase("balanced-v1", KeyPurpose.BotIdentity, KeyAlgorithm.EcdsaP256)]
     [TestCase("balanced-v1", KeyPurpose.BotImpersonatedIdentity, KeyAlgorithm.EcdsaP256)]
     [TestCase("balanced-v1", KeyPurpose.DatabaseClient, KeyAlgorithm.Rsa2048)]
@@ -71,6 +72,7 @@ public sealed class SignatureAlgorithmSuiteTests
     [TestCase("balanced-v1", KeyPurpose.UserCaTls, KeyAlgorithm.EcdsaP256)]
     [TestCase("balanced-v1", KeyPurpose.HostCaTls, KeyAlgorithm.EcdsaP256)]
     [TestCase("balanced-v1", KeyPurpose.DatabaseCaTls, KeyAlgorithm.Rsa2048)]
+    [TestCase("balanced-v1", KeyPurpose.HostSsh, KeyAlgorithm.Ed25519)]
     [TestCase("fips-v1", KeyPurpose.BotIdentity, KeyAlgorithm.EcdsaP256)]
     [TestCase("fips-v1", KeyPurpose.BotImpersonatedIdentity, KeyAlgorithm.EcdsaP256)]
     [TestCase("fips-v1", KeyPurpose.DatabaseClient, KeyAlgorithm.Rsa2048)]
@@ -79,6 +81,7 @@ public sealed class SignatureAlgorithmSuiteTests
     [TestCase("fips-v1", KeyPurpose.UserCaTls, KeyAlgorithm.EcdsaP256)]
     [TestCase("fips-v1", KeyPurpose.HostCaTls, KeyAlgorithm.EcdsaP256)]
     [TestCase("fips-v1", KeyPurpose.DatabaseCaTls, KeyAlgorithm.Rsa2048)]
+    [TestCase("fips-v1", KeyPurpose.HostSsh, KeyAlgorithm.EcdsaP256)]
     [TestCase("hsm-v1", KeyPurpose.BotIdentity, KeyAlgorithm.EcdsaP256)]
     [TestCase("hsm-v1", KeyPurpose.BotImpersonatedIdentity, KeyAlgorithm.EcdsaP256)]
     [TestCase("hsm-v1", KeyPurpose.DatabaseClient, KeyAlgorithm.Rsa2048)]
@@ -87,6 +90,7 @@ public sealed class SignatureAlgorithmSuiteTests
     [TestCase("hsm-v1", KeyPurpose.UserCaTls, KeyAlgorithm.EcdsaP256)]
     [TestCase("hsm-v1", KeyPurpose.HostCaTls, KeyAlgorithm.EcdsaP256)]
     [TestCase("hsm-v1", KeyPurpose.DatabaseCaTls, KeyAlgorithm.Rsa2048)]
+    [TestCase("hsm-v1", KeyPurpose.HostSsh, KeyAlgorithm.Ed25519)]
     public void Suite_table_gives_the_key_algorithm_per_purpose(string suite, KeyPurpose purpose, KeyAlgorithm expected)
     {
         Assert.That(SignatureAlgorithmSuite.Parse(suite).GetKeyAlgorithm(purpose), Is.EqualTo(expected));
