@@ -1,9 +1,11 @@
 using Microsoft.Extensions.Logging;
 using Teleport.MachineId.Outputs;
+using Teleport.MachineId.Outputs.Internal;
+using Teleport.MachineId.Outputs.SshMultiplexer;
 
 namespace Teleport.MachineId.Cli;
 
-/// <summary>Runs a <see cref="BotRunPlan"/>: the bot identity provider, one signer, and the identity outputs.</summary>
+/// <summary>Runs a <see cref="BotRunPlan"/>: the bot identity provider, one signer, and the services (identity and ssh_host outputs, ssh-multiplexers).</summary>
 internal static class BotRunner
 {
     /// <summary>Attempts of a one-shot join or renewal when the cluster cannot be reached.</summary>
@@ -33,6 +35,22 @@ internal static class BotRunner
                     await using (output.ConfigureAwait(false))
                     {
                         results.Add(await output.RenewNowAsync(cancellationToken).ConfigureAwait(false));
+                    }
+                }
+
+                foreach (var service in CreateServices(plan with { Outputs = [] }, signer, loggerFactory, timeProvider))
+                {
+                    await using (service.ConfigureAwait(false))
+                    {
+                        if (service.SupportsOneshot)
+                        {
+                            await service.RenewOnceAsync(cancellationToken).ConfigureAwait(false);
+                        }
+                        else
+                        {
+                            // tbot: long-running services (the ssh-multiplexer) do not take part in one-shot runs.
+                            CliLog.OneshotSkipped(logger, service.Name);
+                        }
                     }
                 }
             }
@@ -67,11 +85,13 @@ internal static class BotRunner
             await using (signer.ConfigureAwait(false))
             {
                 var outputs = plan.Outputs.Select(o => IdentityOutputService.Create(signer, o, loggerFactory, timeProvider)).ToList();
+                var services = CreateServices(plan with { Outputs = [] }, signer, loggerFactory, timeProvider).ToList();
+                var all = outputs.Cast<IOutputService>().Concat(services).ToList();
                 try
                 {
-                    foreach (var output in outputs)
+                    foreach (var service in all)
                     {
-                        await output.StartAsync(cancellationToken).ConfigureAwait(false);
+                        await service.StartAsync(cancellationToken).ConfigureAwait(false);
                     }
 
                     var results = new List<IdentityOutputResult>();
@@ -80,7 +100,12 @@ internal static class BotRunner
                         results.Add(await output.WaitUntilReadyAsync(cancellationToken).ConfigureAwait(false));
                     }
 
-                    CliLog.Running(logger, results.Count);
+                    foreach (var service in services)
+                    {
+                        await service.WaitUntilReadyAsync(cancellationToken).ConfigureAwait(false);
+                    }
+
+                    CliLog.Running(logger, all.Count);
                     try
                     {
                         await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
@@ -94,12 +119,31 @@ internal static class BotRunner
                 }
                 finally
                 {
-                    foreach (var output in outputs)
+                    foreach (var service in all)
                     {
-                        await output.DisposeAsync().ConfigureAwait(false);
+                        await service.DisposeAsync().ConfigureAwait(false);
                     }
                 }
             }
+        }
+    }
+
+    /// <summary>The plan's services in order: identity outputs, ssh_host outputs, multiplexers.</summary>
+    private static IEnumerable<IOutputService> CreateServices(BotRunPlan plan, TeleportSshCertificateSigner signer, ILoggerFactory loggerFactory, TimeProvider timeProvider)
+    {
+        foreach (var options in plan.Outputs)
+        {
+            yield return IdentityOutputService.Create(signer, options, loggerFactory, timeProvider);
+        }
+
+        foreach (var options in plan.SshHostOutputs)
+        {
+            yield return SshHostOutputService.Create(signer, options, loggerFactory, timeProvider);
+        }
+
+        foreach (var options in plan.Multiplexers)
+        {
+            yield return SshMultiplexerService.Create(signer, options, loggerFactory, timeProvider);
         }
     }
 

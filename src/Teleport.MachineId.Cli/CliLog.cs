@@ -8,10 +8,10 @@ internal static partial class CliLog
     [LoggerMessage(EventId = 4050, EventName = "CliBotReady", Level = LogLevel.Information, Message = "Bot identity ready: {Identity}")]
     public static partial void BotReady(ILogger logger, BotIdentity identity);
 
-    [LoggerMessage(EventId = 4051, EventName = "CliOneshotDone", Level = LogLevel.Information, Message = "One-shot run complete: {Count} output(s) written")]
+    [LoggerMessage(EventId = 4051, EventName = "CliOneshotDone", Level = LogLevel.Information, Message = "One-shot run complete: {Count} identity output(s) written")]
     public static partial void OneshotDone(ILogger logger, int count);
 
-    [LoggerMessage(EventId = 4052, EventName = "CliRunning", Level = LogLevel.Information, Message = "All {Count} output(s) written; renewing until stopped")]
+    [LoggerMessage(EventId = 4052, EventName = "CliRunning", Level = LogLevel.Information, Message = "All {Count} service(s) ready; renewing until stopped")]
     public static partial void Running(ILogger logger, int count);
 
     [LoggerMessage(EventId = 4053, EventName = "CliStopping", Level = LogLevel.Information, Message = "Stopping")]
@@ -28,4 +28,7 @@ internal static partial class CliLog
 
     [LoggerMessage(EventId = 4056, EventName = "CliEmulatorStarted", Level = LogLevel.Information, Message = "Emulator for cluster {Cluster} serving on proxy {Proxy}")]
     public static partial void EmulatorStarted(ILogger logger, string cluster, string proxy);
+
+    [LoggerMessage(EventId = 4058, EventName = "CliOneshotSkipped", Level = LogLevel.Warning, Message = "{Service} does not run in one-shot mode (it is a long-running service); skipped")]
+    public static partial void OneshotSkipped(ILogger logger, string service);
 }

@@ -24,7 +24,7 @@ namespace Teleport.MachineId.Outputs;
 /// <c>await using var output = IdentityOutputService.Create(signer, options); await output.StartAsync();</c>
 /// or, for a one-shot tool, <c>await output.RenewNowAsync()</c>. Thread-safe.</para>
 /// </remarks>
-public sealed class IdentityOutputService : IAsyncDisposable
+public sealed class IdentityOutputService : IAsyncDisposable, IOutputService
 {
     private readonly IOutputBackend _backend;
     private readonly IdentityOutputOptions _options;
@@ -136,6 +136,12 @@ public sealed class IdentityOutputService : IAsyncDisposable
         copy.Validate();
         return new IdentityOutputService(backend, copy, loggerFactory ?? NullLoggerFactory.Instance, timeProvider ?? TimeProvider.System);
     }
+
+    bool IOutputService.SupportsOneshot => true;
+
+    Task IOutputService.WaitUntilReadyAsync(CancellationToken cancellationToken) => WaitUntilReadyAsync(cancellationToken);
+
+    Task IOutputService.RenewOnceAsync(CancellationToken cancellationToken) => RenewNowAsync(cancellationToken);
 
     private async Task<IdentityOutputResult> RenewCoreAsync(string reason, CancellationToken cancellationToken)
     {

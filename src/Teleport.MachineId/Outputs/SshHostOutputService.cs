@@ -26,7 +26,7 @@ namespace Teleport.MachineId.Outputs;
 /// roles need a rule allowing <c>create</c> on <c>host_cert</c>. The three files are replaced as one set.
 /// Renewed at start, on schedule and when the bot identity changes. Thread-safe.</para>
 /// </remarks>
-public sealed class SshHostOutputService : IAsyncDisposable
+public sealed class SshHostOutputService : IAsyncDisposable, IOutputService
 {
     /// <summary>The host private key file (tbot's <c>ssh_host</c>).</summary>
     public const string HostKeyFileName = "ssh_host";
@@ -167,6 +167,12 @@ public sealed class SshHostOutputService : IAsyncDisposable
 
         return sb.ToString();
     }
+
+    bool IOutputService.SupportsOneshot => true;
+
+    Task IOutputService.WaitUntilReadyAsync(CancellationToken cancellationToken) => WaitUntilReadyAsync(cancellationToken);
+
+    Task IOutputService.RenewOnceAsync(CancellationToken cancellationToken) => RenewNowAsync(cancellationToken);
 
     private async Task<SshHostOutputResult> RenewCoreAsync(string reason, CancellationToken cancellationToken)
     {

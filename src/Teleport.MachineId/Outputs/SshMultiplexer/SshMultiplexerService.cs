@@ -31,7 +31,7 @@ namespace Teleport.MachineId.Outputs.SshMultiplexer;
 /// the service, closes open connections and removes the sockets. Linux only (descriptor passing).
 /// Thread-safe.</para>
 /// </remarks>
-public sealed class SshMultiplexerService : IAsyncDisposable, IMultiplexerUpstream
+public sealed class SshMultiplexerService : IAsyncDisposable, IMultiplexerUpstream, IOutputService
 {
     private const int ListenBacklog = 512;
     private const string ProxyCommandVerb = "ssh-multiplexer-proxy-command";
@@ -211,6 +211,12 @@ public sealed class SshMultiplexerService : IAsyncDisposable, IMultiplexerUpstre
 
     Task<DialedNode> IMultiplexerUpstream.DialAsync(string hostPort, string cluster, CancellationToken cancellationToken) =>
         _dialer.DialAsync(hostPort, cluster, cancellationToken);
+
+    bool IOutputService.SupportsOneshot => false;
+
+    Task IOutputService.WaitUntilReadyAsync(CancellationToken cancellationToken) => WaitUntilReadyAsync(cancellationToken);
+
+    Task IOutputService.RenewOnceAsync(CancellationToken cancellationToken) => RenewNowAsync(cancellationToken);
 
     private async Task<SignedCertificates> RenewCoreAsync(string reason, CancellationToken cancellationToken)
     {
