@@ -1,6 +1,8 @@
 using BenchmarkDotNet.Attributes;
 using Teleport.MachineId.Crypto;
 using Teleport.MachineId.Identity.Internal;
+using Teleport.MachineId.Identity.Joining;
+using Teleport.MachineId.Identity.Storage;
 using Teleport.MachineId.Testing;
 
 namespace Teleport.MachineId.Benchmarks;

@@ -308,14 +308,14 @@ public class SshNetAccessBenchmarks
 {
     private const int BulkBytes = 64 * 1024 * 1024;
     private readonly SshAccessBenchmarks _environment = new() { ProxyCommand = "jit" };
-    private Outputs.Ssh.TeleportSshClientFactory _factory = null!;
+    private SshNet.TeleportSshClientFactory _factory = null!;
     private Renci.SshNet.PrivateKeyFile _key = null!;
 
     [GlobalSetup]
     public async Task SetUpAsync()
     {
         await _environment.SetUpAsync();
-        _factory = await Outputs.Ssh.TeleportSshClientFactory.FromDirectoryAsync(_environment.OutputDirectory, _environment.ProxyAddress);
+        _factory = await SshNet.TeleportSshClientFactory.FromDirectoryAsync(_environment.OutputDirectory, _environment.ProxyAddress);
         using var key = PrivateKey.ImportPem(await File.ReadAllTextAsync(Path.Combine(_environment.OutputDirectory, "key")));
         using var keyStream = new MemoryStream(Encoding.UTF8.GetBytes(key.ExportOpenSshPem()));
         using var certificate = File.OpenRead(Path.Combine(_environment.OutputDirectory, "key-cert.pub"));

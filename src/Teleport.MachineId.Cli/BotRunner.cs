@@ -17,7 +17,22 @@ internal static class BotRunner
     /// <paramref name="cancellationToken"/> fires.
     /// </summary>
     /// <returns>The results of the first write of each output (none when stopped before they were written).</returns>
+    /// <exception cref="CliException">A setting is unusable or the cluster refused what it names; the message names the flag or key.</exception>
     public static async Task<IReadOnlyList<IdentityOutputResult>> RunAsync(
+        BotRunPlan plan, ILoggerFactory loggerFactory, TimeProvider timeProvider, CancellationToken cancellationToken)
+    {
+        try
+        {
+            plan.CheckLocalInputs();
+            return await RunCheckedAsync(plan, loggerFactory, timeProvider, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!ReferenceEquals(CliErrors.ForRun(ex, plan), ex))
+        {
+            throw CliErrors.ForRun(ex, plan);
+        }
+    }
+
+    private static async Task<IReadOnlyList<IdentityOutputResult>> RunCheckedAsync(
         BotRunPlan plan, ILoggerFactory loggerFactory, TimeProvider timeProvider, CancellationToken cancellationToken)
     {
         var logger = loggerFactory.CreateLogger("tbot-dotnet");
@@ -29,12 +44,12 @@ internal static class BotRunner
             var signer = new TeleportSshCertificateSigner(new FixedBotIdentity(identity, timeProvider), plan.Bot, loggerFactory, timeProvider);
             await using (signer.ConfigureAwait(false))
             {
-                foreach (var options in plan.Outputs)
+                for (var i = 0; i < plan.Outputs.Count; i++)
                 {
-                    var output = IdentityOutputService.Create(signer, options, loggerFactory, timeProvider);
+                    var output = IdentityOutputService.Create(signer, plan.Outputs[i], loggerFactory, timeProvider);
                     await using (output.ConfigureAwait(false))
                     {
-                        results.Add(await output.RenewNowAsync(cancellationToken).ConfigureAwait(false));
+                        results.Add(await RefusalNamesRoles(output.RenewNowAsync(cancellationToken), plan, i).ConfigureAwait(false));
                     }
                 }
 
@@ -78,8 +93,24 @@ internal static class BotRunner
         var provider = BotIdentityProvider.Create(plan.Bot, loggerFactory, timeProvider);
         await using (provider.ConfigureAwait(false))
         {
+            BotIdentity? loaded = null;
+            void OnLoaded(object? sender, BotIdentityChangedEventArgs change)
+            {
+                if (change.Reason == BotIdentityChangeReason.LoadedFromStorage)
+                {
+                    loaded = change.Identity;
+                }
+            }
+
+            provider.IdentityChanged += OnLoaded;
             await provider.StartAsync(cancellationToken).ConfigureAwait(false);
             var ready = await provider.WaitUntilReadyAsync(cancellationToken).ConfigureAwait(false);
+            provider.IdentityChanged -= OnLoaded;
+            if (ReferenceEquals(ready, loaded))
+            {
+                ready = await AwaitStartupRenewalAsync(provider, ready, logger, cancellationToken).ConfigureAwait(false);
+            }
+
             CliLog.BotReady(logger, ready);
             var signer = new TeleportSshCertificateSigner(provider, plan.Bot, loggerFactory, timeProvider);
             await using (signer.ConfigureAwait(false))
@@ -95,9 +126,9 @@ internal static class BotRunner
                     }
 
                     var results = new List<IdentityOutputResult>();
-                    foreach (var output in outputs)
+                    for (var i = 0; i < outputs.Count; i++)
                     {
-                        results.Add(await output.WaitUntilReadyAsync(cancellationToken).ConfigureAwait(false));
+                        results.Add(await RefusalNamesRoles(outputs[i].WaitUntilReadyAsync(cancellationToken), plan, i).ConfigureAwait(false));
                     }
 
                     foreach (var service in services)
@@ -144,6 +175,47 @@ internal static class BotRunner
         foreach (var options in plan.Multiplexers)
         {
             yield return SshMultiplexerService.Create(signer, options, loggerFactory, timeProvider);
+        }
+    }
+
+    /// <summary>
+    /// A stored identity is renewed at once at start-up (tbot's rule). Outputs started before that
+    /// renewal would issue their certificates twice — with the stored identity, then again on the
+    /// renewal — so they wait for it (the provider shares the renewal in flight). If it fails, the
+    /// stored identity is still valid: the outputs use it and the provider keeps retrying.
+    /// </summary>
+    private static async Task<BotIdentity> AwaitStartupRenewalAsync(BotIdentityProvider provider, BotIdentity loaded, ILogger logger, CancellationToken cancellationToken)
+    {
+        if (!ReferenceEquals(provider.Current, loaded))
+        {
+            return provider.Current ?? loaded;
+        }
+
+        try
+        {
+            return await provider.RenewNowAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (TeleportException ex)
+        {
+            CliLog.StartupRenewalFailed(logger, CliErrors.OneLine(ex.Message));
+            return provider.Current ?? loaded;
+        }
+    }
+
+    /// <summary>The cluster refusing an output's certificates is about the roles asked for: say which setting holds them.</summary>
+    private static async Task<IdentityOutputResult> RefusalNamesRoles(Task<IdentityOutputResult> issue, BotRunPlan plan, int index)
+    {
+        try
+        {
+            return await issue.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is TeleportNotFoundException or TeleportAccessDeniedException)
+        {
+            var roles = plan.Outputs[index].Roles;
+            var asked = roles.Count == 0
+                ? "every role the bot may impersonate"
+                : $"the roles {string.Join(", ", roles)} ({plan.Names.Roles(index)})";
+            throw CliException.Refused($"The cluster refused the certificates for {asked}: {CliErrors.OneLine(ex.Message)}", ex);
         }
     }
 

@@ -26,6 +26,9 @@ internal static partial class CliLog
     [LoggerMessage(EventId = 4057, EventName = "CliRetrying", Level = LogLevel.Warning, Message = "Attempt {Attempt} of {Attempts} failed, retrying: {Reason}")]
     public static partial void Retrying(ILogger logger, int attempt, int attempts, string reason);
 
+    [LoggerMessage(EventId = 4058, EventName = "CliStartupRenewalFailed", Level = LogLevel.Warning, Message = "Renewing the stored bot identity at start-up failed; the outputs use the stored identity while it is valid: {Reason}")]
+    public static partial void StartupRenewalFailed(ILogger logger, string reason);
+
     [LoggerMessage(EventId = 4056, EventName = "CliEmulatorStarted", Level = LogLevel.Information, Message = "Emulator for cluster {Cluster} serving on proxy {Proxy}")]
     public static partial void EmulatorStarted(ILogger logger, string cluster, string proxy);
 

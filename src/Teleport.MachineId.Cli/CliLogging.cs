@@ -12,7 +12,13 @@ internal sealed class StderrLoggerProvider(LogLevel minimum, TextWriter writer, 
 {
     private readonly Lock _gate = new();
 
-    public ILogger CreateLogger(string categoryName) => new StderrLogger(this, ShortCategory(categoryName));
+    public ILogger CreateLogger(string categoryName) =>
+        new StderrLogger(this, ShortCategory(categoryName), MinimumFor(categoryName));
+
+    // grpc-dotnet logs every failed call at Information ("Call failed with gRPC error status…"); the
+    // SDK reports the same failure in its own words, so its chatter shows only with --debug.
+    private LogLevel MinimumFor(string category) =>
+        category.StartsWith("Grpc.", StringComparison.Ordinal) && _minimum > LogLevel.Debug ? LogLevel.Warning : _minimum;
 
     public void Dispose()
     {
@@ -27,7 +33,7 @@ internal sealed class StderrLoggerProvider(LogLevel minimum, TextWriter writer, 
     private void Write(LogLevel level, string category, string message, Exception? exception)
     {
         var line = string.Create(CultureInfo.InvariantCulture,
-            $"{DateTimeOffset.UtcNow:HH:mm:ss.fff} {Label(level)} [{category}] {message}");
+            $"{DateTimeOffset.UtcNow:HH:mm:ss.fff} {Label(level)} [{category}] {Neutralize(message)}");
         lock (_gate)
         {
             writer.WriteLine(line);
@@ -40,6 +46,43 @@ internal sealed class StderrLoggerProvider(LogLevel minimum, TextWriter writer, 
         }
     }
 
+    /// <summary>
+    /// Makes a message safe to print whatever values it quotes (a host name from ssh's %h, a file
+    /// name): every further line is indented, so no value can start a line that looks like a log
+    /// entry of its own, and other control characters (carriage return, terminal escapes) are shown
+    /// as <c>\xNN</c> instead of acting on the terminal.
+    /// </summary>
+    internal static string Neutralize(string message)
+    {
+        if (!message.AsSpan().ContainsAnyInRange('\0', '\x1f') && !message.Contains('\x7f', StringComparison.Ordinal))
+        {
+            return message;
+        }
+
+        var builder = new System.Text.StringBuilder(message.Length + 16);
+        foreach (var c in message)
+        {
+            if (c == '\n')
+            {
+                builder.Append("\n  ");
+            }
+            else if (c == '\t')
+            {
+                builder.Append(c);
+            }
+            else if (c < ' ' || c == '\x7f')
+            {
+                builder.Append(CultureInfo.InvariantCulture, $"\\x{(int)c:x2}");
+            }
+            else
+            {
+                builder.Append(c);
+            }
+        }
+
+        return builder.ToString();
+    }
+
     private static string Label(LogLevel level) => level switch
     {
         LogLevel.Trace => "TRACE",
@@ -50,12 +93,12 @@ internal sealed class StderrLoggerProvider(LogLevel minimum, TextWriter writer, 
         _ => "FATAL",
     };
 
-    private sealed class StderrLogger(StderrLoggerProvider provider, string category) : ILogger
+    private sealed class StderrLogger(StderrLoggerProvider provider, string category, LogLevel minimum) : ILogger
     {
         public IDisposable? BeginScope<TState>(TState state)
             where TState : notnull => null;
 
-        public bool IsEnabled(LogLevel logLevel) => logLevel != LogLevel.None && logLevel >= provider._minimum;
+        public bool IsEnabled(LogLevel logLevel) => logLevel != LogLevel.None && logLevel >= minimum;
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {

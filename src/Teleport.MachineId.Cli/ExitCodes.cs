@@ -19,7 +19,7 @@ internal static class ExitCodes
     /// <summary>Usage or configuration error: unknown flag, missing value, invalid tbot.yaml, unreadable file.</summary>
     public const int Usage = 2;
 
-    /// <summary>Join or authentication refused: bad or used token, access denied, untrusted certificate, login refused.</summary>
+    /// <summary>Refused by the cluster: bad or used token, access denied, untrusted certificate, login refused, no such role or node.</summary>
     public const int AuthFailure = 3;
 
     /// <summary>Transient failure: the cluster or a node could not be reached or timed out; retrying may succeed.</summary>
@@ -37,10 +37,13 @@ internal static class ExitCodes
     /// <summary>Maps an exception to an exit code.</summary>
     public static int For(Exception exception) => exception switch
     {
+        CliException cli => cli.ExitCode,
         OperationCanceledException => Interrupted,
+        BotJoinRequiredException { Reason: BotJoinRequiredReason.NoIdentity } => Usage,
+        BotJoinRequiredException => AuthFailure,
         TbotConfigurationException or ArgumentException or Microsoft.Extensions.Options.OptionsValidationException or FileNotFoundException => Usage,
         DestinationException => Destination,
-        TeleportJoinException or TeleportAccessDeniedException or CertificateValidationException or SshAuthenticationException => AuthFailure,
+        TeleportJoinException or TeleportAccessDeniedException or TeleportNotFoundException or CertificateValidationException or SshAuthenticationException => AuthFailure,
         TeleportException { IsTransient: true } or TimeoutException or System.Net.Sockets.SocketException or SshConnectionException => Transient,
         TeleportFormatException => Usage,
         IOException { InnerException: TeleportException inner } => For(inner),

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Runtime.InteropServices;
 using Teleport.MachineId.Cli.Commands;
 using Teleport.MachineId.Outputs.Ssh;
 
@@ -25,18 +24,24 @@ internal static class TbotDotnet
     }
 
     /// <summary>Parses and runs; parse errors print the problem and exit with <see cref="ExitCodes.Usage"/>.</summary>
-    public static async Task<int> RunAsync(string[] args, TimeProvider timeProvider)
+    public static Task<int> RunAsync(string[] args, TimeProvider timeProvider) =>
+        InvokeAsync(CreateRootCommand(timeProvider), args, "tbot-dotnet");
+
+    /// <summary>
+    /// Parses <paramref name="args"/> for <paramref name="root"/> and runs the command (also for
+    /// <c>tbot-dotnet-emulator</c>); parse errors print the problem and exit with <see cref="ExitCodes.Usage"/>.
+    /// </summary>
+    public static async Task<int> InvokeAsync(RootCommand root, string[] args, string commandName)
     {
-        var root = CreateRootCommand(timeProvider);
         var parseResult = root.Parse(args);
         if (parseResult.Errors.Count > 0)
         {
             foreach (var error in parseResult.Errors)
             {
-                await Console.Error.WriteLineAsync("tbot-dotnet: " + error.Message).ConfigureAwait(false);
+                await Console.Error.WriteLineAsync(commandName + ": " + error.Message).ConfigureAwait(false);
             }
 
-            await Console.Error.WriteLineAsync("Run 'tbot-dotnet --help' for usage.").ConfigureAwait(false);
+            await Console.Error.WriteLineAsync($"Run '{commandName} --help' for usage.").ConfigureAwait(false);
             return ExitCodes.Usage;
         }
 
@@ -54,44 +59,6 @@ internal static class TbotDotnet
         return await SshProxyCommandCommand.RunAsync(request, debug, trace, stopping.Token).ConfigureAwait(false);
     }
 
-    /// <summary>
-    /// SIGINT/SIGTERM (and SIGQUIT) cancel the command's token: daemons stop renewing and exit 0,
-    /// one-shot runs stop where they are (exit code 130).
-    /// </summary>
-    private sealed class StopSignals : IDisposable
-    {
-        private readonly CancellationTokenSource _stopping = new();
-        private readonly PosixSignalRegistration[] _registrations;
-
-        public StopSignals()
-        {
-            _registrations =
-            [
-                PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop),
-                PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop),
-                PosixSignalRegistration.Create(PosixSignal.SIGQUIT, Stop),
-            ];
-        }
-
-        public CancellationToken Token => _stopping.Token;
-
-        public void Dispose()
-        {
-            foreach (var registration in _registrations)
-            {
-                registration.Dispose();
-            }
-
-            _stopping.Dispose();
-        }
-
-        private void Stop(PosixSignalContext context)
-        {
-            context.Cancel = true;
-            _stopping.Cancel();
-        }
-    }
-
     public static RootCommand CreateRootCommand(TimeProvider timeProvider)
     {
         var root = new RootCommand(
@@ -106,9 +73,12 @@ internal static class TbotDotnet
             SshProxyCommandCommand.Create(),
             SshMultiplexerProxyCommand.Create(),
             SshCommand.Create(timeProvider),
-            EmulatorCommand.Create(),
-            DemoCommand.Create(timeProvider),
         };
+        foreach (var moved in MovedCommands.Create())
+        {
+            root.Subcommands.Add(moved);
+        }
+
         return root;
     }
 }

@@ -1,6 +1,9 @@
 namespace Teleport.MachineId.Testing;
 
-/// <summary>A bot instance (created by each token join) with its authentication and heartbeat history. Immutable snapshot.</summary>
+/// <summary>
+/// A bot instance (created by a token join or a recovery; kept by re-joins that present its
+/// identity) with its authentication and heartbeat history. Immutable snapshot.
+/// </summary>
 public sealed class BotInstanceInfo
 {
     /// <summary>The bot name.</summary>
@@ -12,7 +15,10 @@ public sealed class BotInstanceInfo
     /// <summary>The latest generation issued to the instance (1 after the join).</summary>
     public required int Generation { get; init; }
 
-    /// <summary>Every authentication (join, then each renewal), oldest first; Teleport keeps only the last 10 on the resource.</summary>
+    /// <summary>The instance this one replaced after a bound keypair recovery (<c>previous_bot_instance_id</c>), if any.</summary>
+    public string? PreviousInstanceId { get; init; }
+
+    /// <summary>Every authentication (join, then each renewal or re-join), oldest first; Teleport keeps only the last 10 on the resource.</summary>
     public IReadOnlyList<BotAuthenticationInfo> Authentications { get; init; } = [];
 
     /// <summary>Heartbeats submitted by the instance, oldest first.</summary>
@@ -28,8 +34,14 @@ public sealed class BotAuthenticationInfo
     /// <summary>The generation issued.</summary>
     public required int Generation { get; init; }
 
-    /// <summary>The join method (<c>token</c>).</summary>
+    /// <summary>The join method (<c>token</c>, <c>github</c>, …).</summary>
     public required string JoinMethod { get; init; }
+
+    /// <summary>The join token's safe name (the <c>token</c> method's secret masked).</summary>
+    public string? JoinToken { get; init; }
+
+    /// <summary>What the join proved (ID token claims, bound keypair recovery facts); empty for renewals.</summary>
+    public IReadOnlyDictionary<string, string> JoinAttributes { get; init; } = new Dictionary<string, string>();
 
     /// <summary>The SHA-256 fingerprint of the public key that was certified.</summary>
     public string? PublicKeyFingerprint { get; init; }

@@ -171,11 +171,11 @@ public sealed class EmulatorConfiguration
     /// <param name="cancellationToken">Cancels reading.</param>
     /// <returns>The configuration.</returns>
     /// <exception cref="IOException">The file cannot be read.</exception>
-    /// <exception cref="TeleportFormatException">The configuration is invalid.</exception>
+    /// <exception cref="TeleportFormatException">The file is larger than <see cref="InputLimits.ConfigurationFileBytes"/>, or the configuration is invalid.</exception>
     public static async Task<EmulatorConfiguration> LoadAsync(string path, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(path);
-        var text = await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false);
+        var text = await BoundedFile.ReadAllTextAsync(path, InputLimits.ConfigurationFileBytes, "emulator configuration file", cancellationToken).ConfigureAwait(false);
         return Parse(text, Path.GetDirectoryName(Path.GetFullPath(path)));
     }
 

@@ -22,7 +22,14 @@ namespace Teleport.MachineId.Testing;
 /// <item><term><c>known_hosts</c></term><description><c>@cert-authority</c> lines for the host CA</description></item>
 /// <item><term><c>&lt;node&gt;-cert.pub</c></term><description>host certificates for configured node host keys</description></item>
 /// <item><term><c>tokens/&lt;bot&gt;</c></term><description>join token secrets (0600)</description></item>
+/// <item><term><c>id-tokens/&lt;token&gt;</c></term><description>per delegated or bound keypair token resource, what its bot needs (0600):
+/// <c>.env</c> with <c>ACTIONS_ID_TOKEN_REQUEST_URL</c>/<c>_TOKEN</c> for <c>github</c> (a runner endpoint minting fresh tokens),
+/// an ID token for <c>gitlab</c> (1 h), a service account token for <c>kubernetes</c>, the registration secret for <c>bound_keypair</c></description></item>
+/// <item><term><c>kubernetes-jwks.json</c></term><description>the Kubernetes stand-in's signing keys (<c>static_jwks.jwks</c>)</description></item>
 /// </list>
+/// In resources, <c>{{emulator.oidc_issuer}}</c> (for <c>enterprise_server_host</c> or <c>domain</c>) and
+/// <c>{{emulator.kubernetes_jwks}}</c> (for <c>static_jwks.jwks</c>) are replaced by the running
+/// emulator's test issuer host and Kubernetes JWKS.
 /// The directory is created 0700 if missing; files holding secrets are 0600. The files describe the
 /// cluster at start-up; CA rotations later are not written back.
 /// </remarks>
@@ -84,18 +91,19 @@ public static partial class EmulatorHost
         resources.AddRange(configuration.InlineResources);
         foreach (var file in configuration.ResourceFiles)
         {
-            resources.AddRange(ResourceYaml.Parse(await File.ReadAllTextAsync(configuration.Resolve(file), cancellationToken).ConfigureAwait(false)));
+            resources.AddRange(ResourceYaml.Parse(await BoundedFile.ReadAllTextAsync(configuration.Resolve(file), InputLimits.ConfigurationFileBytes, "resource file", cancellationToken).ConfigureAwait(false)));
         }
 
         var hostKeys = new Dictionary<string, PublicKeyInfo>(StringComparer.Ordinal);
         foreach (var node in configuration.Nodes.Where(n => n.HostKeyPath is not null))
         {
-            hostKeys[node.Name] = ReadPublicKey(await File.ReadAllTextAsync(configuration.Resolve(node.HostKeyPath!), cancellationToken).ConfigureAwait(false));
+            hostKeys[node.Name] = ReadPublicKey(await BoundedFile.ReadAllTextAsync(configuration.Resolve(node.HostKeyPath!), InputLimits.PemFileBytes, "node host key file", cancellationToken).ConfigureAwait(false));
         }
 
         var cluster = await TeleportEmulator.StartAsync(configuration.ToOptions(loggerFactory), cancellationToken).ConfigureAwait(false);
         try
         {
+            resources.ResolvePlaceholders(cluster);
             resources.ApplyTo(cluster);
             var tokens = new List<EmulatorJoinToken>(resources.Tokens);
             foreach (var token in configuration.Tokens)
@@ -117,7 +125,10 @@ public static partial class EmulatorHost
                 cluster.AddNode(new EmulatorNode { Name = node.Name, Address = node.Address, Labels = new Dictionary<string, string>(node.Labels) });
             }
 
+            var delegated = tokens.Where(t => t.JoinMethod != EmulatorJoinMethods.Token).ToList();
+            tokens.RemoveAll(t => t.JoinMethod != EmulatorJoinMethods.Token);
             await WriteOutputAsync(cluster, configuration, hostKeys, tokens, outputDirectory, cancellationToken).ConfigureAwait(false);
+            await WriteJoinHelpersAsync(cluster, delegated, outputDirectory, cancellationToken).ConfigureAwait(false);
             var logger = loggerFactory?.CreateLogger("Teleport.MachineId.Testing.EmulatorHost") ?? NullLogger.Instance;
             var proxyAddress = cluster.ProxyAddress;
             var authAddress = cluster.AuthAddress;
@@ -243,6 +254,105 @@ public static partial class EmulatorHost
         }
 
         await WriteAsync(outputDirectory, "cluster.json", Encoding.UTF8.GetString(summary.ToArray()) + "\n", secret: false, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// For each delegated or bound keypair token, writes what a bot needs to join with it (the
+    /// identity a test would otherwise arrange on a CI runner or in a pod), and <c>join-helpers.json</c>
+    /// describing them with the test issuer's addresses.
+    /// </summary>
+    private static async Task WriteJoinHelpersAsync(TeleportEmulator cluster, List<EmulatorJoinToken> tokens, string outputDirectory, CancellationToken cancellationToken)
+    {
+        await WriteAsync(outputDirectory, "kubernetes-jwks.json", cluster.Kubernetes.Jwks + "\n", secret: false, cancellationToken).ConfigureAwait(false);
+        var entries = new List<(EmulatorJoinToken Token, string File)>();
+        if (tokens.Count > 0)
+        {
+            CreatePrivateDirectory(Path.Combine(outputDirectory, "id-tokens"));
+        }
+
+        foreach (var token in tokens)
+        {
+            var (file, content) = token.JoinMethod switch
+            {
+                EmulatorJoinMethods.GitHub => GitHubHelper(cluster, token),
+                EmulatorJoinMethods.GitLab => (Path.Combine("id-tokens", token.Name), cluster.OidcIssuer.MintGitLabIdToken(
+                    GitLabClaimsFor(token.GitLab!.Allow.Count > 0 ? token.GitLab.Allow[0] : null), new EmulatorIdTokenOptions { Lifetime = TimeSpan.FromHours(1) }) + "\n"),
+                EmulatorJoinMethods.Kubernetes => (Path.Combine("id-tokens", token.Name), cluster.Kubernetes.MintServiceAccountToken(
+                    token.Kubernetes!.AllowServiceAccounts[0],
+                    new EmulatorServiceAccountTokenOptions { Lifetime = token.Kubernetes.Type == EmulatorKubernetesJoinSpec.StaticJwksType ? TimeSpan.FromMinutes(30) : TimeSpan.FromHours(1) }) + "\n"),
+                _ => (Path.Combine("id-tokens", token.Name), (cluster.GetBoundKeypairStatus(token.Name)?.RegistrationSecret ?? string.Empty) + "\n"),
+            };
+            await WriteAsync(outputDirectory, file, content, secret: true, cancellationToken).ConfigureAwait(false);
+            entries.Add((token, file));
+        }
+
+        var summary = new MemoryStream();
+        using (var json = new Utf8JsonWriter(summary, new JsonWriterOptions { Indented = true }))
+        {
+            json.WriteStartObject();
+            json.WriteStartObject("oidc_issuer");
+            json.WriteString("host", cluster.OidcIssuer.Host);
+            json.WriteString("github_issuer", cluster.OidcIssuer.GitHubIssuerUrl);
+            json.WriteString("gitlab_issuer", cluster.OidcIssuer.GitLabIssuerUrl);
+            json.WriteEndObject();
+            json.WriteString("kubernetes_jwks", "kubernetes-jwks.json");
+            json.WriteStartArray("tokens");
+            foreach (var (token, file) in entries)
+            {
+                json.WriteStartObject();
+                json.WriteString("name", token.Name);
+                json.WriteString("bot", token.BotName);
+                json.WriteString("join_method", token.JoinMethod);
+                json.WriteString("file", file);
+                json.WriteEndObject();
+            }
+
+            json.WriteEndArray();
+            json.WriteEndObject();
+        }
+
+        await WriteAsync(outputDirectory, "join-helpers.json", Encoding.UTF8.GetString(summary.ToArray()) + "\n", secret: false, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static (string File, string Content) GitHubHelper(TeleportEmulator cluster, EmulatorJoinToken token)
+    {
+        var rule = token.GitHub!.Allow.Count > 0 ? token.GitHub.Allow[0] : null;
+        var repository = rule?.Repository ?? (rule?.RepositoryOwner is { } owner ? owner + "/example-repo" : "example-org/example-repo");
+        var job = cluster.OidcIssuer.CreateGitHubActionsJob(new EmulatorGitHubClaims
+        {
+            Repository = repository,
+            RepositoryOwner = rule?.RepositoryOwner,
+            Workflow = rule?.Workflow ?? "deploy",
+            Environment = rule?.Environment,
+            Actor = rule?.Actor ?? "octocat",
+            Ref = rule?.Ref ?? "refs/heads/main",
+            RefType = rule?.RefType ?? "branch",
+            Sub = rule?.Sub,
+        });
+        return (Path.Combine("id-tokens", token.Name + ".env"),
+            $"ACTIONS_ID_TOKEN_REQUEST_URL={job.RequestUrl}\nACTIONS_ID_TOKEN_REQUEST_TOKEN={job.RequestToken}\n");
+    }
+
+    private static EmulatorGitLabClaims GitLabClaimsFor(EmulatorGitLabRule? rule)
+    {
+        static string? Literal(string? pattern) => pattern is null || pattern.Contains('*') || pattern.Contains('?') ? null : pattern;
+        var project = Literal(rule?.ProjectPath);
+        var projectNamespace = project is not null && project.LastIndexOf('/') > 0 ? project[..project.LastIndexOf('/')] : null;
+        return new EmulatorGitLabClaims
+        {
+            NamespacePath = Literal(rule?.NamespacePath) ?? projectNamespace ?? "example-group",
+            ProjectPath = project,
+            PipelineSource = rule?.PipelineSource ?? "push",
+            Ref = Literal(rule?.Ref) ?? "main",
+            RefType = rule?.RefType ?? "branch",
+            RefProtected = rule?.RefProtected ?? true,
+            Environment = rule?.Environment,
+            EnvironmentProtected = rule?.EnvironmentProtected ?? false,
+            UserLogin = rule?.UserLogin ?? "gitlab-user",
+            UserId = rule?.UserId ?? "42",
+            UserEmail = rule?.UserEmail ?? "gitlab-user@example.com",
+            Sub = Literal(rule?.Sub),
+        };
     }
 
     private static void CreatePrivateDirectory(string path)

@@ -2,7 +2,7 @@ namespace Teleport.MachineId.Testing;
 
 /// <summary>
 /// A lock (Teleport <c>lock</c> resource): while in force, every call by the targeted user (including
-/// certificates impersonated by it) or bot instance is denied.
+/// certificates impersonated by it) or bot instance is denied, and joins with a targeted join token are refused.
 /// </summary>
 public sealed class EmulatorLock
 {
@@ -15,6 +15,9 @@ public sealed class EmulatorLock
     /// <summary>Targeted bot instance id (<c>spec.target.bot_instance_id</c>).</summary>
     public string? BotInstanceId { get; init; }
 
+    /// <summary>Targeted join token name (<c>spec.target.join_token</c>; Teleport locks a bound keypair token whose join state fails verification).</summary>
+    public string? JoinToken { get; init; }
+
     /// <summary>Message shown to denied callers (<c>spec.message</c>).</summary>
     public string? Message { get; init; }
 
@@ -26,5 +29,6 @@ public sealed class EmulatorLock
 
     /// <summary>Describes the target.</summary>
     /// <returns>A description.</returns>
-    public override string ToString() => User is not null ? $"User:\"{User}\"" : $"BotInstanceID:\"{BotInstanceId}\"";
+    public override string ToString() =>
+        User is not null ? $"User:\"{User}\"" : BotInstanceId is not null ? $"BotInstanceID:\"{BotInstanceId}\"" : $"JoinToken:\"{JoinToken}\"";
 }

@@ -3,7 +3,7 @@ namespace Teleport.MachineId.Testing;
 /// <summary>Why a certificate was issued.</summary>
 public enum IssuedCertificateKind
 {
-    /// <summary>A bot joined with a token.</summary>
+    /// <summary>A bot joined with a <c>token</c>-method token (a renewable identity).</summary>
     BotJoin = 1,
 
     /// <summary>A renewable bot identity renewed itself (generation + 1).</summary>
@@ -17,6 +17,9 @@ public enum IssuedCertificateKind
 
     /// <summary>An SSH host certificate for a node (<c>TeleportEmulator.SignHostCertificate</c>, or <c>TrustService.GenerateHostCert</c> for a caller such as tbot's ssh_host output).</summary>
     HostCertificate = 5,
+
+    /// <summary>A bot joined (or re-joined) with a delegated or bound keypair method: a non-renewable identity.</summary>
+    BotRejoin = 6,
 }
 
 /// <summary>A record of one certificate issuance, for test assertions. Immutable.</summary>

@@ -37,6 +37,9 @@ public sealed class TeleportEmulator : IAsyncDisposable
     {
         _runtime = runtime;
         Faults = new EmulatorFaults(runtime);
+        OidcIssuer = new EmulatorOidcIssuer(runtime);
+        runtime.OidcIssuer = OidcIssuer;
+        Kubernetes = new EmulatorKubernetesCluster(runtime);
     }
 
     /// <summary>The cluster name.</summary>
@@ -77,6 +80,15 @@ public sealed class TeleportEmulator : IAsyncDisposable
 
     /// <summary>Injected faults (Auth offline, failing calls, latency, clock skew).</summary>
     public EmulatorFaults Faults { get; }
+
+    /// <summary>
+    /// A test OIDC identity provider on loopback (a GitHub Enterprise Server / self-hosted GitLab
+    /// stand-in) that mints ID tokens and serves the GitHub Actions runner's token endpoint.
+    /// </summary>
+    public EmulatorOidcIssuer OidcIssuer { get; }
+
+    /// <summary>A stand-in for the Kubernetes cluster a bot's pod runs in: service account tokens and their JWKS.</summary>
+    public EmulatorKubernetesCluster Kubernetes { get; }
 
     /// <summary>The emulator's clock (the configured <see cref="TimeProvider"/> plus any injected skew).</summary>
     public TimeProvider TimeProvider => _runtime.Clock;
@@ -196,15 +208,37 @@ public sealed class TeleportEmulator : IAsyncDisposable
         return token;
     }
 
-    /// <summary>Adds a join token with a chosen name (like <c>tctl create</c> of a <c>token</c> resource).</summary>
+    /// <summary>Adds a join token with a chosen name (like <c>tctl create</c> of a <c>token</c> resource), of any emulated join method.</summary>
     /// <param name="token">The token.</param>
-    /// <exception cref="ArgumentException">The token has no name.</exception>
+    /// <exception cref="ArgumentException">The token has no name or its spec is invalid (Teleport's messages).</exception>
     /// <exception cref="InvalidOperationException">A token with that name exists, or the bot does not.</exception>
     public void AddJoinToken(EmulatorJoinToken token)
     {
         ArgumentNullException.ThrowIfNull(token);
         ArgumentException.ThrowIfNullOrEmpty(token.Name, nameof(token));
         Translate(() => _runtime.State.AddToken(token));
+    }
+
+    /// <summary>
+    /// Replaces a join token's spec (<c>tctl edit</c>) keeping its status, for example to raise a bound
+    /// keypair token's <c>recovery.limit</c> or set <c>rotate_after</c>. The bot and method cannot change.
+    /// </summary>
+    /// <param name="token">The token with the new spec.</param>
+    /// <exception cref="ArgumentException">The spec is invalid, or changes the bot or method.</exception>
+    /// <exception cref="InvalidOperationException">No such token.</exception>
+    public void UpdateJoinToken(EmulatorJoinToken token)
+    {
+        ArgumentNullException.ThrowIfNull(token);
+        Translate(() => _runtime.State.UpdateToken(token));
+    }
+
+    /// <summary>The <c>status.bound_keypair</c> of a bound keypair token (registration secret, bound key, recovery count).</summary>
+    /// <param name="tokenName">The token name.</param>
+    /// <returns>The status, or null when there is no such bound keypair token.</returns>
+    public EmulatorBoundKeypairStatus? GetBoundKeypairStatus(string tokenName)
+    {
+        ArgumentNullException.ThrowIfNull(tokenName);
+        return _runtime.State.BoundKeypairStatus(tokenName);
     }
 
     /// <summary>How many unexpired, unused join tokens remain.</summary>
@@ -289,7 +323,7 @@ public sealed class TeleportEmulator : IAsyncDisposable
     public string ExportUserCaOpenSsh() =>
         string.Concat(_runtime.Authorities[CertificateAuthorityType.User].Trusted.Select(k => k.SshAuthorizedKey + "\n"));
 
-    /// <summary>Creates a lock (<c>tctl lock</c>); target a user (<see cref="EmulatorLock.User"/>) or a bot instance.</summary>
+    /// <summary>Creates a lock (<c>tctl lock</c>); target a user (<see cref="EmulatorLock.User"/>), a bot instance or a join token.</summary>
     /// <param name="candidate">The lock; a name is generated when empty.</param>
     /// <returns>The lock as stored.</returns>
     /// <exception cref="ArgumentException">The lock has no target.</exception>
@@ -342,12 +376,12 @@ public sealed class TeleportEmulator : IAsyncDisposable
     /// <param name="cancellationToken">Cancels reading.</param>
     /// <returns>A task that completes when the resources exist.</returns>
     /// <exception cref="IOException">The file cannot be read.</exception>
-    /// <exception cref="TeleportFormatException">The YAML is malformed or a resource is invalid.</exception>
+    /// <exception cref="TeleportFormatException">The file is larger than <see cref="InputLimits.ConfigurationFileBytes"/>, the YAML is malformed or a resource is invalid.</exception>
     /// <exception cref="InvalidOperationException">A resource conflicts with an existing one.</exception>
     public async Task ApplyResourceFileAsync(string path, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(path);
-        ApplyResources(await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false));
+        ApplyResources(await BoundedFile.ReadAllTextAsync(path, InputLimits.ConfigurationFileBytes, "resource file", cancellationToken).ConfigureAwait(false));
     }
 
     // ---------------------------------------------------------------- inspection

@@ -39,6 +39,26 @@ public static class MachineIdEventIds
     /// <summary>The configured token differs from the one that produced the stored identity; joining again (Information).</summary>
     public const int BotTokenChanged = 1008;
 
+    /// <summary>
+    /// A renewal's outcome is uncertain (or the identity expired) and the join method can join again
+    /// on its own; the bot joins again instead of waiting for a new token (Warning).
+    /// </summary>
+    public const int BotRejoiningUnattended = 1009;
+
+    /// <summary>A one-shot join or renewal failed; the exception reaches the caller, who reports it (Debug).</summary>
+    public const int BotAttemptFailed = 1010;
+
+    // 1020–1039: delegated and bound keypair join methods.
+
+    /// <summary>The bound keypair key history is unreadable; joining goes on without it (Warning).</summary>
+    public const int BotBoundKeypairHistoryUnreadable = 1020;
+
+    /// <summary>An ID token was obtained for a delegated join (source named, never the token) (Debug).</summary>
+    public const int BotIdTokenObtained = 1021;
+
+    /// <summary>A bound keypair join completed: bound key, recovery or rotation (Information).</summary>
+    public const int BotBoundKeypairJoined = 1022;
+
     // 2000–2099: renewal.
 
     /// <summary>A renewal started (Debug).</summary>
@@ -56,7 +76,7 @@ public static class MachineIdEventIds
     /// <summary>The next renewal was scheduled (Debug).</summary>
     public const int BotRenewalScheduled = 2004;
 
-    /// <summary>A renewal's outcome is unknown (the request may have been processed); a fresh join is needed (Error).</summary>
+    /// <summary>A renewal got no answer after its request may have reached the cluster (Debug; the error that follows, <see cref="BotJoinRequired"/>, says what to do).</summary>
     public const int BotRenewalOutcomeUnknown = 2005;
 
     /// <summary>The identity expired before it could be renewed (Error).</summary>
@@ -244,4 +264,7 @@ public static class MachineIdEventIds
 
     /// <summary>A request to the proxy's web API failed with an HTTP error status (Debug).</summary>
     public const int WireHttpCallFailed = 5016;
+
+    /// <summary>The cluster asked a bound keypair bot for a new key (registration or rotation).</summary>
+    public const int WireBoundKeypairKeyRequested = 5017;
 }

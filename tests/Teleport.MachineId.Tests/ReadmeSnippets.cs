@@ -2,7 +2,7 @@ using System.Text.RegularExpressions;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Teleport.MachineId.Outputs;
-using Teleport.MachineId.Outputs.Ssh;
+using Teleport.MachineId.SshNet;
 
 namespace Teleport.MachineId.Tests;
 

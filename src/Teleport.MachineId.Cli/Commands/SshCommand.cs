@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Microsoft.Extensions.Logging;
 using Teleport.MachineId.Outputs.Ssh;
+using Teleport.MachineId.SshNet;
 
 namespace Teleport.MachineId.Cli.Commands;
 
@@ -15,7 +16,7 @@ internal static class SshCommand
     private static readonly Option<string> Proxy = new("--proxy") { Description = "The proxy's SSH transport address host:port (the web port with TLS routing).", Required = true };
     private static readonly Option<string?> Cluster = new("--cluster") { Description = "The node's cluster (default: the identity's)." };
     private static readonly Option<string?> Login = new("--login", "-l") { Description = "Remote login (alternative to user@host)." };
-    private static readonly Option<int> Port = new("--port", "-p") { Description = "Node SSH port.", DefaultValueFactory = _ => 3022 };
+    private static readonly Option<int> Port = CommonOptions.Port("--port", "-p", "Node SSH port.", 3022);
     private static readonly Argument<string> Destination = new("destination") { Description = "[user@]host" };
     private static readonly Argument<string[]> Remote = new("command") { Description = "The command to run (put it after -- when it has options).", Arity = ArgumentArity.ZeroOrMore };
 
@@ -31,36 +32,46 @@ internal static class SshCommand
             var directory = parseResult.GetValue(DestinationDir);
             if ((identity is null) == (directory is null))
             {
-                throw new ArgumentException("Give exactly one of -i <identity file> and --destination-dir <directory>.");
+                throw CliException.Usage("Give exactly one of -i <identity file> and --destination-dir <directory>.");
             }
 
             var target = parseResult.GetValue(Destination)!;
             var at = target.LastIndexOf('@');
             var user = at > 0 ? target[..at] : parseResult.GetValue(Login)
-                ?? throw new ArgumentException("Give the login as user@host or with -l.");
+                ?? throw CliException.Usage("Give the login as user@host or with -l.");
             var host = at > 0 ? target[(at + 1)..] : target;
             var remote = string.Join(' ', parseResult.GetValue(Remote) ?? []);
             if (remote.Length == 0)
             {
-                throw new ArgumentException("Give a command to run; interactive sessions are not supported (use ssh -F <destination>/ssh_config).");
+                throw CliException.Usage("Give a command to run; interactive sessions are not supported (use ssh -F <destination>/ssh_config).");
             }
 
-            var options = new TeleportSshClientOptions
+            var options = new TeleportNodeDialerOptions
             {
                 Cluster = parseResult.GetValue(Cluster),
                 LoggerFactory = loggerFactory,
                 TimeProvider = timeProvider,
             };
             var proxy = parseResult.GetValue(Proxy)!;
-            using var factory = identity is not null
-                ? await TeleportSshClientFactory.FromIdentityFileAsync(identity, proxy, options, cancellationToken).ConfigureAwait(false)
-                : await TeleportSshClientFactory.FromDirectoryAsync(directory!, proxy, options, cancellationToken).ConfigureAwait(false);
+            TeleportSshClientFactory factory;
+            try
+            {
+                factory = identity is not null
+                    ? await TeleportSshClientFactory.FromIdentityFileAsync(identity, proxy, options, cancellationToken).ConfigureAwait(false)
+                    : await TeleportSshClientFactory.FromDirectoryAsync(directory!, proxy, options, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or TeleportFormatException or ArgumentException)
+            {
+                throw CliException.Usage($"{(identity is not null ? "-i" : "--destination-dir")}: {CliErrors.OneLine(ex.Message)}", ex);
+            }
+
+            using var _ = factory;
             Renci.SshNet.SshClient client;
             try
             {
                 client = await factory.ConnectAsync(user, host, parseResult.GetValue(Port), cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is not (ArgumentException or OperationCanceledException))
+            catch (Exception ex) when (ex is not (ArgumentException or CliException or OperationCanceledException))
             {
                 CliLog.Failed(loggerFactory.CreateLogger("tbot-dotnet"), $"ssh {user}@{host}: {CommonOptions.Describe(ex)}", ex);
                 return ExitCodes.SshConnectionFailed;

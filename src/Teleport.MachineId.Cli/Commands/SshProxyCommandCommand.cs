@@ -22,8 +22,8 @@ internal static class SshProxyCommandCommand
     private static readonly Option<string> ProxyServer = new(SshProxyCommandLine.ProxyServer) { Description = "The proxy's SSH transport address host:port.", Required = true };
     private static readonly Option<string?> Cluster = new(SshProxyCommandLine.Cluster) { Description = "The node's cluster (default: the credentials' cluster)." };
     private static readonly Option<string?> User = new(SshProxyCommandLine.User) { Description = "The login (%r); not needed to connect, accepted for tbot compatibility." };
-    private static readonly Option<string> Host = new(SshProxyCommandLine.Host) { Description = "The host (%h); .<proxy host> and .<cluster> suffixes are removed.", Required = true };
-    private static readonly Option<int> Port = new(SshProxyCommandLine.Port) { Description = "The port (%p).", DefaultValueFactory = _ => SshProxyCommandLine.DefaultPort };
+    private static readonly Option<string> Host = new Option<string>(SshProxyCommandLine.Host) { Description = "The host (%h); .<proxy host> and .<cluster> suffixes are removed.", Required = true }.WithoutControlCharacters();
+    private static readonly Option<int> Port = CommonOptions.Port(SshProxyCommandLine.Port, null, "The port (%p).", SshProxyCommandLine.DefaultPort);
 
     public static Command Create()
     {

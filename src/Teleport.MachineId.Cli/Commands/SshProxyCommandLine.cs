@@ -95,8 +95,9 @@ internal static class SshProxyCommandLine
                 return false;
             }
 
-            if (value.Length == 0 || value[0] == '-')
+            if (value.Length == 0 || value[0] == '-' || CommonOptions.HasControlCharacters(value))
             {
+                // System.CommandLine reports it.
                 return false;
             }
 
@@ -111,8 +112,10 @@ internal static class SshProxyCommandLine
         }
 
         var port = DefaultPort;
-        if (values.TryGetValue(Port, out var portText) && !int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out port))
+        if (values.TryGetValue(Port, out var portText)
+            && (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out port) || port is < 1 or > 65535))
         {
+            // System.CommandLine reports it, naming the flag.
             return false;
         }
 

@@ -9,7 +9,7 @@ namespace Teleport.MachineId.Cli.Commands;
 
 /// <summary>
 /// <c>start</c>: runs the bot like <c>tbot start</c> — from tbot's v2 YAML (<c>-c tbot.yaml</c>) or, with
-/// <c>start identity</c>, from flags — joining (or renewing), then keeping identity outputs written.
+/// <c>start identity|ssh-multiplexer|ssh-host</c>, from flags — joining (or renewing), then keeping its services running.
 /// </summary>
 internal static class StartCommand
 {
@@ -93,14 +93,28 @@ internal static class StartCommand
         {
             var path = parseResult.GetValue(Config)
                 ?? CommonOptions.Environment("TBOT_CONFIG_PATH")
-                ?? throw new ArgumentException("start needs -c <tbot.yaml> (or TBOT_CONFIG_PATH), or use 'start identity' with flags.");
+                ?? throw CliException.Usage("start needs -c <tbot.yaml> (or TBOT_CONFIG_PATH), or use 'start identity' with flags.");
             var environment = TbotConfigurationOverrides.FromEnvironment(CommonOptions.Environment);
             var overrides = environment with
             {
                 ProxyServer = parseResult.GetValue(ProxyServer) ?? environment.ProxyServer,
                 Token = parseResult.GetValue(Token) ?? environment.Token,
             };
-            var result = TbotConfigurationReader.ReadFile(path, overrides);
+            var names = CliSettingNames.Yaml(
+                path,
+                parseResult.GetValue(Token) is not null ? "--token" : environment.Token is not null ? TbotConfigurationOverrides.TokenVariable : null,
+                parseResult.GetValue(ProxyServer) is not null ? "--proxy-server" : environment.ProxyServer is not null ? TbotConfigurationOverrides.ProxyServerVariable : null,
+                environment.AuthServer is not null ? TbotConfigurationOverrides.AuthServerVariable : null);
+            TbotConfigurationResult result;
+            try
+            {
+                result = TbotConfigurationReader.ReadFile(path, overrides);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw CliException.Usage($"-c: {CliErrors.OneLine(ex.Message)}", ex);
+            }
+
             var logger = loggerFactory.CreateLogger("tbot-dotnet");
             foreach (var warning in result.Warnings)
             {
@@ -113,7 +127,7 @@ internal static class StartCommand
                 configuration = configuration with { Oneshot = true };
             }
 
-            var plan = await BotRunPlan.FromConfigurationAsync(configuration, parseResult.GetValue(CaBundle), loggerFactory, cancellationToken).ConfigureAwait(false);
+            var plan = await BotRunPlan.FromConfigurationAsync(configuration, parseResult.GetValue(CaBundle), names, loggerFactory, cancellationToken).ConfigureAwait(false);
             await BotRunner.RunAsync(plan, loggerFactory, timeProvider, cancellationToken).ConfigureAwait(false);
             return ExitCodes.Success;
         }));
@@ -121,10 +135,10 @@ internal static class StartCommand
     }
 
     /// <summary>The plan of <c>start identity</c>, flags first, then tbot's environment variables.</summary>
-    /// <exception cref="ArgumentException">A flag is missing or invalid.</exception>
+    /// <exception cref="CliException">A flag is missing or invalid.</exception>
     internal static BotRunPlan FromFlags(ParseResult parseResult, ILoggerFactory loggerFactory)
     {
-        var bot = BotFromFlags(parseResult);
+        var (bot, names) = BotFromFlags(parseResult);
         var output = new IdentityOutputOptions
         {
             Destination = DestinationFromFlags(parseResult, loggerFactory),
@@ -135,7 +149,7 @@ internal static class StartCommand
             {
                 "on" or "true" or "yes" => true,
                 "off" or "false" or "no" => false,
-                var other => throw new ArgumentException($"--ssh-config '{other}' must be on or off."),
+                var other => throw CliException.Usage($"--ssh-config '{other}' must be on or off."),
             },
             AllowReissue = parseResult.GetValue(AllowReissue),
         };
@@ -144,18 +158,18 @@ internal static class StartCommand
             output.Roles.Add(role);
         }
 
-        return new BotRunPlan { Bot = bot, Outputs = [output], Oneshot = parseResult.GetValue(Oneshot) };
+        return new BotRunPlan { Bot = bot, Outputs = [output], Oneshot = parseResult.GetValue(Oneshot), Names = names };
     }
 
     /// <summary>The plan of <c>start ssh-multiplexer</c> (no one-shot mode: the multiplexer is a daemon).</summary>
-    /// <exception cref="ArgumentException">A flag is missing or invalid.</exception>
+    /// <exception cref="CliException">A flag is missing or invalid.</exception>
     internal static BotRunPlan MultiplexerFromFlags(ParseResult parseResult, ILoggerFactory loggerFactory)
     {
-        var bot = BotFromFlags(parseResult);
+        var (bot, names) = BotFromFlags(parseResult);
         var (memory, path) = BotRunPlan.ParseLocation(parseResult.GetValue(Destination)!, "--destination");
         if (memory)
         {
-            throw new ArgumentException("--destination: the ssh-multiplexer needs a directory (it serves sockets from it).");
+            throw CliException.Usage("--destination: the ssh-multiplexer needs a directory (it serves its sockets from it).");
         }
 
         var options = new SshMultiplexerOptions
@@ -169,14 +183,14 @@ internal static class StartCommand
             options.ProxyCommand.Add(argument);
         }
 
-        return new BotRunPlan { Bot = bot, Multiplexers = [options] };
+        return new BotRunPlan { Bot = bot, Multiplexers = [options], Names = names };
     }
 
     /// <summary>The plan of <c>start ssh-host</c>.</summary>
-    /// <exception cref="ArgumentException">A flag is missing or invalid.</exception>
+    /// <exception cref="CliException">A flag is missing or invalid.</exception>
     internal static BotRunPlan SshHostFromFlags(ParseResult parseResult, ILoggerFactory loggerFactory)
     {
-        var bot = BotFromFlags(parseResult);
+        var (bot, names) = BotFromFlags(parseResult);
         var options = new SshHostOutputOptions
         {
             Destination = DestinationFromFlags(parseResult, loggerFactory),
@@ -190,7 +204,7 @@ internal static class StartCommand
 
         if (options.Principals.Count == 0)
         {
-            throw new ArgumentException("--principals: an ssh_host output needs at least one host name, e.g. --principals node1.example.com.");
+            throw CliException.Usage("--principals: an ssh_host output needs at least one host name, e.g. --principals node1.example.com.");
         }
 
         foreach (var role in ListValues(parseResult.GetValue(Roles)))
@@ -198,7 +212,7 @@ internal static class StartCommand
             options.Roles.Add(role);
         }
 
-        return new BotRunPlan { Bot = bot, SshHostOutputs = [options], Oneshot = parseResult.GetValue(Oneshot) };
+        return new BotRunPlan { Bot = bot, SshHostOutputs = [options], Oneshot = parseResult.GetValue(Oneshot), Names = names };
     }
 
     private static IEnumerable<string> ListValues(string[]? values) =>
@@ -212,21 +226,28 @@ internal static class StartCommand
             : new DirectoryDestination(new DirectoryDestinationOptions { Path = destinationPath! }, loggerFactory.CreateLogger<DirectoryDestination>());
     }
 
-    /// <summary>The bot's options from the shared flags, then tbot's environment variables.</summary>
-    private static MachineIdOptions BotFromFlags(ParseResult parseResult)
+    /// <summary>The bot's options and the names of its settings, from the shared flags, then tbot's environment variables.</summary>
+    /// <exception cref="CliException">A flag is missing or invalid.</exception>
+    private static (MachineIdOptions Bot, CliSettingNames Names) BotFromFlags(ParseResult parseResult)
     {
         var method = parseResult.GetValue(JoinMethod);
         if (!string.Equals(method, MachineIdOptions.TokenJoinMethod, StringComparison.Ordinal))
         {
-            throw new ArgumentException($"--join-method '{method}' is not supported; tbot-dotnet joins with 'token'.");
+            throw CliException.Usage($"--join-method '{method}' is not supported; tbot-dotnet joins with 'token'.");
         }
 
         var proxy = parseResult.GetValue(ProxyServer) ?? CommonOptions.Environment(TbotConfigurationOverrides.ProxyServerVariable);
         var auth = parseResult.GetValue(AuthServer) ?? CommonOptions.Environment(TbotConfigurationOverrides.AuthServerVariable);
         if (string.IsNullOrEmpty(proxy) == string.IsNullOrEmpty(auth))
         {
-            throw new ArgumentException("Give exactly one of --proxy-server (TELEPORT_PROXY) and --auth-server (TELEPORT_AUTH_SERVER).");
+            throw CliException.Usage("Give exactly one of --proxy-server (TELEPORT_PROXY) and --auth-server (TELEPORT_AUTH_SERVER).");
         }
+
+        var tokenFlag = parseResult.GetValue(Token);
+        var names = CliSettingNames.Flags(
+            tokenFromEnvironment: tokenFlag is null && CommonOptions.Environment(TbotConfigurationOverrides.TokenVariable) is not null,
+            proxyFromEnvironment: parseResult.GetValue(ProxyServer) is null,
+            authFromEnvironment: parseResult.GetValue(AuthServer) is null);
 
         var bot = new MachineIdOptions
         {
@@ -237,7 +258,12 @@ internal static class StartCommand
             ProxyCaBundlePath = parseResult.GetValue(CaBundle),
             RenewalMode = BotRenewalMode.FixedInterval,
         };
-        var token = parseResult.GetValue(Token) ?? CommonOptions.Environment(TbotConfigurationOverrides.TokenVariable);
+        var token = tokenFlag ?? CommonOptions.Environment(TbotConfigurationOverrides.TokenVariable);
+        if (token is not null && token.Trim().Length == 0)
+        {
+            throw CliException.Usage($"{names.Token} is empty; give a join token or the absolute path of a file holding one.");
+        }
+
         if (!string.IsNullOrEmpty(token))
         {
             var parsed = TbotJoinToken.Parse(token);
@@ -258,13 +284,18 @@ internal static class StartCommand
 
         var ttl = Duration(parseResult.GetValue(CredentialTtl), "--credential-ttl") ?? TimeSpan.FromHours(1);
         var interval = Duration(parseResult.GetValue(RenewalInterval), "--renewal-interval") ?? TimeSpan.FromMinutes(20);
+        if (ttl < TimeSpan.FromMinutes(1))
+        {
+            throw CliException.Usage($"--credential-ttl '{parseResult.GetValue(CredentialTtl)}' is too short; certificates live at least 1m.");
+        }
+
         bot.CredentialTtl = ttl;
         bot.RenewalInterval = interval;
 
         var (memoryStorage, storagePath) = BotRunPlan.ParseLocation(parseResult.GetValue(Storage) ?? "memory://", "--storage");
         bot.StorageType = memoryStorage ? BotStorageType.Memory : BotStorageType.Directory;
         bot.StoragePath = storagePath;
-        return bot;
+        return (bot, names);
     }
 
     private static TimeSpan? Duration(string? text, string flag)
@@ -274,14 +305,11 @@ internal static class StartCommand
             return null;
         }
 
-        try
+        if (!GoDuration.TryParse(text, out var value))
         {
-            var value = GoDuration.Parse(text);
-            return value > TimeSpan.Zero ? value : throw new ArgumentException($"{flag} must be positive.");
+            throw CliException.Usage($"{flag} '{text}' is not a duration; write it as Go does, for example 30m, 1h or 1h30m.");
         }
-        catch (TeleportFormatException ex)
-        {
-            throw new ArgumentException($"{flag}: {ex.Message}", ex);
-        }
+
+        return value > TimeSpan.Zero ? value : throw CliException.Usage($"{flag} must be positive (got '{text}').");
     }
 }

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Teleport.MachineId.Crypto;
+using Teleport.MachineId.Testing.Cluster.Joins;
 
 namespace Teleport.MachineId.Testing.Cluster;
 
@@ -25,6 +26,15 @@ internal sealed class BotJoinRequest
     public DateTimeOffset? Expires { get; init; }
 
     public string RemoteAddress { get; init; } = string.Empty;
+
+    /// <summary>The OIDC-style ID token (<c>IDToken</c>) for the github, gitlab and kubernetes methods.</summary>
+    public string IdToken { get; init; } = string.Empty;
+
+    /// <summary>
+    /// The caller's verified identity when the join arrived on an authenticated Auth connection (a
+    /// bot re-joining with its current identity keeps its bot instance); null otherwise.
+    /// </summary>
+    public CallerIdentity? Caller { get; init; }
 
     /// <summary>Which API served the join, for logs and audit events.</summary>
     public required string Api { get; init; }
@@ -63,7 +73,7 @@ internal sealed class GenerateUserCertsRequest
 /// </summary>
 internal sealed partial class AuthServer
 {
-    private const string JoinAttributesJson = "{\"meta\":{\"join_method\":\"token\"}}";
+    private const string TokenJoinAttributesJson = "{\"meta\":{\"join_method\":\"token\"}}";
     private static readonly string[] KnownSystemRoles =
         ["Auth", "Node", "Proxy", "Admin", "ProvisionToken", "Trusted_cluster", "Signup", "Nop", "RemoteProxy", "Kube", "App", "Db",
          "WindowsDesktop", "Bot", "Instance", "Discovery", "Okta", "MDM", "AccessGraph", "AccessGraphPlugin"];
@@ -73,30 +83,150 @@ internal sealed partial class AuthServer
     private readonly CertificateIssuer _issuer;
     private readonly TimeProvider _clock;
     private readonly ILogger _logger;
+    private readonly IdTokenValidator _idTokens;
 
-    public AuthServer(string clusterName, ClusterState state, CertificateIssuer issuer, TimeProvider clock, ILogger logger)
+    public AuthServer(string clusterName, ClusterState state, CertificateIssuer issuer, TimeProvider clock, ILogger logger, IdTokenValidator idTokens)
     {
         _clusterName = clusterName;
         _state = state;
         _issuer = issuer;
         _clock = clock;
         _logger = logger;
+        _idTokens = idTokens;
     }
 
-    /// <summary>Joins a bot with a <c>token</c>-method token and issues its first renewable identity.</summary>
+    public string ClusterName => _clusterName;
+
+    public ClusterState State => _state;
+
+    public TimeProvider Clock => _clock;
+
+    /// <summary>
+    /// Joins a bot through <c>RegisterUsingToken</c> (legacy gRPC or the proxy's HTTP endpoint): the
+    /// <c>token</c> method issues the first renewable identity and deletes the token; the
+    /// <c>github</c>, <c>gitlab</c> and <c>kubernetes</c> methods check the ID token and issue a
+    /// non-renewable identity, keeping the caller's bot instance when it re-joins with its identity.
+    /// </summary>
     /// <exception cref="TraceException">The request is invalid or the token is refused.</exception>
-    public UserCertificates JoinBot(BotJoinRequest request)
+    public async Task<UserCertificates> JoinBotAsync(BotJoinRequest request, CancellationToken cancellationToken)
     {
+        var method = "token";
         try
         {
-            return JoinBotCore(request);
+            var token = ValidateToken(request.Token, request.Role, request.NodeName, request.HostId);
+            method = token.JoinMethod;
+            if (token.JoinMethod == EmulatorJoinMethods.Token)
+            {
+                return JoinBotCore(request);
+            }
+
+            if (!EmulatorJoinMethods.UsesIdToken(token.JoinMethod))
+            {
+                throw TraceException.BadParameter($"join method \"{token.JoinMethod}\" requires its own join flow, not RegisterUsingToken");
+            }
+
+            var proven = await _idTokens.ValidateAsync(token, request.IdToken, cancellationToken).ConfigureAwait(false);
+            return IssueDelegatedBotIdentity(token, request, request.Caller, previousInstanceId: null, proven.Claims);
         }
         catch (TraceException ex)
         {
-            _state.Audit("bot.join", success: false, user: null, ex.Message, ("method", "token"), ("api", request.Api));
+            _state.Audit("bot.join", success: false, user: null, ex.Message, ("method", method), ("api", request.Api),
+                ("token_name", TokenNameForAudit(request.Token)));
             Log.JoinRefused(_logger, request.Api, ex.Message);
             throw;
         }
+    }
+
+    /// <summary>
+    /// Issues a non-renewable bot identity for a delegated or bound keypair join. A caller presenting a
+    /// valid identity of the same bot keeps its instance (generation + 1); otherwise a new instance
+    /// starts at generation 1 (linked to <paramref name="previousInstanceId"/> after a recovery).
+    /// </summary>
+    /// <exception cref="TraceException">The keys or expiry are invalid, or the caller belongs to another bot.</exception>
+    internal UserCertificates IssueDelegatedBotIdentity(
+        EmulatorJoinToken token, BotJoinRequest request, CallerIdentity? caller, string? previousInstanceId, IReadOnlyDictionary<string, string> attributes) =>
+        IssueDelegatedBotIdentity(token, request, caller, previousInstanceId, attributes, out _);
+
+    /// <inheritdoc cref="IssueDelegatedBotIdentity(EmulatorJoinToken, BotJoinRequest, CallerIdentity?, string?, IReadOnlyDictionary{string, string})"/>
+    internal UserCertificates IssueDelegatedBotIdentity(
+        EmulatorJoinToken token, BotJoinRequest request, CallerIdentity? caller, string? previousInstanceId,
+        IReadOnlyDictionary<string, string> attributes, out string botInstanceId)
+    {
+        if (request.KeyError is not null)
+        {
+            throw TraceException.BadParameter(request.KeyError);
+        }
+
+        if (request.TlsPublicKey is null && request.SshPublicKey is null)
+        {
+            throw TraceException.BadParameter("at least one of the public keys (TLS or SSH) is required");
+        }
+
+        var bot = _state.GetBot(token.BotName) ?? throw TraceException.AccessDenied("access denied: the token's bot does not exist");
+        var botRole = _state.GetRole(bot.UserName) ?? RoleEvaluation.BotRole(bot);
+        var now = _clock.GetUtcNow();
+        var expires = CappedExpiry(request.Expires, botRole, now);
+        var authentication = new BotAuthenticationInfo
+        {
+            AuthenticatedAt = now,
+            Generation = 1,
+            JoinMethod = token.JoinMethod,
+            JoinToken = token.SafeName,
+            JoinAttributes = attributes,
+            PublicKeyFingerprint = (request.TlsPublicKey ?? request.SshPublicKey)?.Sha256Fingerprint,
+        };
+
+        // A re-join presenting the current identity keeps the bot instance (tbot's renewal for
+        // non-token methods); Teleport takes the instance and generation from the caller's certificate.
+        var keep = caller?.Identity is { BotInstanceId: { Length: > 0 } id } identity && !caller.IsHost ? (Id: id, identity.BotName) : default;
+        if (keep.Id is not null && !string.Equals(keep.BotName, bot.Name, StringComparison.Ordinal))
+        {
+            throw TraceException.AccessDenied($"the presented identity belongs to bot \"{keep.BotName}\", not \"{bot.Name}\"");
+        }
+
+        var generation = keep.Id is null ? 0 : _state.WithBotInstance(keep.Id, instance =>
+        {
+            if (instance is null)
+            {
+                return 0;
+            }
+
+            instance.Generation++;
+            instance.Authentications.Add(new BotAuthenticationInfo
+            {
+                AuthenticatedAt = authentication.AuthenticatedAt,
+                Generation = instance.Generation,
+                JoinMethod = authentication.JoinMethod,
+                JoinToken = authentication.JoinToken,
+                JoinAttributes = authentication.JoinAttributes,
+                PublicKeyFingerprint = authentication.PublicKeyFingerprint,
+            });
+            return instance.Generation;
+        });
+        if (generation == 0)
+        {
+            botInstanceId = _state.CreateBotInstance(bot.Name, authentication, previousInstanceId).InstanceId;
+            generation = 1;
+        }
+        else
+        {
+            botInstanceId = keep.Id!;
+        }
+
+        var certificates = Issue(bot, botRole, request, expires, renewable: false, generation, botInstanceId, JoinAttributesJson(token.JoinMethod, attributes), now);
+        _state.Audit("bot.join", success: true, bot.UserName,
+            $"Bot \"{bot.Name}\" (instance {botInstanceId}) has joined the cluster with the {token.JoinMethod} join method.",
+            ("bot_name", bot.Name), ("bot_instance_id", botInstanceId), ("token_name", token.SafeName), ("method", token.JoinMethod),
+            ("api", request.Api), ("generation", generation.ToString(CultureInfo.InvariantCulture)),
+            ("subject", attributes.GetValueOrDefault("sub")));
+        Log.BotJoined(_logger, bot.Name, botInstanceId, request.Api, expires);
+        return certificates;
+    }
+
+    private string? TokenNameForAudit(string name)
+    {
+        var token = string.IsNullOrEmpty(name) ? null : _state.FindValidToken(name);
+        return token?.SafeName ?? EmulatorJoinToken.MaskTokenName(name);
     }
 
     /// <summary>Checks a token without consuming it (the unified join's ServerInit step).</summary>
@@ -145,13 +275,7 @@ internal sealed partial class AuthServer
         var botRole = _state.GetRole(bot.UserName) ?? RoleEvaluation.BotRole(bot);
 
         var now = _clock.GetUtcNow();
-        var expires = request.Expires ?? now + RoleEvaluation.DefaultRenewableCertTtl;
-        expires = Min(expires, now + RoleEvaluation.MaxRenewableCertTtl);
-        expires = Min(expires, now + RoleEvaluation.MaxSessionTtl([botRole]));
-        if (expires <= now)
-        {
-            throw TraceException.BadParameter("the requested expiry is in the past");
-        }
+        var expires = CappedExpiry(request.Expires, botRole, now);
 
         // Single use: whoever removes the token first wins; a concurrent second join is refused.
         if (_state.ConsumeToken(request.Token) is null)
@@ -164,33 +288,11 @@ internal sealed partial class AuthServer
             AuthenticatedAt = now,
             Generation = 1,
             JoinMethod = token.JoinMethod,
+            JoinToken = token.SafeName,
             PublicKeyFingerprint = (request.TlsPublicKey ?? request.SshPublicKey)?.Sha256Fingerprint,
         });
 
-        var roles = new[] { botRole };
-        var certificateRequest = new UserCertificateRequest
-        {
-            Username = bot.UserName,
-            Roles = [bot.UserName],
-            Principals = RoleEvaluation.Principals(roles),
-            Expires = expires,
-            SshPublicKey = request.SshPublicKey,
-            TlsPublicKey = request.TlsPublicKey,
-            Renewable = true,
-            Generation = 1,
-            BotName = bot.Name,
-            BotInstanceId = instance.InstanceId,
-            RouteToCluster = _clusterName,
-            LoginIp = request.RemoteAddress,
-            JoinAttributesJson = JoinAttributesJson,
-            PermitAgentForwarding = RoleEvaluation.PermitAgentForwarding(roles),
-            PermitPortForwarding = RoleEvaluation.PermitPortForwarding(roles),
-            PermitX11Forwarding = RoleEvaluation.PermitX11Forwarding(roles),
-            StandardFormat = RoleEvaluation.StandardFormat(roles),
-            IncludeHostCa = true,
-        };
-        var certificates = _issuer.IssueUser(certificateRequest, now);
-        Record(IssuedCertificateKind.BotJoin, certificateRequest, certificates, now, request.Expires);
+        var certificates = Issue(bot, botRole, request, expires, renewable: true, generation: 1, instance.InstanceId, TokenJoinAttributesJson, now);
         _state.Audit("bot.join", success: true, bot.UserName, $"Bot \"{bot.Name}\" (instance {instance.InstanceId}) has joined the cluster.",
             ("bot_name", bot.Name), ("bot_instance_id", instance.InstanceId), ("token_name", token.SafeName), ("method", "token"), ("api", request.Api));
         Log.BotJoined(_logger, bot.Name, instance.InstanceId, request.Api, expires);
@@ -333,10 +435,10 @@ internal sealed partial class AuthServer
     /// <exception cref="TraceException">A lock targets the caller (AccessDenied).</exception>
     public void EnsureNotLocked(CallerIdentity caller) => EnsureNotLocked(caller.Username, caller.Identity.BotInstanceId);
 
-    /// <exception cref="TraceException">A lock targets the user or instance (AccessDenied).</exception>
-    public void EnsureNotLocked(string user, string? botInstanceId)
+    /// <exception cref="TraceException">A lock targets the user, instance or join token (AccessDenied).</exception>
+    public void EnsureNotLocked(string? user, string? botInstanceId, string? joinToken = null)
     {
-        var found = _state.FindLock(user, botInstanceId);
+        var found = _state.FindLock(user, botInstanceId, joinToken);
         if (found is not null)
         {
             throw TraceException.AccessDenied(string.IsNullOrEmpty(found.Message)
@@ -397,6 +499,69 @@ internal sealed partial class AuthServer
         }
 
         return outcome.Next;
+    }
+
+    /// <summary>Expiry = requested (default 1 h), capped at 7 days, then at the bot role's <c>max_session_ttl</c>.</summary>
+    private static DateTimeOffset CappedExpiry(DateTimeOffset? requested, EmulatorRole botRole, DateTimeOffset now)
+    {
+        var expires = requested ?? now + RoleEvaluation.DefaultRenewableCertTtl;
+        expires = Min(expires, now + RoleEvaluation.MaxRenewableCertTtl);
+        expires = Min(expires, now + RoleEvaluation.MaxSessionTtl([botRole]));
+        return expires > now ? expires : throw TraceException.BadParameter("the requested expiry is in the past");
+    }
+
+    private UserCertificates Issue(
+        EmulatorBot bot, EmulatorRole botRole, BotJoinRequest request, DateTimeOffset expires, bool renewable, int generation,
+        string botInstanceId, string joinAttributesJson, DateTimeOffset now)
+    {
+        var roles = new[] { botRole };
+        var certificateRequest = new UserCertificateRequest
+        {
+            Username = bot.UserName,
+            Roles = [bot.UserName],
+            Principals = RoleEvaluation.Principals(roles),
+            Expires = expires,
+            SshPublicKey = request.SshPublicKey,
+            TlsPublicKey = request.TlsPublicKey,
+            Renewable = renewable,
+            Generation = generation,
+            BotName = bot.Name,
+            BotInstanceId = botInstanceId,
+            RouteToCluster = _clusterName,
+            LoginIp = request.RemoteAddress,
+            JoinAttributesJson = joinAttributesJson,
+            PermitAgentForwarding = RoleEvaluation.PermitAgentForwarding(roles),
+            PermitPortForwarding = RoleEvaluation.PermitPortForwarding(roles),
+            PermitX11Forwarding = RoleEvaluation.PermitX11Forwarding(roles),
+            StandardFormat = RoleEvaluation.StandardFormat(roles),
+            IncludeHostCa = true,
+        };
+        var certificates = _issuer.IssueUser(certificateRequest, now);
+        Record(renewable ? IssuedCertificateKind.BotJoin : IssuedCertificateKind.BotRejoin, certificateRequest, certificates, now, request.Expires);
+        return certificates;
+    }
+
+    /// <summary>The join attributes Teleport embeds in bot certificates: the method and what it proved.</summary>
+    private static string JoinAttributesJson(string method, IReadOnlyDictionary<string, string> attributes)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new System.Text.Json.Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteStartObject("meta");
+            writer.WriteString("join_method", method);
+            writer.WriteEndObject();
+            writer.WriteStartObject(method);
+            foreach (var (key, value) in attributes.OrderBy(a => a.Key, StringComparer.Ordinal))
+            {
+                writer.WriteString(key, value);
+            }
+
+            writer.WriteEndObject();
+            writer.WriteEndObject();
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
     }
 
     private void Record(IssuedCertificateKind kind, UserCertificateRequest request, UserCertificates certificates, DateTimeOffset now, DateTimeOffset? requested) =>

@@ -1,4 +1,5 @@
 using Teleport.MachineId.Crypto;
+using Teleport.MachineId.Testing.Cluster.Joins;
 
 namespace Teleport.MachineId.Testing.Cluster;
 
@@ -8,15 +9,18 @@ internal sealed record UserRecord(string Name, IReadOnlyList<string> Roles, stri
 /// <summary>A bot instance's mutable history; guarded by the <see cref="ClusterState"/> lock.</summary>
 internal sealed class BotInstanceState
 {
-    public BotInstanceState(string botName, string instanceId)
+    public BotInstanceState(string botName, string instanceId, string? previousInstanceId = null)
     {
         BotName = botName;
         InstanceId = instanceId;
+        PreviousInstanceId = previousInstanceId;
     }
 
     public string BotName { get; }
 
     public string InstanceId { get; }
+
+    public string? PreviousInstanceId { get; }
 
     public int Generation { get; set; }
 
@@ -29,6 +33,7 @@ internal sealed class BotInstanceState
         BotName = BotName,
         InstanceId = InstanceId,
         Generation = Generation,
+        PreviousInstanceId = PreviousInstanceId,
         Authentications = Authentications.ToArray(),
         Heartbeats = Heartbeats.ToArray(),
     };
@@ -46,6 +51,7 @@ internal sealed class ClusterState
     private readonly Dictionary<string, UserRecord> _users = new(StringComparer.Ordinal);
     private readonly Dictionary<string, EmulatorBot> _bots = new(StringComparer.Ordinal);
     private readonly Dictionary<string, EmulatorJoinToken> _tokens = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, BoundKeypairStatusState> _boundKeypairStatus = new(StringComparer.Ordinal);
     private readonly Dictionary<string, BotInstanceState> _instances = new(StringComparer.Ordinal);
     private readonly List<EmulatorLock> _locks = [];
     private readonly Dictionary<string, EmulatorNode> _nodes = new(StringComparer.Ordinal);
@@ -192,9 +198,10 @@ internal sealed class ClusterState
 
     // ---- join tokens ----
 
-    /// <exception cref="TraceException">A token with that name exists (AlreadyExists) or the bot does not (NotFound).</exception>
+    /// <exception cref="TraceException">A token with that name exists (AlreadyExists), the bot does not (NotFound), or the spec is invalid (BadParameter).</exception>
     public void AddToken(EmulatorJoinToken token)
     {
+        JoinTokenRules.Validate(token);
         lock (_gate)
         {
             if (!_bots.ContainsKey(token.BotName))
@@ -206,6 +213,64 @@ internal sealed class ClusterState
             {
                 throw TraceException.AlreadyExists($"token {token.SafeName} already exists");
             }
+
+            if (token.JoinMethod == EmulatorJoinMethods.BoundKeypair)
+            {
+                _boundKeypairStatus[token.Name] = BoundKeypairStatusState.Create(token.BoundKeypair!);
+            }
+        }
+    }
+
+    /// <summary>Replaces a token's spec (<c>tctl edit</c>), keeping its status (bound key, recovery count).</summary>
+    /// <exception cref="TraceException">No such token (NotFound), another bot or method (BadParameter), or an invalid spec.</exception>
+    public void UpdateToken(EmulatorJoinToken token)
+    {
+        JoinTokenRules.Validate(token);
+        lock (_gate)
+        {
+            var existing = FindValidTokenLocked(token.Name) ?? throw TraceException.NotFound($"token {token.SafeName} not found");
+            if (existing.JoinMethod != token.JoinMethod || existing.BotName != token.BotName)
+            {
+                throw TraceException.BadParameter("the join method and bot of a token cannot change; create a new token");
+            }
+
+            _tokens[token.Name] = token;
+            if (token.JoinMethod == EmulatorJoinMethods.BoundKeypair && _boundKeypairStatus.TryGetValue(token.Name, out var status))
+            {
+                status.PopulateRegistrationSecret(token.BoundKeypair!);
+            }
+        }
+    }
+
+    /// <summary>A bound keypair token's status, or null.</summary>
+    public EmulatorBoundKeypairStatus? BoundKeypairStatus(string tokenName)
+    {
+        lock (_gate)
+        {
+            return _boundKeypairStatus.TryGetValue(tokenName, out var status) ? status.Snapshot() : null;
+        }
+    }
+
+    /// <summary>
+    /// Applies <paramref name="mutate"/> to a bound keypair token's current spec and status under the
+    /// state lock (Teleport's <c>PatchToken</c> with status mutators: each may refuse when the state
+    /// moved on since it was read).
+    /// </summary>
+    /// <exception cref="TraceException">The token is gone, or a mutator refused.</exception>
+    public EmulatorBoundKeypairStatus PatchBoundKeypairStatus(string tokenName, Action<EmulatorBoundKeypairJoinSpec, BoundKeypairStatusState> mutate)
+    {
+        lock (_gate)
+        {
+            var token = FindValidTokenLocked(tokenName);
+            if (token?.BoundKeypair is null || !_boundKeypairStatus.TryGetValue(tokenName, out var status))
+            {
+                throw TraceException.NotFound($"token {tokenName} not found");
+            }
+
+            var draft = status.Clone();
+            mutate(token.BoundKeypair, draft);
+            _boundKeypairStatus[tokenName] = draft;
+            return draft.Snapshot();
         }
     }
 
@@ -226,7 +291,7 @@ internal sealed class ClusterState
             var token = FindValidTokenLocked(name);
             if (token is not null)
             {
-                _tokens.Remove(name);
+                RemoveTokenLocked(name);
             }
 
             return token;
@@ -259,20 +324,26 @@ internal sealed class ClusterState
 
         if (token.Expires is { } expires && expires <= _clock.GetUtcNow())
         {
-            _tokens.Remove(name);
+            RemoveTokenLocked(name);
             return null;
         }
 
         return token;
     }
 
+    private void RemoveTokenLocked(string name)
+    {
+        _tokens.Remove(name);
+        _boundKeypairStatus.Remove(name);
+    }
+
     // ---- bot instances ----
 
-    public BotInstanceState CreateBotInstance(string botName, BotAuthenticationInfo initial)
+    public BotInstanceState CreateBotInstance(string botName, BotAuthenticationInfo initial, string? previousInstanceId = null)
     {
         lock (_gate)
         {
-            var instance = new BotInstanceState(botName, Guid.NewGuid().ToString("D")) { Generation = initial.Generation };
+            var instance = new BotInstanceState(botName, Guid.NewGuid().ToString("D"), previousInstanceId) { Generation = initial.Generation };
             instance.Authentications.Add(initial);
             _instances[instance.InstanceId] = instance;
             return instance;
@@ -300,9 +371,9 @@ internal sealed class ClusterState
 
     public EmulatorLock AddLock(EmulatorLock candidate)
     {
-        if (string.IsNullOrEmpty(candidate.User) && string.IsNullOrEmpty(candidate.BotInstanceId))
+        if (string.IsNullOrEmpty(candidate.User) && string.IsNullOrEmpty(candidate.BotInstanceId) && string.IsNullOrEmpty(candidate.JoinToken))
         {
-            throw TraceException.BadParameter("a lock needs a target: user or bot_instance_id");
+            throw TraceException.BadParameter("a lock needs a target: user, bot_instance_id or join_token");
         }
 
         var created = new EmulatorLock
@@ -310,6 +381,7 @@ internal sealed class ClusterState
             Name = string.IsNullOrEmpty(candidate.Name) ? Guid.NewGuid().ToString("D") : candidate.Name,
             User = string.IsNullOrEmpty(candidate.User) ? null : candidate.User,
             BotInstanceId = string.IsNullOrEmpty(candidate.BotInstanceId) ? null : candidate.BotInstanceId,
+            JoinToken = string.IsNullOrEmpty(candidate.JoinToken) ? null : candidate.JoinToken,
             Message = candidate.Message,
             Expires = candidate.Expires,
             CreatedAt = _clock.GetUtcNow(),
@@ -340,8 +412,8 @@ internal sealed class ClusterState
         }
     }
 
-    /// <summary>The lock in force for this user or bot instance, if any.</summary>
-    public EmulatorLock? FindLock(string? user, string? botInstanceId)
+    /// <summary>The lock in force for this user, bot instance or join token, if any.</summary>
+    public EmulatorLock? FindLock(string? user, string? botInstanceId, string? joinToken = null)
     {
         lock (_gate)
         {
@@ -354,7 +426,8 @@ internal sealed class ClusterState
                 }
 
                 if ((candidate.User is not null && candidate.User == user)
-                    || (candidate.BotInstanceId is not null && candidate.BotInstanceId == botInstanceId))
+                    || (candidate.BotInstanceId is not null && candidate.BotInstanceId == botInstanceId)
+                    || (candidate.JoinToken is not null && candidate.JoinToken == joinToken))
                 {
                     return candidate;
                 }

@@ -30,6 +30,37 @@ internal sealed class ResourceSet
         Locks.AddRange(other.Locks);
     }
 
+    /// <summary>
+    /// Replaces <c>{{emulator.oidc_issuer}}</c> and <c>{{emulator.kubernetes_jwks}}</c> in token specs with the
+    /// running emulator's test issuer host and Kubernetes JWKS (known only once it has started).
+    /// </summary>
+    public void ResolvePlaceholders(TeleportEmulator cluster)
+    {
+        const string Issuer = "{{emulator.oidc_issuer}}";
+        const string Jwks = "{{emulator.kubernetes_jwks}}";
+        for (var i = 0; i < Tokens.Count; i++)
+        {
+            var token = Tokens[i];
+            Tokens[i] = new EmulatorJoinToken
+            {
+                Name = token.Name,
+                BotName = token.BotName,
+                Expires = token.Expires,
+                JoinMethod = token.JoinMethod,
+                GitHub = token.GitHub is { } github && github.EnterpriseServerHost == Issuer
+                    ? new EmulatorGitHubJoinSpec { Allow = github.Allow, EnterpriseServerHost = cluster.OidcIssuer.Host }
+                    : token.GitHub,
+                GitLab = token.GitLab is { } gitlab && gitlab.Domain == Issuer
+                    ? new EmulatorGitLabJoinSpec { Allow = gitlab.Allow, Domain = cluster.OidcIssuer.Host }
+                    : token.GitLab,
+                Kubernetes = token.Kubernetes is { } kubernetes && kubernetes.StaticJwks?.Trim() == Jwks
+                    ? new EmulatorKubernetesJoinSpec { Type = kubernetes.Type, AllowServiceAccounts = kubernetes.AllowServiceAccounts, StaticJwks = cluster.Kubernetes.Jwks }
+                    : token.Kubernetes,
+                BoundKeypair = token.BoundKeypair,
+            };
+        }
+    }
+
     public void ApplyTo(TeleportEmulator cluster)
     {
         Roles.ForEach(cluster.UpsertRole);
@@ -114,24 +145,7 @@ internal static class ResourceYaml
                 });
                 break;
             case "token":
-                var roles = StringList(spec, "roles", where + ".spec");
-                if (roles.Count > 0 && !roles.Contains("Bot", StringComparer.OrdinalIgnoreCase))
-                {
-                    throw Error(where + ".spec.roles", "the emulator serves bot tokens only (roles: [Bot])");
-                }
-
-                var method = OptionalString(spec, "join_method", where + ".spec") ?? "token";
-                if (method != "token")
-                {
-                    throw Error(where + ".spec.join_method", $"join method \"{method}\" is not emulated; use token");
-                }
-
-                set.Tokens.Add(new EmulatorJoinToken
-                {
-                    Name = name,
-                    BotName = RequiredString(spec, "bot_name", where + ".spec"),
-                    Expires = Time(metadata, "expires", where + ".metadata"),
-                });
+                set.Tokens.Add(ParseToken(name, metadata, spec, where));
                 break;
             case "node":
                 set.Nodes.Add(new EmulatorNode
@@ -153,9 +167,10 @@ internal static class ResourceYaml
                 var target = Child(spec, "target") is { } targetNode ? Mapping(targetNode, where + ".spec.target") : new YamlMappingNode();
                 var user = OptionalString(target, "user", where + ".spec.target");
                 var instance = OptionalString(target, "bot_instance_id", where + ".spec.target");
-                if (user is null && instance is null)
+                var joinToken = OptionalString(target, "join_token", where + ".spec.target");
+                if (user is null && instance is null && joinToken is null)
                 {
-                    throw Error(where + ".spec.target", "a lock needs a target: user or bot_instance_id");
+                    throw Error(where + ".spec.target", "a lock needs a target: user, bot_instance_id or join_token");
                 }
 
                 set.Locks.Add(new EmulatorLock
@@ -163,6 +178,7 @@ internal static class ResourceYaml
                     Name = name,
                     User = user,
                     BotInstanceId = instance,
+                    JoinToken = joinToken,
                     Message = OptionalString(spec, "message", where + ".spec"),
                     Expires = Time(spec, "expires", where + ".spec"),
                 });
@@ -170,6 +186,128 @@ internal static class ResourceYaml
             default:
                 throw Error(where + ".kind", $"unknown kind \"{kind}\"; expected role, bot, token, node, tcp_target or lock");
         }
+    }
+
+    /// <summary>A <c>kind: token</c> resource of any emulated method, in Teleport's shape.</summary>
+    private static EmulatorJoinToken ParseToken(string name, YamlMappingNode metadata, YamlMappingNode spec, string where)
+    {
+        var at = where + ".spec";
+        var roles = StringList(spec, "roles", at);
+        if (roles.Count > 0 && !roles.Contains("Bot", StringComparer.OrdinalIgnoreCase))
+        {
+            throw Error(at + ".roles", "the emulator serves bot tokens only (roles: [Bot])");
+        }
+
+        var method = OptionalString(spec, "join_method", at) ?? EmulatorJoinMethods.Token;
+        if (!EmulatorJoinMethods.IsKnown(method))
+        {
+            throw Error(at + ".join_method", $"join method \"{method}\" is not emulated; use token, github, gitlab, kubernetes or bound_keypair");
+        }
+
+        EmulatorGitHubJoinSpec? github = null;
+        EmulatorGitLabJoinSpec? gitlab = null;
+        EmulatorKubernetesJoinSpec? kubernetes = null;
+        EmulatorBoundKeypairJoinSpec? boundKeypair = null;
+        switch (method)
+        {
+            case EmulatorJoinMethods.GitHub:
+                var gh = Section(spec, "github", at);
+                github = new EmulatorGitHubJoinSpec
+                {
+                    EnterpriseServerHost = OptionalString(gh, "enterprise_server_host", at + ".github"),
+                    Allow = Rules(gh, at + ".github", (rule, w) => new EmulatorGitHubRule
+                    {
+                        Sub = OptionalString(rule, "sub", w),
+                        Repository = OptionalString(rule, "repository", w),
+                        RepositoryOwner = OptionalString(rule, "repository_owner", w),
+                        Workflow = OptionalString(rule, "workflow", w),
+                        Environment = OptionalString(rule, "environment", w),
+                        Actor = OptionalString(rule, "actor", w),
+                        Ref = OptionalString(rule, "ref", w),
+                        RefType = OptionalString(rule, "ref_type", w),
+                    }),
+                };
+                break;
+            case EmulatorJoinMethods.GitLab:
+                var gl = Section(spec, "gitlab", at);
+                gitlab = new EmulatorGitLabJoinSpec
+                {
+                    Domain = OptionalString(gl, "domain", at + ".gitlab"),
+                    Allow = Rules(gl, at + ".gitlab", (rule, w) => new EmulatorGitLabRule
+                    {
+                        Sub = OptionalString(rule, "sub", w),
+                        Ref = OptionalString(rule, "ref", w),
+                        RefType = OptionalString(rule, "ref_type", w),
+                        NamespacePath = OptionalString(rule, "namespace_path", w),
+                        ProjectPath = OptionalString(rule, "project_path", w),
+                        PipelineSource = OptionalString(rule, "pipeline_source", w),
+                        Environment = OptionalString(rule, "environment", w),
+                        UserLogin = OptionalString(rule, "user_login", w),
+                        UserId = OptionalString(rule, "user_id", w),
+                        UserEmail = OptionalString(rule, "user_email", w),
+                        RefProtected = Bool(rule, "ref_protected", w),
+                        EnvironmentProtected = Bool(rule, "environment_protected", w),
+                        CiConfigSha = OptionalString(rule, "ci_config_sha", w),
+                        CiConfigRefUri = OptionalString(rule, "ci_config_ref_uri", w),
+                        DeploymentTier = OptionalString(rule, "deployment_tier", w),
+                        ProjectVisibility = OptionalString(rule, "project_visibility", w),
+                    }),
+                };
+                break;
+            case EmulatorJoinMethods.Kubernetes:
+                var k8s = Section(spec, "kubernetes", at);
+                var jwks = Child(k8s, "static_jwks") is { } jwksNode ? Mapping(jwksNode, at + ".kubernetes.static_jwks") : null;
+                kubernetes = new EmulatorKubernetesJoinSpec
+                {
+                    Type = OptionalString(k8s, "type", at + ".kubernetes") ?? EmulatorKubernetesJoinSpec.InCluster,
+                    StaticJwks = jwks is null ? null : OptionalString(jwks, "jwks", at + ".kubernetes.static_jwks"),
+                    AllowServiceAccounts = Rules(k8s, at + ".kubernetes", (rule, w) => RequiredString(rule, "service_account", w)),
+                };
+                break;
+            case EmulatorJoinMethods.BoundKeypair:
+                var bkp = Section(spec, "bound_keypair", at);
+                var onboarding = Child(bkp, "onboarding") is { } o ? Mapping(o, at + ".bound_keypair.onboarding") : new YamlMappingNode();
+                var recovery = Child(bkp, "recovery") is { } r ? Mapping(r, at + ".bound_keypair.recovery") : new YamlMappingNode();
+                var limit = OptionalString(recovery, "limit", at + ".bound_keypair.recovery");
+                boundKeypair = new EmulatorBoundKeypairJoinSpec
+                {
+                    InitialPublicKey = OptionalString(onboarding, "initial_public_key", at + ".bound_keypair.onboarding"),
+                    RegistrationSecret = OptionalString(onboarding, "registration_secret", at + ".bound_keypair.onboarding"),
+                    MustRegisterBefore = Time(onboarding, "must_register_before", at + ".bound_keypair.onboarding"),
+                    RecoveryMode = OptionalString(recovery, "mode", at + ".bound_keypair.recovery") ?? "standard",
+                    RecoveryLimit = limit is null ? 1
+                        : int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed) ? parsed
+                        : throw Error(at + ".bound_keypair.recovery.limit", "expected a whole number"),
+                    RotateAfter = Time(bkp, "rotate_after", at + ".bound_keypair"),
+                };
+                break;
+        }
+
+        return new EmulatorJoinToken
+        {
+            Name = name,
+            BotName = RequiredString(spec, "bot_name", at),
+            Expires = Time(metadata, "expires", where + ".metadata"),
+            JoinMethod = method,
+            GitHub = github,
+            GitLab = gitlab,
+            Kubernetes = kubernetes,
+            BoundKeypair = boundKeypair,
+        };
+    }
+
+    private static YamlMappingNode Section(YamlMappingNode spec, string key, string where) =>
+        Child(spec, key) is { } node ? Mapping(node, where + "." + key) : throw Error(where + "." + key, $"is required for the {key} join method");
+
+    private static IReadOnlyList<T> Rules<T>(YamlMappingNode section, string where, Func<YamlMappingNode, string, T> parse)
+    {
+        if (Child(section, "allow") is not { } node)
+        {
+            return [];
+        }
+
+        var list = node as YamlSequenceNode ?? throw Error(where + ".allow", "expected a list of rules");
+        return list.Children.Select((child, i) => parse(Mapping(child, $"{where}.allow[{i}]"), $"{where}.allow[{i}]")).ToArray();
     }
 
     private static EmulatorRole ParseRole(string name, YamlMappingNode metadata, YamlMappingNode spec, string where)

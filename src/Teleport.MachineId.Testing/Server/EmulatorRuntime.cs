@@ -4,6 +4,7 @@ using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Teleport.MachineId.Testing.Cluster;
+using Teleport.MachineId.Testing.Cluster.Joins;
 using Teleport.MachineId.Testing.Network;
 
 namespace Teleport.MachineId.Testing.Server;
@@ -24,6 +25,12 @@ internal enum EndpointKind
 
     /// <summary>HTTP/2 behind the router (which terminated TLS) for <c>teleport-proxy-ssh-grpc</c> (TransportService).</summary>
     SshGrpc,
+
+    /// <summary>The test OIDC issuer (HTTPS, web certificate): discovery documents and JWKS.</summary>
+    Issuer,
+
+    /// <summary>The GitHub Actions runner stand-in (plain HTTP on loopback): the ID token endpoint.</summary>
+    ActionsRunner,
 }
 
 /// <summary>
@@ -33,6 +40,7 @@ internal enum EndpointKind
 internal sealed class EmulatorRuntime : IRouterTargets, IAsyncDisposable
 {
     private readonly CancellationTokenSource _stopping = new();
+    private readonly HttpClient _discoveryClient;
     private AlpnRouter? _webRouter;
     private AlpnRouter? _sshRouter;
     private EmulatorWebHost? _host;
@@ -47,7 +55,10 @@ internal sealed class EmulatorRuntime : IRouterTargets, IAsyncDisposable
         Certificates = certificates;
         State = new ClusterState(clock);
         Issuer = new CertificateIssuer(settings.ClusterName, authorities);
-        Auth = new AuthServer(settings.ClusterName, State, Issuer, clock, loggerFactory.CreateLogger("Teleport.MachineId.Testing.Auth"));
+        _discoveryClient = CreateDiscoveryClient(certificates.WebCa);
+        var idTokens = new IdTokenValidator(settings.ClusterName, clock, _discoveryClient, () => ServiceAccountMinter.PublishedKey);
+        Auth = new AuthServer(settings.ClusterName, State, Issuer, clock, loggerFactory.CreateLogger("Teleport.MachineId.Testing.Auth"), idTokens);
+        BoundKeypairs = new BoundKeypairJoins(Auth, () => Settings.Suite.Name);
         Verifier = new IdentityVerifier(authorities, clock);
     }
 
@@ -68,6 +79,28 @@ internal sealed class EmulatorRuntime : IRouterTargets, IAsyncDisposable
     public AuthServer Auth { get; }
 
     public IdentityVerifier Verifier { get; }
+
+    /// <summary>The bound keypair join flow (with its join state signing key).</summary>
+    public BoundKeypairJoins BoundKeypairs { get; }
+
+    /// <summary>Signs the test OIDC issuer's ID tokens.</summary>
+    public JwtMinter IdTokenMinter { get; } = new();
+
+    /// <summary>Signs the Kubernetes stand-in's service account tokens.</summary>
+    public JwtMinter ServiceAccountMinter { get; } = new();
+
+    /// <summary>The test OIDC issuer's <c>host:port</c> (HTTPS).</summary>
+    public string IssuerHost => HostPort(IPAddress.Loopback.ToString(), IssuerPort);
+
+    /// <summary>The GitHub Actions runner stand-in's <c>host:port</c> (HTTP).</summary>
+    public string ActionsRunnerHost => HostPort(IPAddress.Loopback.ToString(), ActionsRunnerPort);
+
+    public int IssuerPort { get; private set; }
+
+    public int ActionsRunnerPort { get; private set; }
+
+    /// <summary>Set by <see cref="TeleportEmulator"/>: the public face of the issuer (jobs live there).</summary>
+    public EmulatorOidcIssuer? OidcIssuer { get; set; }
 
     public FaultState Faults { get; } = new();
 
@@ -161,6 +194,16 @@ internal sealed class EmulatorRuntime : IRouterTargets, IAsyncDisposable
             return EndpointKind.Web;
         }
 
+        if (localPort == IssuerPort)
+        {
+            return EndpointKind.Issuer;
+        }
+
+        if (localPort == ActionsRunnerPort)
+        {
+            return EndpointKind.ActionsRunner;
+        }
+
         return EndpointKind.Unknown;
     }
 
@@ -217,6 +260,10 @@ internal sealed class EmulatorRuntime : IRouterTargets, IAsyncDisposable
 
         Certificates.Dispose();
         Authorities.Dispose();
+        BoundKeypairs.Dispose();
+        IdTokenMinter.Dispose();
+        ServiceAccountMinter.Dispose();
+        _discoveryClient.Dispose();
         _stopping.Dispose();
     }
 
@@ -232,8 +279,47 @@ internal sealed class EmulatorRuntime : IRouterTargets, IAsyncDisposable
         _host = await EmulatorWebHost.StartAsync(this, cancellationToken).ConfigureAwait(false);
         AuthPort = _host.AuthPort;
         WebPort = _host.WebPort;
+        IssuerPort = _host.IssuerPort;
+        ActionsRunnerPort = _host.ActionsRunnerPort;
         _webRouter.Start();
         _sshRouter?.Start();
+    }
+
+    /// <summary>
+    /// The client Auth uses for OIDC discovery: the operating system's trust store, plus the web CA
+    /// that issued the test issuer's certificate (an admin's self-hosted GitLab or GHES would be
+    /// trusted the same way, through the system store).
+    /// </summary>
+    private static HttpClient CreateDiscoveryClient(X509Certificate2 webCa)
+    {
+        var trusted = X509CertificateLoader.LoadCertificate(webCa.RawData);
+        var handler = new SocketsHttpHandler
+        {
+            ConnectTimeout = TimeSpan.FromSeconds(5),
+            PooledConnectionLifetime = TimeSpan.FromMinutes(1),
+            SslOptions = new System.Net.Security.SslClientAuthenticationOptions
+            {
+                RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+                {
+                    if (errors == System.Net.Security.SslPolicyErrors.None)
+                    {
+                        return true;
+                    }
+
+                    if (certificate is null || (errors & ~System.Net.Security.SslPolicyErrors.RemoteCertificateChainErrors) != 0)
+                    {
+                        return false;
+                    }
+
+                    using var chain = new X509Chain();
+                    chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+                    chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+                    chain.ChainPolicy.CustomTrustStore.Add(trusted);
+                    return chain.Build(X509CertificateLoader.LoadCertificate(certificate.GetRawCertData()));
+                },
+            },
+        };
+        return new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(10) };
     }
 
     private IPAddress ReachableListenAddress() =>

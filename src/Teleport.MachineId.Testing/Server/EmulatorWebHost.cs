@@ -24,17 +24,25 @@ internal sealed class EmulatorWebHost : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly ListenOptions _auth;
     private readonly ListenOptions _web;
+    private readonly ListenOptions _issuer;
+    private readonly ListenOptions _runner;
 
-    private EmulatorWebHost(WebApplication app, ListenOptions auth, ListenOptions web)
+    private EmulatorWebHost(WebApplication app, ListenOptions auth, ListenOptions web, ListenOptions issuer, ListenOptions runner)
     {
         _app = app;
         _auth = auth;
         _web = web;
+        _issuer = issuer;
+        _runner = runner;
     }
 
     public int AuthPort => _auth.IPEndPoint!.Port;
 
     public int WebPort => _web.IPEndPoint!.Port;
+
+    public int IssuerPort => _issuer.IPEndPoint!.Port;
+
+    public int ActionsRunnerPort => _runner.IPEndPoint!.Port;
 
     public static async Task<EmulatorWebHost> StartAsync(EmulatorRuntime runtime, CancellationToken cancellationToken)
     {
@@ -55,7 +63,7 @@ internal sealed class EmulatorWebHost : IAsyncDisposable
         // this one for the router's in-process endpoints.
         builder.Services.AddSingleton<IConnectionListenerFactory>(runtime.Transport);
 
-        ListenOptions? auth = null, web = null;
+        ListenOptions? auth = null, web = null, issuer = null, runner = null;
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -112,6 +120,24 @@ internal sealed class EmulatorWebHost : IAsyncDisposable
                     SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
                 });
             });
+            // The test OIDC issuer (a GHES / self-hosted GitLab stand-in) and the Actions runner's
+            // token endpoint: separate loopback listeners, as they are separate services.
+            kestrel.Listen(IPAddress.Loopback, 0, listen =>
+            {
+                issuer = listen;
+                listen.Protocols = HttpProtocols.Http1AndHttp2;
+                listen.UseHttps(new HttpsConnectionAdapterOptions
+                {
+                    ServerCertificate = runtime.Certificates.Web,
+                    CheckCertificateRevocation = false,
+                    SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+                });
+            });
+            kestrel.Listen(IPAddress.Loopback, 0, listen =>
+            {
+                runner = listen;
+                listen.Protocols = HttpProtocols.Http1;
+            });
             kestrel.Listen(runtime.ProxyGrpcEndPoint, listen => listen.Protocols = HttpProtocols.Http2);
             kestrel.Listen(runtime.SshGrpcEndPoint, listen => listen.Protocols = HttpProtocols.Http2);
         });
@@ -119,6 +145,7 @@ internal sealed class EmulatorWebHost : IAsyncDisposable
         var app = builder.Build();
         app.UseRouting();
         WebApi.Map(app, runtime);
+        IssuerApi.Map(app, runtime);
         app.MapGrpcService<AuthServiceImpl>();
         app.MapGrpcService<LegacyJoinServiceImpl>();
         app.MapGrpcService<UnifiedJoinServiceImpl>();
@@ -138,7 +165,7 @@ internal sealed class EmulatorWebHost : IAsyncDisposable
             throw;
         }
 
-        return new EmulatorWebHost(app, auth!, web!);
+        return new EmulatorWebHost(app, auth!, web!, issuer!, runner!);
     }
 
     public async ValueTask DisposeAsync()

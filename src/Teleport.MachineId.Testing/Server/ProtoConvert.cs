@@ -3,11 +3,11 @@ using Google.Protobuf;
 using Google.Protobuf.WellKnownTypes;
 using Teleport.MachineId.Crypto;
 using Teleport.MachineId.Testing.Cluster;
-using Teleport.MachineId.Wire.Proto.Legacy.Client;
-using Teleport.MachineId.Wire.Proto.Legacy.Types;
-using Teleport.MachineId.Wire.Proto.Legacy.Wrappers;
-using JoinV1 = Teleport.MachineId.Wire.Proto.Join.V1;
-using MachineIdV1 = Teleport.MachineId.Wire.Proto.MachineId.V1;
+using Teleport.MachineId.Testing.Proto.Legacy.Client;
+using Teleport.MachineId.Testing.Proto.Legacy.Types;
+using Teleport.MachineId.Testing.Proto.Legacy.Wrappers;
+using JoinV1 = Teleport.MachineId.Testing.Proto.Join.V1;
+using MachineIdV1 = Teleport.MachineId.Testing.Proto.MachineId.V1;
 
 namespace Teleport.MachineId.Testing.Server;
 
@@ -132,7 +132,7 @@ internal static class ProtoConvert
                 {
                     MaxSessionTTL = (long)((role.MaxSessionTtl ?? RoleEvaluation.DefaultMaxSessionTtl).Ticks * 100),
                     ForwardAgent = role.ForwardAgent,
-                    PortForwarding = new Wire.Proto.Legacy.Types.BoolValue { Value = role.PortForwarding },
+                    PortForwarding = new Proto.Legacy.Types.BoolValue { Value = role.PortForwarding },
                     PermitX11Forwarding = role.PermitX11Forwarding,
                     CertificateFormat = role.CertificateFormat,
                 },
@@ -180,7 +180,7 @@ internal static class ProtoConvert
         {
             Kind = "bot_instance",
             Version = "v1",
-            Metadata = new Wire.Proto.Header.V1.Metadata { Name = info.InstanceId },
+            Metadata = new Proto.Header.V1.Metadata { Name = info.InstanceId },
             Spec = new MachineIdV1.BotInstanceSpec { BotName = info.BotName, InstanceId = info.InstanceId },
             Status = status,
         };

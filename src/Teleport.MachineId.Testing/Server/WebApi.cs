@@ -174,7 +174,7 @@ internal static class WebApi
                 throw TraceException.ConnectionProblem("failed to connect to the auth service: connection refused");
             }
 
-            var certificates = runtime.Auth.JoinBot(request);
+            var certificates = await runtime.Auth.JoinBotAsync(request, context.RequestAborted).ConfigureAwait(false);
             await WriteJsonAsync(context, writer =>
             {
                 var certs = ProtoConvert.ToCerts(certificates);
@@ -272,6 +272,7 @@ internal static class WebApi
                 KeyError = keyError,
                 Expires = expires,
                 RemoteAddress = context.Connection.RemoteIpAddress?.ToString() ?? string.Empty,
+                IdToken = String(root, "id_token"),
                 Api = "POST /webapi/host/credentials",
             };
         }

@@ -57,7 +57,6 @@ public sealed class DirectoryDestination : IDestinationWriter
     internal const string WriteLockName = "..lock";
     internal const string ManifestHeader = "teleport-machineid-artifacts v1";
 
-    private const int MaxArtifactLength = 16 * 1024 * 1024;
     private const int MaxReadAttempts = 8;
     private static readonly TimeSpan LockRetryDelay = TimeSpan.FromMilliseconds(50);
     private static readonly TimeSpan LockTimeout = TimeSpan.FromSeconds(30);
@@ -138,7 +137,8 @@ public sealed class DirectoryDestination : IDestinationWriter
     /// <inheritdoc />
     /// <remarks>
     /// Creates the directory and missing parents with mode 0700 (an existing directory keeps its
-    /// mode; a warning is logged when its group or others may write to it), checks the path against
+    /// mode, except that write access of its group and others is removed, with a warning; one that
+    /// others may write to and that belongs to another user is refused), checks the path against
     /// the <see cref="SymlinkMode"/>, resolves reader names and applies the directory ACL. Runs once;
     /// later calls return at once. <see cref="WriteAsync"/> and <see cref="VerifyWritableAsync"/>
     /// initialize implicitly.
@@ -175,6 +175,16 @@ public sealed class DirectoryDestination : IDestinationWriter
             }
             catch (Exception ex) when (IsFileSystemError(ex))
             {
+                // A full disk fails the write after the file was created: leave nothing behind.
+                try
+                {
+                    directory.DeleteFile(WriteTestName);
+                }
+                catch (Exception cleanup) when (IsFileSystemError(cleanup))
+                {
+                    // The original failure is the one to report.
+                }
+
                 throw Failure(ex, "write the test file " + WriteTestName + " to");
             }
         }
@@ -264,9 +274,9 @@ public sealed class DirectoryDestination : IDestinationWriter
             throw Failure(ex, "inspect");
         }
 
-        if ((permissions & 0b000_010_010) != 0)
+        if ((permissions & GroupOrOthersWrite) != 0)
         {
-            DestinationLog.DirectoryPermissive(_logger, Path, Convert.ToString(permissions, 8).PadLeft(4, '0'));
+            RemoveGroupAndOthersWrite(directory, permissions);
         }
 
         var acls = SetUpAcls(directory);
@@ -275,6 +285,32 @@ public sealed class DirectoryDestination : IDestinationWriter
         DestinationLog.Initialized(_logger, Description, symlinks, acls is not null || _readers.IsEmpty ? _readersDescription : "disabled");
         Volatile.Write(ref _state, state);
         return state;
+    }
+
+    private const int GroupOrOthersWrite = 0b000_010_010;
+
+    // Another user who may write to the directory can swap the links for files of their own: the
+    // owner takes write access away (readers keep what they had); a directory of someone else is refused.
+    private void RemoveGroupAndOthersWrite(DirectoryHandle directory, int permissions)
+    {
+        var mode = Convert.ToString(permissions, 8).PadLeft(4, '0');
+        try
+        {
+            var owner = directory.GetOwner();
+            if (owner is { } uid && uid != PosixNative.GetEuid())
+            {
+                throw new DestinationException(DestinationFailure.NotWritable, Path,
+                    $"The destination directory {Path} is writable by its group or by others (mode {mode}) and belongs to another user (uid {uid}), so its contents could be replaced; have its owner run chmod go-w on it, or use another directory.");
+            }
+
+            var restricted = permissions & ~GroupOrOthersWrite;
+            directory.SetPermissions(restricted);
+            DestinationLog.DirectoryPermissive(_logger, Path, mode, Convert.ToString(restricted, 8).PadLeft(4, '0'));
+        }
+        catch (Exception ex) when (IsFileSystemError(ex))
+        {
+            throw Failure(ex, "restrict the permissions of");
+        }
     }
 
     private ReaderAcls? SetUpAcls(DirectoryHandle directory)
@@ -681,7 +717,7 @@ public sealed class DirectoryDestination : IDestinationWriter
     private static DestinationArtifacts? ReadGeneration(DirectoryHandle directory, string generation, CancellationToken cancellationToken)
     {
         using var generationDirectory = directory.OpenDirectory(generation);
-        var manifest = generationDirectory.ReadFile(ManifestName, MaxArtifactLength);
+        var manifest = generationDirectory.ReadFile(ManifestName, InputLimits.DestinationFileBytes);
         if (manifest is null)
         {
             return null;
@@ -692,7 +728,7 @@ public sealed class DirectoryDestination : IDestinationWriter
         foreach (var (name, length) in entries)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var content = generationDirectory.ReadFile(name, MaxArtifactLength);
+            var content = generationDirectory.ReadFile(name, InputLimits.DestinationFileBytes);
             if (content is null)
             {
                 return null;

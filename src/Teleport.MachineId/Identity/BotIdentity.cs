@@ -227,4 +227,13 @@ internal sealed record BotIdentityMaterial(
     string SshCertificate,
     IReadOnlyList<string> TlsCaCertificatesPem,
     IReadOnlyList<string> SshCaKeys,
-    string JoinMethod);
+    string JoinMethod)
+{
+    /// <summary>The material of certificates issued on a join or renewal by <paramref name="joinMethod"/>.</summary>
+    public static BotIdentityMaterial From(Identity.Internal.IssuedBotCertificates certificates, string joinMethod) => new(
+        certificates.TlsCertificatePem,
+        certificates.SshCertificate.Trim(),
+        certificates.TlsCaCertificatesPem,
+        certificates.SshCaKeys.Select(static line => line.Trim()).ToArray(),
+        joinMethod);
+}

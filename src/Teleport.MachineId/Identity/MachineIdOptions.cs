@@ -56,6 +56,22 @@ public sealed class MachineIdOptions
     public const string TokenJoinMethod = "token";
 
     /// <summary>
+    /// The <c>bound_keypair</c> join method: a keypair the cluster binds to the token (registration
+    /// secret or pre-registered key), kept in the bot's storage; the bot re-joins at each renewal and
+    /// can recover on its own within the token's recovery rules.
+    /// </summary>
+    public const string BoundKeypairJoinMethod = "bound_keypair";
+
+    /// <summary>The <c>github</c> join method: a GitHub Actions ID token from the runner; the bot re-joins at each renewal.</summary>
+    public const string GitHubJoinMethod = "github";
+
+    /// <summary>The <c>gitlab</c> join method: a GitLab CI ID token from an environment variable; the bot re-joins at each renewal.</summary>
+    public const string GitLabJoinMethod = "gitlab";
+
+    /// <summary>The <c>kubernetes</c> join method: the pod's service account token file; the bot re-joins at each renewal.</summary>
+    public const string KubernetesJoinMethod = "kubernetes";
+
+    /// <summary>
     /// The Teleport Proxy Service address, <c>host:port</c> (port 443 when omitted), as tbot's
     /// <c>proxy_server</c>. Mutually exclusive with <see cref="AuthServer"/>. Default: none.
     /// </summary>
@@ -67,8 +83,22 @@ public sealed class MachineIdOptions
     /// </summary>
     public string? AuthServer { get; set; }
 
-    /// <summary>The join method, as tbot's <c>onboarding.join_method</c>. Default: <c>token</c> (<see cref="TokenJoinMethod"/>).</summary>
+    /// <summary>
+    /// The join method, as tbot's <c>onboarding.join_method</c>: <c>token</c>, <c>bound_keypair</c>,
+    /// <c>github</c>, <c>gitlab</c> or <c>kubernetes</c>. For every method but <c>token</c>,
+    /// <see cref="Token"/> (or <see cref="TokenFile"/>, <see cref="TokenEnvironmentVariable"/>) names
+    /// the join token resource, which is not a secret. Default: <c>token</c> (<see cref="TokenJoinMethod"/>).
+    /// </summary>
     public string JoinMethod { get; set; } = TokenJoinMethod;
+
+    /// <summary>Settings of the <c>bound_keypair</c> join method (tbot's <c>onboarding.bound_keypair</c>).</summary>
+    public BoundKeypairJoinOptions BoundKeypair { get; } = new();
+
+    /// <summary>Settings of the <c>gitlab</c> join method (tbot's <c>onboarding.gitlab</c>).</summary>
+    public GitLabJoinOptions GitLab { get; } = new();
+
+    /// <summary>Settings of the <c>kubernetes</c> join method (tbot's <c>onboarding.kubernetes</c>).</summary>
+    public KubernetesJoinOptions Kubernetes { get; } = new();
 
     /// <summary>
     /// The join token itself. Set at most one of <see cref="Token"/>, <see cref="TokenFile"/>
@@ -191,6 +221,11 @@ public sealed class MachineIdOptions
             StorageType = StorageType,
             StoragePath = StoragePath,
         };
+        copy.BoundKeypair.RegistrationSecret = BoundKeypair.RegistrationSecret;
+        copy.BoundKeypair.RegistrationSecretPath = BoundKeypair.RegistrationSecretPath;
+        copy.BoundKeypair.StaticPrivateKeyPath = BoundKeypair.StaticPrivateKeyPath;
+        copy.GitLab.TokenEnvironmentVariable = GitLab.TokenEnvironmentVariable;
+        copy.Kubernetes.TokenPath = Kubernetes.TokenPath;
         foreach (var pin in CaPins)
         {
             copy.CaPins.Add(pin);

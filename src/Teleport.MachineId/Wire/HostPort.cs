@@ -111,6 +111,13 @@ internal readonly record struct HostPort(string Host, int Port)
             return false;
         }
 
+        // A host with colons must be an IPv6 address (":::" is none); control characters never belong in a name.
+        if ((host.Contains(':') && !(IPAddress.TryParse(host, out var v6) && v6.AddressFamily == AddressFamily.InterNetworkV6))
+            || host.ContainsAnyInRange('\0', '\x1f') || host.Contains('\x7f'))
+        {
+            return false;
+        }
+
         int port;
         if (overridePort is int forced)
         {

@@ -137,9 +137,99 @@ internal sealed class TeleportWireClient : IAsyncDisposable, IDisposable
             }
         }
 
+        LogJoined(result);
+        return result;
+    }
+
+    /// <summary>
+    /// Joins with an OIDC-style method (<c>github</c>, <c>gitlab</c>, <c>kubernetes</c>) as tbot 18
+    /// does: <c>RegisterUsingToken</c> with the <c>IDToken</c>. A first join goes through the proxy's
+    /// <c>POST /webapi/host/credentials</c> (or <c>RegisterUsingToken</c> on a direct Auth address); a
+    /// re-join (<paramref name="presentIdentity"/>) calls <c>RegisterUsingToken</c> on Auth over the
+    /// connection authenticated by the current identity, so the cluster keeps the bot instance.
+    /// </summary>
+    /// <param name="tokenName">The token resource's name (not a secret).</param>
+    /// <param name="idToken">The ID token (secret; never logged).</param>
+    /// <param name="credentialTtl">Requested lifetime of the bot certificates.</param>
+    /// <param name="presentIdentity">Re-join with the current identity (there must be one).</param>
+    /// <param name="cancellationToken">Cancels the join.</param>
+    /// <returns>The key and certificates (not renewable); store them durably before use.</returns>
+    /// <exception cref="TeleportJoinException">The cluster refused the ID token (the message says why).</exception>
+    /// <exception cref="TeleportConnectionException">The cluster could not be reached.</exception>
+    /// <exception cref="TeleportProtocolException">The server broke the protocol.</exception>
+    public async Task<JoinResult> JoinWithIdTokenAsync(string tokenName, string idToken, TimeSpan credentialTtl, bool presentIdentity, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(tokenName);
+        ArgumentException.ThrowIfNullOrEmpty(idToken);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(credentialTtl, TimeSpan.Zero);
+        ThrowIfDisposed();
+        var expires = _options.TimeProvider.GetUtcNow() + credentialTtl;
+        JoinResult result;
+        if (presentIdentity || _direct is not null)
+        {
+            var endpoint = presentIdentity ? await GetIdentityAuthAsync(cancellationToken).ConfigureAwait(false) : _direct!.Anonymous;
+            WireLog.JoinStarted(_logger, endpoint.Description);
+            var ping = await PingOnAsync(endpoint, cancellationToken).ConfigureAwait(false);
+            result = await TokenJoin.JoinLegacyGrpcAsync(endpoint.Invoker, endpoint.Description, ping.SignatureAlgorithmSuite, tokenName, expires, _logger, cancellationToken, idToken)
+                .ConfigureAwait(false);
+        }
+        else
+        {
+            var route = await GetProxyRouteAsync(cancellationToken).ConfigureAwait(false);
+            WireLog.JoinStarted(_logger, route.Web.Peer);
+            result = await TokenJoin.JoinLegacyHttpAsync(route.Web, route.Discovery.SignatureAlgorithmSuite, tokenName, expires, cancellationToken, idToken).ConfigureAwait(false);
+        }
+
+        LogJoined(result);
+        return result;
+    }
+
+    /// <summary>
+    /// Joins with the <c>bound_keypair</c> method over <c>teleport.join.v1.JoinService/Join</c>: a first
+    /// join or a recovery through the proxy's join gRPC (or a direct Auth address) without client
+    /// certificate; a re-join (<paramref name="presentIdentity"/>) on Auth authenticated by the
+    /// current identity, so the cluster keeps the bot instance and no recovery is consumed.
+    /// </summary>
+    /// <param name="parameters">Token name, registration secret, previous join state and the keys.</param>
+    /// <param name="credentialTtl">Requested lifetime of the bot certificates.</param>
+    /// <param name="presentIdentity">Re-join with the current identity (there must be one).</param>
+    /// <param name="cancellationToken">Cancels the join.</param>
+    /// <returns>The identity, the bound key and the new join state; store them durably before use.</returns>
+    /// <exception cref="TeleportJoinException">The cluster refused the join (the message says why).</exception>
+    /// <exception cref="TeleportConnectionException">The cluster could not be reached.</exception>
+    /// <exception cref="TeleportProtocolException">The server broke the protocol or does not serve the unified join service.</exception>
+    public async Task<BoundKeypairJoinOutcome> JoinWithBoundKeypairAsync(
+        BoundKeypairJoinParameters parameters, TimeSpan credentialTtl, bool presentIdentity, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(credentialTtl, TimeSpan.Zero);
+        ThrowIfDisposed();
+        var expires = _options.TimeProvider.GetUtcNow() + credentialTtl;
+        var endpoint = presentIdentity ? await GetIdentityAuthAsync(cancellationToken).ConfigureAwait(false)
+            : _direct is not null ? _direct.Anonymous
+            : (await GetProxyRouteAsync(cancellationToken).ConfigureAwait(false)).Join;
+        WireLog.JoinStarted(_logger, endpoint.Description);
+        BoundKeypairJoinOutcome outcome;
+        try
+        {
+            outcome = await BoundKeypairJoin.JoinAsync(endpoint.Invoker, endpoint.Description, parameters, expires, _logger, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TokenJoin.UnifiedJoinUnavailableException ex)
+        {
+            throw new TeleportProtocolException(
+                $"{endpoint.Description} does not serve teleport.join.v1.JoinService, which this SDK uses for bound_keypair joins " +
+                "(Teleport 18.2 and later serve it; the 18.1 legacy RegisterUsingBoundKeypairMethod stream is not implemented). Upgrade the cluster, or use another join method.",
+                ex.InnerException);
+        }
+
+        LogJoined(outcome.Join);
+        return outcome;
+    }
+
+    private void LogJoined(JoinResult result)
+    {
         var identity = result.Certificates.TlsIdentity!;
         WireLog.JoinSucceeded(_logger, identity.Username, identity.BotInstanceId ?? "none", identity.Generation, identity.SerialNumber, identity.NotAfter, result.Api);
-        return result;
     }
 
     /// <summary>
@@ -153,14 +243,40 @@ internal sealed class TeleportWireClient : IAsyncDisposable, IDisposable
     /// <exception cref="InvalidOperationException">There is no identity yet.</exception>
     /// <exception cref="TeleportAccessDeniedException">Denied: no permission, expired or locked identity, or a renewal generation mismatch (the bot is then locked).</exception>
     /// <exception cref="TeleportException">Another failure (see the class remarks).</exception>
-    public async Task<IssuedCertificates> GenerateUserCertsAsync(UserCertificateRequest request, CancellationToken cancellationToken = default)
+    public Task<IssuedCertificates> GenerateUserCertsAsync(UserCertificateRequest request, CancellationToken cancellationToken = default) =>
+        GenerateUserCertsAsync(request, null, cancellationToken);
+
+    /// <summary>
+    /// <c>GenerateUserCerts</c> with a hook awaited immediately before the request leaves: after the
+    /// route is resolved and the request message built, so a failure before the hook ran proves
+    /// nothing was sent (a bot renewal makes its in-flight record durable there).
+    /// </summary>
+    /// <param name="request">The request.</param>
+    /// <param name="beforeSend">Awaited just before sending; its exception ends the call unsent. <see langword="null"/> for none.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The issued certificates.</returns>
+    /// <exception cref="InvalidOperationException">There is no identity yet.</exception>
+    /// <exception cref="TeleportAccessDeniedException">Denied: no permission, expired or locked identity, or a renewal generation mismatch (the bot is then locked).</exception>
+    /// <exception cref="TeleportException">Another failure (see the class remarks).</exception>
+    public async Task<IssuedCertificates> GenerateUserCertsAsync(UserCertificateRequest request, Func<CancellationToken, Task>? beforeSend, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         var auth = await GetIdentityAuthAsync(cancellationToken).ConfigureAwait(false);
         const string operation = "GenerateUserCerts";
-        var certs = await UnaryAsync(auth, operation,
-            (invoker, options) => new AuthService.AuthServiceClient(invoker).GenerateUserCertsAsync(ProtoModels.ToProto(request), options), cancellationToken)
-            .ConfigureAwait(false);
+        var message = ProtoModels.ToProto(request);
+        var client = new AuthService.AuthServiceClient(auth.Invoker);
+        if (beforeSend is not null)
+        {
+            // Whatever runs for the first time after the hook widens the window in which a crash
+            // leaves a record of a request that never left: run it now (the service's method
+            // descriptors and message parsers, the request's serializer), so after the hook only
+            // warm code runs before the bytes reach the socket.
+            RuntimeHelpers.RunClassConstructor(typeof(AuthService).TypeHandle);
+            Google.Protobuf.MessageExtensions.WriteTo(message, new System.Buffers.ArrayBufferWriter<byte>(message.CalculateSize()));
+            await beforeSend(cancellationToken).ConfigureAwait(false);
+        }
+
+        var certs = await UnaryAsync(auth, operation, (_, options) => client.GenerateUserCertsAsync(message, options), cancellationToken).ConfigureAwait(false);
         return IssuedCertificates.FromProto(certs, $"{operation} on {auth.Description}");
     }
 

@@ -13,6 +13,12 @@ internal enum WireOperationKind
 
     /// <summary>A join: every refusal by the server is a <see cref="TeleportJoinException"/>.</summary>
     Join,
+
+    /// <summary>
+    /// A join with a reusable token and a proof (an ID token, a service account token, a bound key):
+    /// refusals are <see cref="TeleportJoinException"/>s whose hint is about the proof, not single use.
+    /// </summary>
+    DelegatedJoin,
 }
 
 /// <summary>
@@ -43,6 +49,13 @@ internal static class WireErrors
         var detail = Clean(exception.Status.Detail, secret);
         var what = $"{operation} on {endpoint}";
         var server = detail.Length == 0 ? $"status {code}" : $"{code}: {detail}";
+        if (code == StatusCode.ResourceExhausted && IsSizeLimit(detail))
+        {
+            // A message over a size limit fails the same way every time: not a reason to retry.
+            return new TeleportProtocolException(
+                $"{what} failed: a message was larger than the receiver accepts ({server}). Check the size of what is sent (a join token file, for example).", exception);
+        }
+
         switch (code)
         {
             case StatusCode.Unavailable:
@@ -61,10 +74,9 @@ internal static class WireErrors
                     $"{what} failed with a protocol error ({server}). Check that the address points at a Teleport 18 cluster.", exception);
         }
 
-        if (kind == WireOperationKind.Join)
+        if (kind is WireOperationKind.Join or WireOperationKind.DelegatedJoin)
         {
-            return new TeleportJoinException(
-                $"Joining via {endpoint} was refused ({server}). Check that the token exists, is a bot token, has not expired and has not been used already (token joins are single-use).", exception);
+            return new TeleportJoinException($"Joining via {endpoint} was refused ({server}). {JoinHint(kind)}", exception);
         }
 
         return code switch
@@ -90,6 +102,14 @@ internal static class WireErrors
         var server = message.Length == 0 ? $"HTTP {(int)status} {status}" : $"HTTP {(int)status}: {message}";
         var what = $"{operation} on {endpoint}";
         var code = (int)status;
+        if (code == 413 || (code == 429 && IsSizeLimit(message)))
+        {
+            // 413, or Teleport's read limit (trace.LimitExceeded "the read limit is reached", sent as 429):
+            // the same request is refused every time, so this is permanent, never "retry later".
+            return new TeleportProtocolException(
+                $"{what} was refused because the request is too large ({server}). Check the size of what is sent (a join token file, for example); retrying cannot help.");
+        }
+
         if (code is 429 or 502 or 503 or 504 or 408)
         {
             return new TeleportConnectionException($"{what} failed ({server}). The proxy or the cluster behind it is unavailable or busy; retry later.");
@@ -100,10 +120,9 @@ internal static class WireErrors
             return new TeleportProtocolException($"{what} failed: the server does not implement it ({server}).");
         }
 
-        if (kind == WireOperationKind.Join && code is >= 400 and < 500)
+        if (kind is WireOperationKind.Join or WireOperationKind.DelegatedJoin && code is >= 400 and < 500)
         {
-            return new TeleportJoinException(
-                $"Joining via {endpoint} was refused ({server}). Check that the token exists, is a bot token, has not expired and has not been used already (token joins are single-use).");
+            return new TeleportJoinException($"Joining via {endpoint} was refused ({server}). {JoinHint(kind)}");
         }
 
         return code switch
@@ -113,6 +132,10 @@ internal static class WireErrors
             _ => new TeleportException($"{what} failed ({server})."),
         };
     }
+
+    private static string JoinHint(WireOperationKind kind) => kind == WireOperationKind.DelegatedJoin
+        ? "Check that the join token resource exists for this bot and that what the bot presented (ID token, service account token, bound key or registration secret) matches its spec."
+        : "Check that the token exists, is a bot token, has not expired and has not been used already (token joins are single-use).";
 
     /// <summary>Maps a transport failure (HTTP client, socket, TLS) that is not an <see cref="RpcException"/>.</summary>
     /// <param name="exception">The failure.</param>
@@ -200,12 +223,25 @@ internal static class WireErrors
         var text = (detail ?? string.Empty).Trim();
         if (!string.IsNullOrEmpty(secret))
         {
-            text = text.Replace(secret, "<redacted>", StringComparison.Ordinal);
+            // A real token is long and is replaced wherever it appears; a very short one (a typo,
+            // a test value) only where it stands alone, so "x" does not turn "expired" into "e<redacted>pired".
+            text = secret.Length >= 8
+                ? text.Replace(secret, "<redacted>", StringComparison.Ordinal)
+                : System.Text.RegularExpressions.Regex.Replace(
+                    text, $@"(?<![\w-]){System.Text.RegularExpressions.Regex.Escape(secret)}(?![\w-])", "<redacted>", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
         }
 
         text = text.ReplaceLineEndings(" ");
         return text.Length > MaxDetailLength ? text[..MaxDetailLength] + "…" : text;
     }
+
+    // grpc-go: "grpc: received message larger than max (N vs. M)", "trying to send message larger than max";
+    // grpc-dotnet: "Received message exceeds the maximum configured message size."; Teleport's HTTP
+    // read limit: "the read limit is reached".
+    private static bool IsSizeLimit(string detail) =>
+        detail.Contains("larger than max", StringComparison.OrdinalIgnoreCase)
+        || detail.Contains("exceeds the maximum", StringComparison.OrdinalIgnoreCase)
+        || detail.Contains("read limit is reached", StringComparison.OrdinalIgnoreCase);
 
     private static Exception Innermost(Exception exception)
     {

@@ -41,6 +41,10 @@ internal static partial class WireLog
         Message = "{Endpoint} does not serve teleport.join.v1.JoinService (Teleport 18.0 or older); joining with the legacy {Api}")]
     public static partial void JoinFallback(ILogger logger, string endpoint, string api);
 
+    [LoggerMessage(EventId = MachineIdEventIds.WireBoundKeypairKeyRequested, EventName = "WireBoundKeypairKeyRequested", Level = LogLevel.Information,
+        Message = "The cluster asked for a new bound keypair key (suite {Suite}); generating and storing it before answering")]
+    public static partial void BoundKeypairKeyRequested(ILogger logger, string suite);
+
     [LoggerMessage(EventId = MachineIdEventIds.WireCaPinsVerified, EventName = "WireCaPinsVerified", Level = LogLevel.Information,
         Message = "The {Count} CA certificate(s) of Auth at {Auth} match the configured CA pins")]
     public static partial void CaPinsVerified(ILogger logger, int count, HostPort auth);

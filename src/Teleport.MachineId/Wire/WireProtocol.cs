@@ -38,6 +38,9 @@ internal static class WireProtocol
     /// <summary>The join method name of token joins.</summary>
     public const string TokenJoinMethod = "token";
 
+    /// <summary>The join method name of bound keypair joins.</summary>
+    public const string BoundKeypairJoinMethod = "bound_keypair";
+
     /// <summary>HTTP/2 over TLS.</summary>
     public static readonly SslApplicationProtocol Http2 = SslApplicationProtocol.Http2;
 

@@ -17,8 +17,18 @@ public sealed class CliCommandTests
         var result = await CliProcess.RunAsync(["--help"]);
 
         Assert.That(result.ExitCode, Is.Zero, result.ToString());
-        Assert.That(result.StandardOutput, Does.Contain("start").And.Contain("ssh-proxy-command").And.Contain("ssh").And.Contain("emulator").And.Contain("demo"));
+        Assert.That(result.StandardOutput, Does.Contain("start").And.Contain("ssh-proxy-command").And.Contain("ssh"));
         Assert.That(result.StandardOutput, Does.Contain("2 usage or configuration error").And.Contain("4 transient"));
+    }
+
+    [TestCase("demo", "tbot-dotnet-emulator demo")]
+    [TestCase("emulator", "tbot-dotnet-emulator run")]
+    public async Task The_emulator_commands_say_where_they_moved(string command, string replacement)
+    {
+        var result = await CliProcess.RunAsync([command, "--output", "x"]);
+
+        Assert.That(result.ExitCode, Is.EqualTo(2), result.ToString());
+        Assert.That(result.StandardError, Does.Contain(replacement));
     }
 
     [Test]
@@ -137,6 +147,10 @@ public sealed class CliCommandTests
             ["start", "identity", "--proxy-server", $"127.0.0.1:{port}", "--token", "some-token", "--destination", Path.Combine(work.Path, "out"), "--oneshot"]);
 
         Assert.That(result.ExitCode, Is.EqualTo(4), result.ToString());
+
+        // Issue 13 defect 5: each outer attempt logged its own "Joining failed (attempt 1); retrying".
+        Assert.That(result.StandardError, Does.Contain("Attempt 1 of 3").And.Contain("Attempt 2 of 3"));
+        Assert.That(result.StandardError, Does.Not.Contain("Joining failed (attempt"));
     }
 
     [Test]

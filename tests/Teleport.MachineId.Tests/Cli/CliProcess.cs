@@ -5,16 +5,20 @@ using Teleport.MachineId.Tests.Outputs;
 
 namespace Teleport.MachineId.Tests.Cli;
 
-/// <summary>Runs the built <c>tbot-dotnet</c> apphost as a separate process (what users and ssh run).</summary>
+/// <summary>
+/// Runs the built <c>tbot-dotnet</c> apphost (or another program, e.g. <c>tbot-dotnet-emulator</c>)
+/// as a separate process (what users and ssh run).
+/// </summary>
 internal static class CliProcess
 {
     public static async Task<ToolResult> RunAsync(
         IEnumerable<string> arguments,
         IReadOnlyDictionary<string, string?>? environment = null,
         string? workingDirectory = null,
-        TimeSpan? timeout = null)
+        TimeSpan? timeout = null,
+        string? program = null)
     {
-        var info = new ProcessStartInfo(NodeEnvironment.TbotDotnetPath)
+        var info = new ProcessStartInfo(program ?? NodeEnvironment.TbotDotnetPath)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -40,7 +44,7 @@ internal static class CliProcess
             info.Environment[name] = value;
         }
 
-        using var process = Process.Start(info) ?? throw new InvalidOperationException("Could not start tbot-dotnet.");
+        using var process = Process.Start(info) ?? throw new InvalidOperationException($"Could not start {info.FileName}.");
         process.StandardInput.Close();
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
@@ -52,7 +56,7 @@ internal static class CliProcess
         catch (OperationCanceledException)
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"tbot-dotnet {string.Join(' ', info.ArgumentList)} did not finish in time.\nstderr so far: {(stderr.IsCompleted ? stderr.Result : "")}");
+            throw new TimeoutException($"{Path.GetFileName(info.FileName)} {string.Join(' ', info.ArgumentList)} did not finish in time.\nstderr so far: {(stderr.IsCompleted ? stderr.Result : "")}");
         }
 
         return new ToolResult(process.ExitCode, await stdout, await stderr);

@@ -73,7 +73,7 @@ public sealed class TbotJoinTokenTests
         Assert.Multiple(() =>
         {
             Assert.That(ex!.Errors.Single().Path, Is.EqualTo("onboarding.token"));
-            Assert.That(ex.Message, Does.Contain(file).And.Contain("cannot read"));
+            Assert.That(ex.Message, Does.Contain(file).And.Contain("does not exist"));
         });
     }
 

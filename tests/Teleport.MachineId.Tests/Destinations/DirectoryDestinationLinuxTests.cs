@@ -59,6 +59,54 @@ public class DirectoryDestinationLinuxTests
 
     private static string Generation(string directory) => new FileInfo(Path.Combine(directory, "..data")).LinkTarget!;
 
+    // Issue 13 defect 5: on a full file system the write test failed after creating its file and
+    // left a stray .write-test behind. A 64 KiB tmpfs filled up makes the failure real.
+    [Test]
+    [TestCase(false)]
+    [TestCase(true)]
+    public async Task A_full_file_system_fails_the_write_test_and_leaves_nothing_behind(bool portable)
+    {
+        var mount = _temp.Combine("small");
+        Directory.CreateDirectory(mount);
+        var mounted = ProcessRunner.Find("mount") is { } mountTool ? ProcessRunner.Run(mountTool, "-t", "tmpfs", "-o", "size=64k", "tmpfs", mount) : null;
+        if (mounted is null || mounted.ExitCode != 0)
+        {
+            Assert.Ignore("[requires-root] mounting a small tmpfs needs root (mount -t tmpfs): " + mounted?.StandardError);
+        }
+
+        try
+        {
+            var path = Path.Combine(mount, "dest");
+            var destination = Create(path, portable: portable);
+            await destination.InitializeAsync();
+            await using (var filler = File.Create(Path.Combine(mount, "filler")))
+            {
+                var block = new byte[4096];
+                try
+                {
+                    while (true)
+                    {
+                        filler.Write(block);
+                        filler.Flush();
+                    }
+                }
+                catch (IOException)
+                {
+                    // Full.
+                }
+            }
+
+            var error = Assert.ThrowsAsync<DestinationException>(() => destination.VerifyWritableAsync());
+
+            Assert.That(error!.Message, Does.Contain(".write-test"));
+            Assert.That(Directory.GetFileSystemEntries(path).Select(Path.GetFileName), Does.Not.Contain(".write-test"));
+        }
+        finally
+        {
+            ProcessRunner.Run(ProcessRunner.Find("umount")!, mount);
+        }
+    }
+
     [Test]
     public void Openat2_IsAvailableOnThisKernel()
     {

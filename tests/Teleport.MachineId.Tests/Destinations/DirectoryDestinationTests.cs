@@ -459,7 +459,7 @@ public class DirectoryDestinationTests
     }
 
     [Test]
-    public async Task ExistingGroupWritableDirectory_IsWarnedAbout()
+    public async Task ExistingGroupWritableDirectory_LosesGroupWriteAndIsWarnedAbout()
     {
         var path = _temp.Combine("dest");
         Directory.CreateDirectory(path);
@@ -467,8 +467,22 @@ public class DirectoryDestinationTests
 
         await Create(path).InitializeAsync();
 
+        Assert.That(File.GetUnixFileMode(path), Is.EqualTo(Mode0700 | UnixFileMode.GroupRead | UnixFileMode.GroupExecute), "readers keep read access");
         Assert.That(_logger.Has(MachineIdEventIds.DestinationDirectoryPermissive), Is.True);
         Assert.That(_logger.Has(MachineIdEventIds.DestinationInitialized), Is.True);
+    }
+
+    // Issue 13 defect 5: a pre-existing 0777 destination was only warned about; anyone could swap its links.
+    [Test]
+    public async Task ExistingWorldWritableDirectory_IsRestrictedBeforeAnythingIsWritten()
+    {
+        var path = _temp.Combine("dest");
+        Directory.CreateDirectory(path);
+        File.SetUnixFileMode(path, (UnixFileMode)0b111_111_111);
+
+        await Create(path).WriteAsync(Set(("key", "one")));
+
+        Assert.That((int)File.GetUnixFileMode(path) & 0b000_010_010, Is.Zero, "group and others may no longer write");
     }
 
     [Test]

@@ -7,6 +7,8 @@ using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using Teleport.MachineId.Hosting;
 using Teleport.MachineId.Identity.Internal;
+using Teleport.MachineId.Identity.Joining;
+using Teleport.MachineId.Identity.Storage;
 using Teleport.MachineId.Tests.Identity;
 using Teleport.MachineId.Tests.Infrastructure;
 using static Teleport.MachineId.Tests.Identity.IdentityTestSupport;
@@ -213,7 +215,8 @@ public sealed class MachineIdDependencyInjectionTests
         var dir = temp.Path;
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Services.AddSingleton<TimeProvider>(time);
-        builder.Services.AddSingleton(cluster.ClientFactory);
+        // The simulated cluster's provider, registered before AddTeleportMachineId (which only adds one when none is).
+        builder.Services.AddSingleton(sp => IdentityTestSupport.CreateProvider(sp.GetRequiredService<IOptions<MachineIdOptions>>().Value, cluster, time));
         builder.Services.AddTeleportMachineId(o =>
         {
             o.ProxyServer = "proxy.sim.example.com";

@@ -1,5 +1,7 @@
 using Teleport.MachineId.Destinations;
 using Teleport.MachineId.Identity.Internal;
+using Teleport.MachineId.Identity.Joining;
+using Teleport.MachineId.Identity.Storage;
 using static Teleport.MachineId.Tests.Identity.IdentityTestSupport;
 
 namespace Teleport.MachineId.Tests.Identity;
@@ -261,7 +263,7 @@ public sealed class BotIdentityProviderEmulatorTests
             return (null, 0);
         }
 
-        var stored = DirectoryBotIdentityStore.DecodeIdentity(File.ReadAllBytes(path));
+        var stored = BotIdentityStoreFormat.DecodeIdentity(File.ReadAllBytes(path));
         var tls = Tls.TeleportTlsIdentity.FromPem(stored.Material.TlsCertificatePem);
         return (tls.BotInstanceId, tls.Generation);
     }

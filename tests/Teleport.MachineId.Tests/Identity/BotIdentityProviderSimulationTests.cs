@@ -353,7 +353,7 @@ public sealed class BotIdentityProviderSimulationTests
         cluster.PublishCaChange("host", "init");
         cluster.PublishCaChange("host", "update_clients");
         cluster.PublishCaChange("user", "update_clients");
-        await EventuallyAsync(() => provider.Status.NextAttempt == Start + BotIdentityProvider.CaRotationDebounce, "the renewal is scheduled after the debounce");
+        await EventuallyAsync(() => provider.Status.NextAttempt == Start + TeleportDefaults.CaRotationDebounce, "the renewal is scheduled after the debounce");
         await RunUntilAsync(time, provider, Start.AddMinutes(1));
         Assert.Multiple(() =>
         {

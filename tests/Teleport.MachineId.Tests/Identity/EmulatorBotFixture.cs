@@ -29,11 +29,11 @@ internal sealed class EmulatorBotFixture : IAsyncDisposable
 
     public string TokenFile => Path.Combine(Directory, "token");
 
-    public static async Task<EmulatorBotFixture> StartAsync()
+    public static async Task<EmulatorBotFixture> StartAsync(EmulatorJoinApis? joinApis = null)
     {
         // Whole seconds: certificates carry second precision.
         var time = new FakeTimeProvider(DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds()));
-        var emulator = await TeleportEmulator.StartAsync(new TeleportEmulatorOptions { TimeProvider = time });
+        var emulator = await TeleportEmulator.StartAsync(new TeleportEmulatorOptions { TimeProvider = time, JoinApis = joinApis });
         emulator.UpsertRole(new EmulatorRole { Name = "access", Logins = ["root"], NodeLabels = EmulatorRole.AllNodes });
         emulator.AddBot(new EmulatorBot { Name = BotName, Roles = ["access"] });
         return new EmulatorBotFixture(emulator, time, IdentityTestSupport.NewTempDirectory());
@@ -60,10 +60,11 @@ internal sealed class EmulatorBotFixture : IAsyncDisposable
         return options;
     }
 
-    public BotIdentityProvider CreateProvider(MachineIdOptions? options = null, ILoggerFactory? loggerFactory = null, int seed = 7)
+    public BotIdentityProvider CreateProvider(
+        MachineIdOptions? options = null, ILoggerFactory? loggerFactory = null, int seed = 7, MachineId.Identity.Joining.JoinMethodRegistry? registry = null)
     {
         var random = new Random(seed);
-        return BotIdentityProvider.CreateInternal(options ?? Options(), loggerFactory, Time, null, null, null, () => random.NextDouble());
+        return BotIdentityProvider.CreateInternal(options ?? Options(), loggerFactory, Time, null, null, registry, () => random.NextDouble());
     }
 
     public int GenerationMismatches => Emulator.AuditEvents.Count(e => e.Type == "cert.generation_mismatch");

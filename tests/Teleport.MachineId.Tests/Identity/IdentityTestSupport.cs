@@ -69,8 +69,8 @@ internal static class IdentityTestSupport
         }
     }
 
-    /// <summary>Polls (real time) until <paramref name="condition"/> holds.</summary>
-    public static async Task EventuallyAsync(Func<bool> condition, string what)
+    /// <summary>Polls (real time) until <paramref name="condition"/> holds; <paramref name="betweenPolls"/> runs after each failed check.</summary>
+    public static async Task EventuallyAsync(Func<bool> condition, string what, Action? betweenPolls = null)
     {
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (!condition())
@@ -80,6 +80,7 @@ internal static class IdentityTestSupport
                 Assert.Fail("Timed out waiting until " + what);
             }
 
+            betweenPolls?.Invoke();
             await Task.Delay(5);
         }
     }

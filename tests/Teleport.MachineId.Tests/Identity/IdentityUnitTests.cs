@@ -3,6 +3,8 @@ using Grpc.Core;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 using Teleport.MachineId.Identity.Internal;
+using Teleport.MachineId.Identity.Joining;
+using Teleport.MachineId.Identity.Storage;
 using Teleport.MachineId.Tests.Infrastructure;
 using static Teleport.MachineId.Tests.Identity.IdentityTestSupport;
 
@@ -30,23 +32,6 @@ public sealed class RenewalScheduleTests
             var fraction = (at - identity.NotBefore) / identity.Lifetime;
             Assert.That(fraction, Is.EqualTo((2.0 / 3.0) + (((sample * 2) - 1) * 0.05)).Within(1e-6));
         }
-    }
-
-    [Test]
-    public void Backoff_is_full_jitter_below_a_doubling_cap()
-    {
-        var options = new MachineIdOptions { RetryMinBackoff = TimeSpan.FromSeconds(1), RetryMaxBackoff = TimeSpan.FromMinutes(1) };
-        var high = new RenewalSchedule(options, () => 0.999999);
-        var low = new RenewalSchedule(options, () => 0.0);
-        Assert.Multiple(() =>
-        {
-            Assert.That(high.BackoffCap(1), Is.EqualTo(TimeSpan.FromSeconds(1)));
-            Assert.That(high.BackoffCap(4), Is.EqualTo(TimeSpan.FromSeconds(8)));
-            Assert.That(high.BackoffCap(7), Is.EqualTo(TimeSpan.FromMinutes(1)));
-            Assert.That(high.BackoffCap(1000), Is.EqualTo(TimeSpan.FromMinutes(1)));
-            Assert.That(high.Backoff(4), Is.LessThanOrEqualTo(TimeSpan.FromSeconds(8)).And.GreaterThan(TimeSpan.FromSeconds(7.9)));
-            Assert.That(low.Backoff(4), Is.EqualTo(TimeSpan.FromMilliseconds(1)));
-        });
     }
 }
 
@@ -159,18 +144,52 @@ public sealed class BotIdentityStoreTests
         }
     }
 
+    // Issue 13 defect 5: a storage path through a symbolic link was accepted, while the same link
+    // as a destination was refused; the storage holds the long-lived identity.
+    [Test]
+    public void A_storage_path_through_a_symbolic_link_is_refused_like_a_destination()
+    {
+        using var temp = new TempDirectory("tmid-identity-");
+        var real = Directory.CreateDirectory(Path.Combine(temp.Path, "real")).FullName;
+        var link = Path.Combine(temp.Path, "link");
+        File.CreateSymbolicLink(link, real);
+
+        var error = Assert.Throws<Teleport.MachineId.Destinations.DestinationException>(() => DirectoryBotIdentityStore.Open(Path.Combine(link, "storage")));
+
+        Assert.That(error!.Failure, Is.EqualTo(Teleport.MachineId.Destinations.DestinationFailure.SymlinkRefused));
+        Assert.That(error.Message, Does.Contain(link).And.Contain("symbolic link"));
+        Assert.That(Directory.Exists(Path.Combine(real, "storage")), Is.False, "nothing was created through the link");
+    }
+
+    [Test]
+    public async Task A_stored_identity_over_its_size_limit_counts_as_unreadable()
+    {
+        using var temp = new TempDirectory("tmid-identity-");
+        var storage = Directory.CreateDirectory(Path.Combine(temp.Path, "storage")).FullName;
+        await using (var file = File.Create(Path.Combine(storage, DirectoryBotIdentityStore.IdentityFileName)))
+        {
+            file.SetLength(InputLimits.StorageFileBytes + 1);
+        }
+
+        await using var store = DirectoryBotIdentityStore.Open(storage);
+        var state = await store.LoadAsync(CancellationToken.None);
+
+        Assert.That(state.Identity, Is.Null);
+        Assert.That(state.IdentityError!.Message, Does.Contain("larger than 1 MiB"));
+    }
+
     [Test]
     public void Every_truncation_of_a_stored_identity_is_a_format_error()
     {
-        var bytes = DirectoryBotIdentityStore.EncodeIdentity(
+        var bytes = BotIdentityStoreFormat.EncodeIdentity(
             new StoredBotIdentity("KEY", new BotIdentityMaterial("TLS", "SSH", ["CA"], ["K"], "token"), null, Start));
         for (var length = 0; length < bytes.Length - 1; length += 7)
         {
-            Assert.Throws<TeleportFormatException>(() => DirectoryBotIdentityStore.DecodeIdentity(bytes[..length]), $"length {length}");
+            Assert.Throws<TeleportFormatException>(() => BotIdentityStoreFormat.DecodeIdentity(bytes[..length]), $"length {length}");
         }
 
-        Assert.Throws<TeleportFormatException>(() => DirectoryBotIdentityStore.DecodeIdentity("{\"version\":9}"u8.ToArray()));
-        Assert.Throws<TeleportFormatException>(() => DirectoryBotIdentityStore.DecodeInFlight("[]"u8.ToArray()));
+        Assert.Throws<TeleportFormatException>(() => BotIdentityStoreFormat.DecodeIdentity("{\"version\":9}"u8.ToArray()));
+        Assert.Throws<TeleportFormatException>(() => BotIdentityStoreFormat.DecodeInFlight("[]"u8.ToArray()));
     }
 
     [Test]

@@ -4,6 +4,8 @@ using System.Security.Cryptography.X509Certificates;
 using System.Threading.Channels;
 using Teleport.MachineId.Crypto;
 using Teleport.MachineId.Identity.Internal;
+using Teleport.MachineId.Identity.Joining;
+using Teleport.MachineId.Identity.Storage;
 using Teleport.MachineId.Ssh;
 using Teleport.MachineId.Tls;
 using Teleport.MachineId.Wire.Calls;
@@ -28,6 +30,8 @@ internal sealed class SimulatedBotCluster : IDisposable
     private readonly PrivateKey _hostCaSsh = PrivateKey.Generate(KeyAlgorithm.Ed25519);
     private readonly Dictionary<string, string> _tokens = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Instance> _instances = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, PublicKeyInfo> _boundKeys = new(StringComparer.Ordinal);
+    private int _renewalRequestsSent;
     private readonly List<Channel<CertificateAuthorityChange>> _watchers = [];
 
     public SimulatedBotCluster(TimeProvider time)
@@ -53,6 +57,12 @@ internal sealed class SimulatedBotCluster : IDisposable
 
     public SignatureAlgorithmSuite Suite { get; set; } = SignatureAlgorithmSuite.BalancedV1;
 
+    /// <summary>
+    /// Runs while a renewal request is being prepared and its connection set up — before anything
+    /// leaves the client (it may hang, fail or simulate a crash there).
+    /// </summary>
+    public Func<CancellationToken, Task>? Connecting { get; set; }
+
     /// <summary>When set, renewals block until it is set (to make calls overlap).</summary>
     public ManualResetEventSlim? RenewalGate { get; set; }
 
@@ -61,6 +71,15 @@ internal sealed class SimulatedBotCluster : IDisposable
     public int Joins { get; private set; }
 
     public int Renewals { get; private set; }
+
+    /// <summary>Renewal requests that left the client (after its in-flight record).</summary>
+    public int RenewalRequestsSent => Volatile.Read(ref _renewalRequestsSent);
+
+    /// <summary>Joins of the simulated delegated method (first joins and re-joins).</summary>
+    public int DelegatedJoins { get; private set; }
+
+    /// <summary>Delegated joins refused because the client could not prove the bound key (a stranded bot).</summary>
+    public int BoundKeyRefusals { get; private set; }
 
     public List<BotHeartbeat> Heartbeats { get; } = [];
 
@@ -117,6 +136,52 @@ internal sealed class SimulatedBotCluster : IDisposable
     }
 
     public IBotCredentialClient CreateClient() => new Client(this);
+
+    /// <summary>The key the cluster has bound for <paramref name="botName"/> (bound keypair style), or <see langword="null"/>.</summary>
+    public PublicKeyInfo? BoundKeyOf(string botName)
+    {
+        lock (_gate)
+        {
+            return _boundKeys.GetValueOrDefault(botName);
+        }
+    }
+
+    /// <summary>
+    /// A delegated join (non-renewable identity), modelled on bound keypair: the client proves the
+    /// bound key (when one is bound), the cluster binds <paramref name="nextBoundKey"/> and issues
+    /// certificates. A valid presented identity keeps its bot instance (generation counted, never
+    /// locked), as Teleport does for non-token re-joins.
+    /// </summary>
+    public IssuedBotCertificates JoinDelegated(
+        string botName, BotIdentity? presented, PublicKeyInfo? proof, PublicKeyInfo nextBoundKey, PublicKeyInfo certificateKey, DateTimeOffset expires)
+    {
+        ThrowIfDown();
+        lock (_gate)
+        {
+            if (_boundKeys.TryGetValue(botName, out var bound) && bound != proof)
+            {
+                BoundKeyRefusals++;
+                throw new TeleportJoinException("The bound keypair challenge failed: the client does not hold the bound key.");
+            }
+
+            _boundKeys[botName] = nextBoundKey;
+            DelegatedJoins++;
+            var now = _time.GetUtcNow();
+            Instance instance;
+            if (presented is { InstanceId: { } id } && !presented.IsExpiredAt(now) && _instances.TryGetValue(id, out var existing) && !existing.Locked)
+            {
+                instance = existing;
+                instance.Generation++;
+            }
+            else
+            {
+                instance = new Instance(botName, Guid.NewGuid().ToString()) { Generation = 1 };
+                _instances[instance.Id] = instance;
+            }
+
+            return Issue(instance, certificateKey, expires, renewable: false);
+        }
+    }
 
     public BotCredentialClientFactory ClientFactory => (_, _, _, _) => CreateClient();
 
@@ -196,7 +261,7 @@ internal sealed class SimulatedBotCluster : IDisposable
         return issued;
     }
 
-    private IssuedBotCertificates Issue(Instance instance, PublicKeyInfo publicKey, DateTimeOffset expires)
+    private IssuedBotCertificates Issue(Instance instance, PublicKeyInfo publicKey, DateTimeOffset expires, bool renewable = true)
     {
         var now = _time.GetUtcNow();
         var notAfter = expires;
@@ -210,7 +275,7 @@ internal sealed class SimulatedBotCluster : IDisposable
         {
             Username = username,
             Roles = { username },
-            IsRenewable = true,
+            IsRenewable = renewable,
             Generation = instance.Generation,
             BotName = instance.BotName,
             BotInstanceId = instance.Id,
@@ -226,15 +291,20 @@ internal sealed class SimulatedBotCluster : IDisposable
             ValidBefore = notAfter,
             Extensions =
             {
-                ["renewable"] = "",
                 ["generation"] = instance.Generation.ToString(System.Globalization.CultureInfo.InvariantCulture),
                 ["bot-name@goteleport.com"] = instance.BotName,
                 ["bot-instance-id@goteleport.com"] = instance.Id,
             },
-        }.Sign(_userCaSsh);
+        };
+        if (renewable)
+        {
+            ssh.Extensions["renewable"] = "";
+        }
+
+        var signed = ssh.Sign(_userCaSsh);
         return new IssuedBotCertificates(
             tls.ExportCertificatePem() + "\n",
-            ssh.ToAuthorizedKey() + "\n",
+            signed.ToAuthorizedKey() + "\n",
             [UserCa.ExportCertificatePem() + "\n", HostCa.ExportCertificatePem() + "\n"],
             [_userCaSsh.PublicKey.ToAuthorizedKey(), _hostCaSsh.PublicKey.ToAuthorizedKey()]);
     }
@@ -268,8 +338,27 @@ internal sealed class SimulatedBotCluster : IDisposable
                 },
                 cancellationToken);
 
-        public Task<IssuedBotCertificates> RenewAsync(BotIdentity identity, PublicKeyInfo publicKey, DateTimeOffset expires, CancellationToken cancellationToken) =>
-            Task.Run(() => cluster.Renew(identity, publicKey, expires), cancellationToken);
+        public Task<BotJoinResult> JoinWithIdTokenAsync(string tokenName, string idToken, TimeSpan credentialTtl, bool presentIdentity, CancellationToken cancellationToken) =>
+            throw new NotSupportedException("The simulated cluster serves token joins only; delegated methods are tested against the emulator.");
+
+        public Task<BoundKeypairJoinAnswer> JoinWithBoundKeypairAsync(
+            MachineId.Wire.Join.BoundKeypairJoinParameters parameters, TimeSpan credentialTtl, bool presentIdentity, CancellationToken cancellationToken) =>
+            throw new NotSupportedException("The simulated cluster serves token joins only; delegated methods are tested against the emulator.");
+
+        public async Task<IssuedBotCertificates> RenewAsync(
+            BotIdentity identity, PublicKeyInfo publicKey, DateTimeOffset expires, Func<CancellationToken, Task> beforeSend, CancellationToken cancellationToken)
+        {
+            // An unreachable Auth fails before anything is sent, as a refused connection does.
+            cluster.ThrowIfDown();
+            if (cluster.Connecting is { } connecting)
+            {
+                await connecting(cancellationToken);
+            }
+
+            await beforeSend(cancellationToken);
+            Interlocked.Increment(ref cluster._renewalRequestsSent);
+            return await Task.Run(() => cluster.Renew(identity, publicKey, expires), cancellationToken);
+        }
 
         public Task SubmitHeartbeatAsync(BotIdentity identity, BotHeartbeat heartbeat, CancellationToken cancellationToken)
         {

@@ -36,7 +36,7 @@ public sealed class TbotConfigurationMappingTests
             Assert.That(options.RenewalInterval, Is.EqualTo(TimeSpan.FromMinutes(30)));
             Assert.That(options.StorageType, Is.EqualTo(BotStorageType.Directory));
             Assert.That(options.StoragePath, Is.EqualTo("/var/lib/teleport/bot"));
-            Assert.That(new Teleport.MachineId.Hosting.MachineIdOptionsValidator().Validate(null, options).Succeeded, Is.True);
+            Assert.That(new MachineIdOptionsValidator().Validate(null, options).Succeeded, Is.True);
         });
     }
 

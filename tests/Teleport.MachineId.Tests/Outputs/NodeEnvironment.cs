@@ -54,6 +54,9 @@ internal sealed class NodeEnvironment : IAsyncDisposable
     /// <summary>The CLI's apphost next to the test assembly (built by the project reference).</summary>
     public static string TbotDotnetPath => Path.Combine(AppContext.BaseDirectory, "tbot-dotnet");
 
+    /// <summary>The built <c>tbot-dotnet-emulator</c> apphost (the emulator and the demo).</summary>
+    public static string EmulatorToolPath => Path.Combine(AppContext.BaseDirectory, "tbot-dotnet-emulator");
+
     /// <param name="options">Emulator options.</param>
     /// <param name="extraLogins">More logins for the access role.</param>
     /// <param name="extraNodeNames">More node names registered for the same sshd (its host certificate covers them all), e.g. for fleet-scale tests.</param>

@@ -269,6 +269,20 @@ public sealed class ProtoSchemaTests
         yield return F("teleport.join.v1.Certificates", 4, "ssh_ca_keys", FieldType.Bytes, repeated: true);
         yield return F("teleport.join.v1.GivingUp", 1, "reason", FieldType.Enum, typeName: "teleport.join.v1.GivingUp.Reason");
         yield return F("teleport.join.v1.GivingUp", 2, "msg", FieldType.String);
+        yield return F("teleport.join.v1.BoundKeypairInit", 1, "client_params", FieldType.Message, typeName: "teleport.join.v1.ClientParams");
+        yield return F("teleport.join.v1.BoundKeypairInit", 2, "initial_join_secret", FieldType.String);
+        yield return F("teleport.join.v1.BoundKeypairInit", 3, "previous_join_state", FieldType.Bytes);
+        yield return F("teleport.join.v1.BoundKeypairChallenge", 1, "public_key", FieldType.Bytes);
+        yield return F("teleport.join.v1.BoundKeypairChallenge", 2, "challenge", FieldType.String);
+        yield return F("teleport.join.v1.BoundKeypairChallengeSolution", 1, "solution", FieldType.Bytes);
+        yield return F("teleport.join.v1.BoundKeypairRotationRequest", 1, "signature_algorithm_suite", FieldType.String);
+        yield return F("teleport.join.v1.BoundKeypairRotationResponse", 1, "public_key", FieldType.Bytes);
+        yield return F("teleport.join.v1.BoundKeypairResult", 2, "join_state", FieldType.Bytes);
+        yield return F("teleport.join.v1.BoundKeypairResult", 3, "public_key", FieldType.Bytes);
+        yield return F("teleport.join.v1.Challenge", 1, "bound_keypair_challenge", FieldType.Message, typeName: "teleport.join.v1.BoundKeypairChallenge");
+        yield return F("teleport.join.v1.Challenge", 2, "bound_keypair_rotation_request", FieldType.Message, typeName: "teleport.join.v1.BoundKeypairRotationRequest");
+        yield return F("teleport.join.v1.ChallengeSolution", 1, "bound_keypair_challenge_solution", FieldType.Message, typeName: "teleport.join.v1.BoundKeypairChallengeSolution");
+        yield return F("teleport.join.v1.ChallengeSolution", 2, "bound_keypair_rotation_response", FieldType.Message, typeName: "teleport.join.v1.BoundKeypairRotationResponse");
 
         // §5.3 trust service
         yield return F("teleport.trust.v1.GetCertAuthorityRequest", 1, "type", FieldType.String);

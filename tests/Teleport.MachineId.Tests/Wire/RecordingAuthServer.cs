@@ -13,7 +13,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Teleport.MachineId.Wire;
-using Teleport.MachineId.Wire.Proto.Legacy.Client;
+using Teleport.MachineId.Testing.Proto.Legacy.Client;
 
 namespace Teleport.MachineId.Tests.Wire;
 

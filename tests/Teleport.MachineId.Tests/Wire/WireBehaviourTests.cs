@@ -121,8 +121,9 @@ public sealed class WireBehaviourTests
             {
                 await _loop;
             }
-            catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
+            catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException or InvalidOperationException)
             {
+                // InvalidOperationException: the loop went back to AcceptSocketAsync after Stop().
             }
         }
 

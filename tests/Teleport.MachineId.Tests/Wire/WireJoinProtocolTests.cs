@@ -8,7 +8,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Teleport.MachineId.Wire;
-using Teleport.MachineId.Wire.Proto.Join.V1;
+using Teleport.MachineId.Testing.Proto.Join.V1;
 
 namespace Teleport.MachineId.Tests.Wire;
 

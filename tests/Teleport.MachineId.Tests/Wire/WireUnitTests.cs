@@ -31,6 +31,9 @@ public sealed class WireUnitTests
     [TestCase("host")]
     [TestCase("[::1")]
     [TestCase("user@host:22")]
+    [TestCase(":::")]
+    [TestCase("[:::]:443")]
+    [TestCase("host\nname:443")]
     public void HostPort_rejects_what_is_not_an_address(string text) =>
         Assert.That(HostPort.TryParse(text, defaultPort: null, null, out _), Is.False);
 
@@ -183,6 +186,15 @@ public sealed class WireUnitTests
         Assert.That(error.Message, Does.Contain("<redacted>"));
     }
 
+    [Test]
+    public void A_short_token_is_redacted_where_it_stands_alone_without_mangling_words()
+    {
+        var error = WireErrors.FromHttp(HttpStatusCode.Forbidden, """{"error":{"message":"token \"x\" expired or not found"}}"""u8,
+            "POST /webapi/host/credentials", "proxy p:443 (web)", WireOperationKind.Join, "x");
+
+        Assert.That(error.Message, Does.Contain("token \"<redacted>\" expired"));
+    }
+
     [TestCase(HttpStatusCode.BadRequest, typeof(TeleportException))]
     [TestCase(HttpStatusCode.Unauthorized, typeof(TeleportAccessDeniedException))]
     [TestCase(HttpStatusCode.Forbidden, typeof(TeleportAccessDeniedException))]
@@ -200,6 +212,30 @@ public sealed class WireUnitTests
         Assert.That(error.GetType(), Is.EqualTo(expected));
         Assert.That(error.Message, Does.Contain("the proxy says why"));
         Assert.That(error.Message, Does.Contain($"HTTP {(int)status}"));
+    }
+
+    [TestCase(413, "", true)]
+    [TestCase(413, "", false)]
+    [TestCase(429, """{"error":{"message":"the read limit is reached"}}""", true)]
+    public void A_request_too_large_for_the_proxy_is_refused_for_good_not_retried(int status, string body, bool join)
+    {
+        var error = WireErrors.FromHttp((HttpStatusCode)status, System.Text.Encoding.UTF8.GetBytes(body), "POST /webapi/host/credentials", "proxy p:443 (web)", join ? WireOperationKind.Join : WireOperationKind.Call);
+
+        Assert.That(error, Is.TypeOf<TeleportProtocolException>());
+        Assert.That(error.IsTransient, Is.False);
+        Assert.That(error.Message, Does.Contain("too large").And.Contain("retrying cannot help"));
+    }
+
+    [TestCase("grpc: received message larger than max (70000000 vs. 4194304)")]
+    [TestCase("Received message exceeds the maximum configured message size.")]
+    public void A_gRPC_message_over_a_size_limit_is_permanent_while_other_resource_exhaustion_is_transient(string detail)
+    {
+        var tooLarge = WireErrors.FromRpc(new RpcException(new Status(StatusCode.ResourceExhausted, detail)), "Join", "proxy p:443", WireOperationKind.Join);
+        var rateLimited = WireErrors.FromRpc(new RpcException(new Status(StatusCode.ResourceExhausted, "rate limit exceeded")), "Join", "proxy p:443", WireOperationKind.Join);
+
+        Assert.That(tooLarge, Is.TypeOf<TeleportProtocolException>());
+        Assert.That(tooLarge.IsTransient, Is.False);
+        Assert.That(rateLimited.IsTransient, Is.True);
     }
 
     [Test]

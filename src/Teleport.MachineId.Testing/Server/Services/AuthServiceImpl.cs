@@ -4,8 +4,8 @@ using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Teleport.MachineId.Crypto;
 using Teleport.MachineId.Testing.Cluster;
-using Teleport.MachineId.Wire.Proto.Legacy.Client;
-using Teleport.MachineId.Wire.Proto.Legacy.Types;
+using Teleport.MachineId.Testing.Proto.Legacy.Client;
+using Teleport.MachineId.Testing.Proto.Legacy.Types;
 
 namespace Teleport.MachineId.Testing.Server.Services;
 
@@ -27,7 +27,7 @@ internal sealed class AuthServiceImpl(EmulatorRuntime runtime) : AuthService.Aut
             ServerFeatures = new Features(),
             ProxyPublicAddr = runtime.ProxyAddress,
             RemoteAddr = RequestContext.RemoteAddress(context),
-            SignatureAlgorithmSuite = (Wire.Proto.Legacy.Types.SignatureAlgorithmSuite)settings.Suite.ToProtoValue(),
+            SignatureAlgorithmSuite = (Proto.Legacy.Types.SignatureAlgorithmSuite)settings.Suite.ToProtoValue(),
         });
     }
 

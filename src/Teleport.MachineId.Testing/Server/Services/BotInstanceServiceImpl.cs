@@ -1,6 +1,6 @@
 using Grpc.Core;
 using Teleport.MachineId.Testing.Cluster;
-using Teleport.MachineId.Wire.Proto.MachineId.V1;
+using Teleport.MachineId.Testing.Proto.MachineId.V1;
 
 namespace Teleport.MachineId.Testing.Server.Services;
 

@@ -1,6 +1,6 @@
 using Grpc.Core;
-using Teleport.MachineId.Wire.Proto.ClusterConfig.V1;
-using Teleport.MachineId.Wire.Proto.Legacy.Types;
+using Teleport.MachineId.Testing.Proto.ClusterConfig.V1;
+using Teleport.MachineId.Testing.Proto.Legacy.Types;
 
 namespace Teleport.MachineId.Testing.Server.Services;
 
@@ -14,7 +14,7 @@ internal sealed class ClusterConfigServiceImpl(EmulatorRuntime runtime) : Cluste
         {
             Kind = "cluster_auth_preference",
             Version = "v2",
-            Metadata = new Wire.Proto.Legacy.Types.Metadata { Name = "cluster-auth-preference", Namespace = "default" },
+            Metadata = new Proto.Legacy.Types.Metadata { Name = "cluster-auth-preference", Namespace = "default" },
             Spec = new AuthPreferenceSpecV2
             {
                 Type = "local",

@@ -2,15 +2,19 @@ using System.Text;
 using Grpc.Core;
 using Teleport.MachineId.Crypto;
 using Teleport.MachineId.Testing.Cluster;
-using Teleport.MachineId.Wire.Proto.Legacy.Client;
-using Teleport.MachineId.Wire.Proto.Legacy.Types;
+using Teleport.MachineId.Testing.Proto.Legacy.Client;
+using Teleport.MachineId.Testing.Proto.Legacy.Types;
 
 namespace Teleport.MachineId.Testing.Server.Services;
 
-/// <summary><c>proto.JoinService/RegisterUsingToken</c> (unary, unauthenticated), on Auth and on <c>teleport-proxy-grpc</c>.</summary>
+/// <summary>
+/// <c>proto.JoinService/RegisterUsingToken</c> (unary), on Auth and on <c>teleport-proxy-grpc</c>:
+/// token joins and the OIDC-style methods (<c>IDToken</c>). On Auth, a caller with a valid bot
+/// identity re-joins as its bot instance (Teleport sets <c>BotInstanceID</c> from the certificate).
+/// </summary>
 internal sealed class LegacyJoinServiceImpl(EmulatorRuntime runtime) : JoinService.JoinServiceBase
 {
-    public override Task<Certs> RegisterUsingToken(RegisterUsingTokenRequest request, ServerCallContext context)
+    public override async Task<Certs> RegisterUsingToken(RegisterUsingTokenRequest request, ServerCallContext context)
     {
         string? keyError = null;
         PublicKeyInfo? tls = null;
@@ -26,7 +30,7 @@ internal sealed class LegacyJoinServiceImpl(EmulatorRuntime runtime) : JoinServi
         }
 
         var endpoint = RequestContext.Endpoint(context.GetHttpContext(), runtime);
-        var certificates = runtime.Auth.JoinBot(new BotJoinRequest
+        var certificates = await runtime.Auth.JoinBotAsync(new BotJoinRequest
         {
             Token = request.Token,
             Role = request.Role,
@@ -37,8 +41,10 @@ internal sealed class LegacyJoinServiceImpl(EmulatorRuntime runtime) : JoinServi
             KeyError = keyError,
             Expires = request.Expires?.ToDateTimeOffset(),
             RemoteAddress = RequestContext.RemoteAddress(context),
+            IdToken = request.IDToken,
+            Caller = endpoint == EndpointKind.Auth ? RequestContext.Caller(context, runtime) : null,
             Api = endpoint == EndpointKind.Auth ? "proto.JoinService (auth)" : "proto.JoinService (proxy)",
-        });
-        return Task.FromResult(ProtoConvert.ToCerts(certificates));
+        }, context.CancellationToken).ConfigureAwait(false);
+        return ProtoConvert.ToCerts(certificates);
     }
 }

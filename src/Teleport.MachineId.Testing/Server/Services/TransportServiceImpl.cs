@@ -5,7 +5,7 @@ using Google.Protobuf;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using Teleport.MachineId.Testing.Cluster;
-using Teleport.MachineId.Wire.Proto.Transport.V1;
+using Teleport.MachineId.Testing.Proto.Transport.V1;
 
 namespace Teleport.MachineId.Testing.Server.Services;
 

@@ -1,7 +1,7 @@
 using Grpc.Core;
 using Teleport.MachineId.Testing.Cluster;
-using Teleport.MachineId.Wire.Proto.Legacy.Types;
-using Teleport.MachineId.Wire.Proto.Trust.V1;
+using Teleport.MachineId.Testing.Proto.Legacy.Types;
+using Teleport.MachineId.Testing.Proto.Trust.V1;
 
 namespace Teleport.MachineId.Testing.Server.Services;
 

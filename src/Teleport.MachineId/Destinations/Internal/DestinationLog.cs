@@ -58,6 +58,6 @@ internal static partial class DestinationLog
     public static partial void ReadRetried(ILogger logger, string generation, string destination);
 
     [LoggerMessage(EventId = MachineIdEventIds.DestinationDirectoryPermissive, EventName = "DestinationDirectoryPermissive", Level = LogLevel.Warning,
-        Message = "Destination directory {Path} is writable by its group or by others (mode {Mode}); another user could replace its contents. Use chmod 0700")]
-    public static partial void DirectoryPermissive(ILogger logger, string path, string mode);
+        Message = "Destination directory {Path} was writable by its group or by others (mode {Mode}), so another user could have replaced its contents; changed it to mode {NewMode}")]
+    public static partial void DirectoryPermissive(ILogger logger, string path, string mode, string newMode);
 }

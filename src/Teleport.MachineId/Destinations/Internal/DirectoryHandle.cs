@@ -112,5 +112,11 @@ internal abstract class DirectoryHandle : IDisposable
     /// <summary>The permission bits (e.g. 0b111_000_000) of this directory.</summary>
     public abstract int GetPermissions();
 
+    /// <summary>The owner's user id, or <see langword="null"/> where this code cannot tell (portable code).</summary>
+    public abstract uint? GetOwner();
+
+    /// <summary>Sets the directory's permission bits (chmod).</summary>
+    public abstract void SetPermissions(int mode);
+
     public abstract void Dispose();
 }

@@ -345,6 +345,24 @@ internal sealed class LinuxDirectoryHandle : DirectoryHandle
         return status.Permissions;
     }
 
+    public override uint? GetOwner()
+    {
+        if (!LinuxNative.Statx(_fd.Fd, string.Empty, out var status))
+        {
+            throw PosixNative.Error(LinuxNative.LastError, "stat", DisplayPath);
+        }
+
+        return status.Uid;
+    }
+
+    public override void SetPermissions(int mode)
+    {
+        if (LinuxNative.FChmod(_fd.Fd, (uint)mode) != 0)
+        {
+            throw PosixNative.Error(LinuxNative.LastError, "chmod", DisplayPath);
+        }
+    }
+
     public override void Dispose() => _fd.Dispose();
 
     private int OpenChild(string name, int flags, uint mode) =>

@@ -243,6 +243,16 @@ internal sealed class PortableDirectoryHandle : DirectoryHandle
     public override int GetPermissions() =>
         OperatingSystem.IsWindows() ? 0b111_000_000 : (int)File.GetUnixFileMode(_path) & 0xFFF;
 
+    public override uint? GetOwner() => null;
+
+    public override void SetPermissions(int mode)
+    {
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(_path, (UnixFileMode)mode);
+        }
+    }
+
     public override void Dispose()
     {
         // Nothing is held open.

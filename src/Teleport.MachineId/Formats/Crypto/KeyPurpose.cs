@@ -31,8 +31,15 @@ public enum KeyPurpose
     DatabaseCaTls = 8,
 
     /// <summary>
+    /// The long-lived keypair a <c>bound_keypair</c> bot proves itself with (Teleport's
+    /// <c>BoundKeypairJoining</c> purpose): Ed25519 in balanced-v1 and hsm-v1, ECDSA P-256 in fips-v1,
+    /// RSA 2048 in legacy.
+    /// </summary>
+    BoundKeypairJoining = 9,
+
+    /// <summary>
     /// An SSH host key certified by the host CA (tbot's <c>ssh_host</c> output; Teleport's <c>HostSSH</c>):
     /// like user SSH keys, Ed25519 except in fips-v1 (ECDSA P-256) and RSA in legacy.
     /// </summary>
-    HostSsh = 9,
+    HostSsh = 10,
 }

@@ -237,10 +237,15 @@ public sealed class PrivateKey : IDisposable
         return _rsa is not null ? certificate.CopyWithPrivateKey(_rsa) : certificate.CopyWithPrivateKey(_ecdsa!);
     }
 
-    /// <summary>The BCL key (RSA or ECDsa) for X.509 signing by other layers; owned by this object.</summary>
-    /// <exception cref="NotSupportedException">The key is Ed25519.</exception>
+    /// <summary>
+    /// The BCL key (<see cref="RSA"/> or <see cref="ECDsa"/>) for X.509 signing, e.g. as the issuer key of
+    /// <c>TeleportTlsCertificateBuilder.Issue</c>. It is owned by this object: do not dispose it,
+    /// and do not use it after this key is disposed.
+    /// </summary>
+    /// <returns>The BCL key.</returns>
+    /// <exception cref="NotSupportedException">The key is Ed25519 (no BCL implementation).</exception>
     /// <exception cref="ObjectDisposedException">The key was disposed.</exception>
-    internal AsymmetricAlgorithm GetAsymmetricAlgorithm()
+    public AsymmetricAlgorithm GetAsymmetricAlgorithm()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         return (AsymmetricAlgorithm?)_rsa ?? _ecdsa ?? throw new NotSupportedException("Ed25519 keys have no BCL implementation.");

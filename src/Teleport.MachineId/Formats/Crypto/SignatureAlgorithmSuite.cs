@@ -165,6 +165,7 @@ public readonly struct SignatureAlgorithmSuite : IEquatable<SignatureAlgorithmSu
                 algorithm = name == BalancedV1Name ? KeyAlgorithm.Ed25519 : KeyAlgorithm.EcdsaP256;
                 return true;
             case KeyPurpose.HostSsh:
+            case KeyPurpose.BoundKeypairJoining:
                 algorithm = name == FipsV1Name ? KeyAlgorithm.EcdsaP256 : KeyAlgorithm.Ed25519;
                 return true;
             default:
@@ -185,9 +186,11 @@ public readonly struct SignatureAlgorithmSuite : IEquatable<SignatureAlgorithmSu
     /// <returns><see cref="Name"/>.</returns>
     public override string ToString() => Name;
 
-    /// <summary>Maps Teleport's proto enum <c>types.SignatureAlgorithmSuite</c> (0 unspecified ⇒ legacy).</summary>
+    /// <summary>Maps a value of Teleport's proto enum <c>types.SignatureAlgorithmSuite</c> (0 unspecified ⇒ legacy).</summary>
+    /// <param name="value">The enum value as sent on the wire.</param>
+    /// <returns>The suite.</returns>
     /// <exception cref="TeleportProtocolException">The value is not one Teleport 18 defines.</exception>
-    internal static SignatureAlgorithmSuite FromProtoValue(int value) => value switch
+    public static SignatureAlgorithmSuite FromProtoValue(int value) => value switch
     {
         0 or 1 => Legacy,
         2 => BalancedV1,
@@ -196,9 +199,10 @@ public readonly struct SignatureAlgorithmSuite : IEquatable<SignatureAlgorithmSu
         _ => throw new TeleportProtocolException($"Unknown signature algorithm suite value {value} from the cluster."),
     };
 
-    /// <summary>The proto enum value of a known suite (legacy ⇒ 1).</summary>
+    /// <summary>The value of Teleport's proto enum <c>types.SignatureAlgorithmSuite</c> for a known suite (legacy ⇒ 1), as a cluster sends it.</summary>
+    /// <returns>The enum value.</returns>
     /// <exception cref="NotSupportedException">The suite has no proto value known to this library.</exception>
-    internal int ToProtoValue() => Name switch
+    public int ToProtoValue() => Name switch
     {
         LegacyName => 1,
         BalancedV1Name => 2,

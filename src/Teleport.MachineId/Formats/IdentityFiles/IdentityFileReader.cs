@@ -44,12 +44,12 @@ public static class IdentityFileReader
     /// <exception cref="ArgumentException"><paramref name="path"/> is null or empty.</exception>
     /// <exception cref="IOException">The file cannot be read.</exception>
     /// <exception cref="UnauthorizedAccessException">The file may not be read.</exception>
-    /// <exception cref="TeleportFormatException">The file is not an identity file, is truncated, or a part is malformed; or there is no SSH certificate in it nor beside it.</exception>
+    /// <exception cref="TeleportFormatException">The file is larger than <see cref="InputLimits.IdentityFileBytes"/>, not an identity file, truncated, or a part is malformed; or there is no SSH certificate in it nor beside it.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public static async Task<IdentityFile> ReadFileAsync(string path, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        var content = await File.ReadAllTextAsync(path, Encoding.UTF8, cancellationToken).ConfigureAwait(false);
+        var content = await BoundedFile.ReadAllTextAsync(path, InputLimits.IdentityFileBytes, "identity file", cancellationToken).ConfigureAwait(false);
         var what = $"The identity file '{path}'";
         var parts = Decode(content, what);
         if (parts.SshCertificate is null)
@@ -61,7 +61,7 @@ public static class IdentityFileReader
                     $"{what} contains no SSH certificate, and there is no '{certificatePath}' beside it.");
             }
 
-            var certificate = await File.ReadAllTextAsync(certificatePath, Encoding.UTF8, cancellationToken).ConfigureAwait(false);
+            var certificate = await BoundedFile.ReadAllTextAsync(certificatePath, InputLimits.PemFileBytes, "SSH certificate file", cancellationToken).ConfigureAwait(false);
             try
             {
                 parts.SshCertificate = IdentityFile.NormalizeSshCertificate(certificate);

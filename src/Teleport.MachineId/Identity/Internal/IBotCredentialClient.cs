@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Teleport.MachineId.Crypto;
+using Teleport.MachineId.Identity.Joining;
 using Teleport.MachineId.Wire.Calls;
 
 namespace Teleport.MachineId.Identity.Internal;
@@ -30,11 +31,39 @@ internal interface IBotCredentialClient : IAsyncDisposable
     Task<BotJoinResult> JoinWithTokenAsync(string token, TimeSpan credentialTtl, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Joins with an OIDC-style method (<c>github</c>, <c>gitlab</c>, <c>kubernetes</c>): the token
+    /// resource's name and the ID token (<c>RegisterUsingToken</c> with <c>IDToken</c>). With
+    /// <paramref name="presentIdentity"/> the join is made on Auth over a connection authenticated by
+    /// the current identity, so the cluster keeps the bot instance.
+    /// </summary>
+    /// <exception cref="TeleportJoinException">The cluster refused the ID token.</exception>
+    Task<BotJoinResult> JoinWithIdTokenAsync(string tokenName, string idToken, TimeSpan credentialTtl, bool presentIdentity, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Joins with the <c>bound_keypair</c> method (<c>teleport.join.v1</c>); with
+    /// <paramref name="presentIdentity"/> on Auth authenticated by the current identity (a re-join
+    /// keeping the bot instance, no recovery consumed).
+    /// </summary>
+    /// <exception cref="TeleportJoinException">The cluster refused the join.</exception>
+    Task<BoundKeypairJoinAnswer> JoinWithBoundKeypairAsync(
+        Wire.Join.BoundKeypairJoinParameters parameters, TimeSpan credentialTtl, bool presentIdentity, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Renews a renewable identity with <c>GenerateUserCerts</c> on an mTLS connection
     /// authenticated by <paramref name="identity"/>, for a new key.
     /// </summary>
+    /// <param name="identity">The identity to renew (the one presented).</param>
+    /// <param name="publicKey">The new key.</param>
+    /// <param name="expires">The requested expiry.</param>
+    /// <param name="beforeSend">
+    /// Awaited immediately before the request leaves — after the route and connection are resolved
+    /// and the request is built — and never when the call fails before that point. Its exceptions
+    /// end the call with nothing sent.
+    /// </param>
+    /// <param name="cancellationToken">Cancels the call.</param>
     /// <exception cref="RenewalOutcomeUnknownException">The request may have been processed but no answer arrived.</exception>
-    Task<IssuedBotCertificates> RenewAsync(BotIdentity identity, PublicKeyInfo publicKey, DateTimeOffset expires, CancellationToken cancellationToken);
+    Task<IssuedBotCertificates> RenewAsync(
+        BotIdentity identity, PublicKeyInfo publicKey, DateTimeOffset expires, Func<CancellationToken, Task> beforeSend, CancellationToken cancellationToken);
 
     /// <summary>Submits a bot instance heartbeat.</summary>
     /// <exception cref="NotSupportedException">The cluster does not implement heartbeats.</exception>
@@ -47,6 +76,11 @@ internal interface IBotCredentialClient : IAsyncDisposable
     /// <exception cref="NotSupportedException">The cluster does not implement the watch.</exception>
     IAsyncEnumerable<CertificateAuthorityChange> WatchCertificateAuthoritiesAsync(BotIdentity identity, CancellationToken cancellationToken);
 }
+
+/// <summary>A bound keypair join's identity, the key the cluster has bound, and the join state to present next time.</summary>
+/// <param name="Join">The key and certificates.</param>
+/// <param name="Outcome">The bound key, join state and how many new keys the cluster asked for.</param>
+internal sealed record BoundKeypairJoinAnswer(BotJoinResult Join, Wire.Join.BoundKeypairJoinOutcome Outcome);
 
 /// <summary>Certificates the cluster issued on a join or renewal (Teleport's <c>proto.Certs</c>, text forms).</summary>
 /// <param name="TlsCertificatePem">The TLS certificate, PEM.</param>

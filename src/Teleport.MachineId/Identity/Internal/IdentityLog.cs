@@ -33,6 +33,10 @@ internal static partial class IdentityLog
         Message = "Joining failed (attempt {Attempt}); retrying in {RetryIn}")]
     public static partial void JoinFailed(ILogger logger, Exception exception, int attempt, TimeSpan retryIn);
 
+    [LoggerMessage(EventId = MachineIdEventIds.BotAttemptFailed, EventName = "BotAttemptFailed", Level = LogLevel.Debug,
+        Message = "The one-shot join or renewal failed (attempt {Attempt}); the caller reports it")]
+    public static partial void AttemptFailed(ILogger logger, Exception exception, int attempt);
+
     [LoggerMessage(EventId = MachineIdEventIds.BotJoinRequired, EventName = "BotJoinRequired", Level = LogLevel.Error,
         Message = "{Message}")]
     public static partial void JoinRequired(ILogger logger, string message);
@@ -40,6 +44,10 @@ internal static partial class IdentityLog
     [LoggerMessage(EventId = MachineIdEventIds.BotTokenChanged, EventName = "BotTokenChanged", Level = LogLevel.Information,
         Message = "The configured join token differs from the one that produced the stored identity; joining again")]
     public static partial void TokenChanged(ILogger logger);
+
+    [LoggerMessage(EventId = MachineIdEventIds.BotRejoiningUnattended, EventName = "BotRejoiningUnattended", Level = LogLevel.Warning,
+        Message = "A renewal from generation {Generation} was interrupted after it may have reached the cluster; joining again with join method {JoinMethod}, which needs no new secret")]
+    public static partial void RejoiningAfterUncertainRenewal(ILogger logger, int generation, string joinMethod);
 
     [LoggerMessage(EventId = MachineIdEventIds.BotRenewing, EventName = "BotRenewing", Level = LogLevel.Debug,
         Message = "Renewing bot identity generation {Generation} (valid until {NotAfter:o}), reason {Reason}")]
@@ -61,9 +69,9 @@ internal static partial class IdentityLog
         Message = "Next renewal at {At:o}")]
     public static partial void RenewalScheduled(ILogger logger, DateTimeOffset at);
 
-    [LoggerMessage(EventId = MachineIdEventIds.BotRenewalOutcomeUnknown, EventName = "BotRenewalOutcomeUnknown", Level = LogLevel.Error,
-        Message = "{Message}")]
-    public static partial void RenewalOutcomeUnknown(ILogger logger, Exception exception, string message);
+    [LoggerMessage(EventId = MachineIdEventIds.BotRenewalOutcomeUnknown, EventName = "BotRenewalOutcomeUnknown", Level = LogLevel.Debug,
+        Message = "The renewal from generation {Generation} got no answer after its request may have reached the cluster")]
+    public static partial void RenewalOutcomeUnknown(ILogger logger, Exception exception, int generation);
 
     [LoggerMessage(EventId = MachineIdEventIds.BotIdentityExpired, EventName = "BotIdentityExpired", Level = LogLevel.Error,
         Message = "The bot identity expired at {NotAfter:o} before it could be renewed")]

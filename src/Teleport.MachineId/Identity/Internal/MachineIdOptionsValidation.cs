@@ -1,4 +1,5 @@
 using Teleport.MachineId.Crypto;
+using Teleport.MachineId.Identity.Joining;
 using Teleport.MachineId.Wire;
 
 namespace Teleport.MachineId.Identity.Internal;
@@ -43,9 +44,13 @@ internal static class MachineIdOptionsValidation
         {
             errors.Add("JoinMethod is required (for example 'token').");
         }
-        else if (!registry.TryGet(options.JoinMethod, out _))
+        else if (!registry.TryGet(options.JoinMethod, out var method))
         {
             errors.Add($"JoinMethod '{options.JoinMethod}' is not supported; supported: {string.Join(", ", registry.Names)}.");
+        }
+        else
+        {
+            method.Validate(options, errors);
         }
 
         var tokenSources = (options.Token is not null ? 1 : 0) + (options.TokenFile is not null ? 1 : 0) + (options.TokenEnvironmentVariable is not null ? 1 : 0);

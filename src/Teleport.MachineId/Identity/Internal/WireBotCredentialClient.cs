@@ -7,6 +7,7 @@ using System.Security.Cryptography.X509Certificates;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using Teleport.MachineId.Crypto;
+using Teleport.MachineId.Identity.Joining;
 using Teleport.MachineId.Wire;
 using Teleport.MachineId.Wire.Calls;
 using Teleport.MachineId.Wire.Join;
@@ -101,7 +102,23 @@ internal sealed class WireBotCredentialClient : IBotCredentialClient
         return new BotJoinResult(result.PrivateKey, ToIssued(result.Certificates));
     }
 
-    public async Task<IssuedBotCertificates> RenewAsync(BotIdentity identity, PublicKeyInfo publicKey, DateTimeOffset expires, CancellationToken cancellationToken)
+    public async Task<BotJoinResult> JoinWithIdTokenAsync(string tokenName, string idToken, TimeSpan credentialTtl, bool presentIdentity, CancellationToken cancellationToken)
+    {
+        var result = await _client.JoinWithIdTokenAsync(tokenName, idToken, credentialTtl, presentIdentity && _currentIdentity() is not null, cancellationToken)
+            .ConfigureAwait(false);
+        return new BotJoinResult(result.PrivateKey, ToIssued(result.Certificates));
+    }
+
+    public async Task<BoundKeypairJoinAnswer> JoinWithBoundKeypairAsync(
+        BoundKeypairJoinParameters parameters, TimeSpan credentialTtl, bool presentIdentity, CancellationToken cancellationToken)
+    {
+        var outcome = await _client.JoinWithBoundKeypairAsync(parameters, credentialTtl, presentIdentity && _currentIdentity() is not null, cancellationToken)
+            .ConfigureAwait(false);
+        return new BoundKeypairJoinAnswer(new BotJoinResult(outcome.Join.PrivateKey, ToIssued(outcome.Join.Certificates)), outcome);
+    }
+
+    public async Task<IssuedBotCertificates> RenewAsync(
+        BotIdentity identity, PublicKeyInfo publicKey, DateTimeOffset expires, Func<CancellationToken, Task> beforeSend, CancellationToken cancellationToken)
     {
         if (!ReferenceEquals(_currentIdentity(), identity))
         {
@@ -112,7 +129,7 @@ internal sealed class WireBotCredentialClient : IBotCredentialClient
         try
         {
             var certificates = await _client.GenerateUserCertsAsync(
-                UserCertificateRequest.ForBotRenewal(identity.Username, publicKey, expires), cancellationToken).ConfigureAwait(false);
+                UserCertificateRequest.ForBotRenewal(identity.Username, publicKey, expires), beforeSend, cancellationToken).ConfigureAwait(false);
             return ToIssued(certificates);
         }
         catch (Exception ex) when (ex is not OperationCanceledException && MayHaveReachedServer(ex))

@@ -25,7 +25,7 @@ internal static class MachineIdWireOptions
             {
                 try
                 {
-                    bundle.AddRange(IssuedCertificates.ReadPemCertificates(File.ReadAllText(path), $"proxy CA bundle '{path}'").ToArray());
+                    bundle.AddRange(IssuedCertificates.ReadPemCertificates(BoundedFile.ReadAllText(path, InputLimits.PemFileBytes, "proxy CA bundle"), $"proxy CA bundle '{path}'").ToArray());
                 }
                 catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or TeleportFormatException)
                 {

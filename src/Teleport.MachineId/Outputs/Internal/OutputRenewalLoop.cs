@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Teleport.MachineId.Scheduling;
 
 namespace Teleport.MachineId.Outputs.Internal;
 
@@ -12,13 +13,12 @@ internal readonly record struct RenewalTimes(DateTimeOffset NotBefore, DateTimeO
 /// The background schedule every output service shares (identity, ssh_host, ssh-multiplexer): renew
 /// at once, then at the earlier of <c>renewal_interval</c> after the last renewal and two thirds of
 /// the granted lifetime, at once whenever the bot identity changes (renewal, CA rotation), and after
-/// a failure with exponential backoff (1 s … 1 min, half of it random).
+/// a failure with the shared full-jitter backoff (<see cref="Backoff"/>, 1 s … 1 min). Waits through a
+/// <see cref="WaitOrWake"/> registered with the bot's <see cref="LoopActivityTracker"/>, so
+/// simulated-time tests step the outputs with the bot.
 /// </summary>
 internal sealed class OutputRenewalLoop : IAsyncDisposable
 {
-    private static readonly TimeSpan MinBackoff = TimeSpan.FromSeconds(1);
-    private static readonly TimeSpan MaxBackoff = TimeSpan.FromMinutes(1);
-
     private readonly string _name;
     private readonly Func<string, CancellationToken, Task<RenewalTimes>> _renew;
     private readonly Action<Exception> _failed;
@@ -26,10 +26,10 @@ internal sealed class OutputRenewalLoop : IAsyncDisposable
     private readonly IBotIdentityProvider? _bot;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+    private readonly LoopActivityTracker _activity;
+    private readonly WaitOrWake _wake;
+    private readonly Backoff _backoff = new(TeleportDefaults.RetryMinBackoff, TeleportDefaults.RetryMaxBackoff);
     private readonly CancellationTokenSource _stopping = new();
-    private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private int _consecutiveFailures;
-    private bool _botChanged;
     private Task? _loop;
     private int _disposed;
 
@@ -56,6 +56,8 @@ internal sealed class OutputRenewalLoop : IAsyncDisposable
         _bot = bot;
         _logger = logger;
         _time = time;
+        _activity = (bot as BotIdentityProvider)?.Activity ?? new LoopActivityTracker(time);
+        _wake = new WaitOrWake(time, _activity);
     }
 
     /// <summary>Starts the loop (the first renewal runs at once, on the thread pool).</summary>
@@ -66,7 +68,7 @@ internal sealed class OutputRenewalLoop : IAsyncDisposable
             _bot.IdentityChanged += OnBotIdentityChanged;
         }
 
-        _loop = Task.Run(() => RunAsync(_stopping.Token), CancellationToken.None);
+        _loop = _activity.Run(() => RunAsync(_stopping.Token));
     }
 
     /// <summary>Stops the loop and waits for the renewal in progress to end.</summary>
@@ -98,18 +100,6 @@ internal sealed class OutputRenewalLoop : IAsyncDisposable
         _stopping.Dispose();
     }
 
-    /// <summary>The delay after <paramref name="failures"/> failures in a row: half fixed, half random, so many outputs do not retry in step.</summary>
-    internal static TimeSpan Backoff(int failures)
-    {
-        var cap = MinBackoff * Math.Pow(2, Math.Min(failures - 1, 10));
-        if (cap > MaxBackoff)
-        {
-            cap = MaxBackoff;
-        }
-
-        return (cap / 2) + (cap / 2 * Random.Shared.NextDouble());
-    }
-
     /// <summary>The next renewal: two thirds into the lifetime or one interval after the renewal, whichever is first.</summary>
     internal static DateTimeOffset NextRenewal(RenewalTimes times, TimeSpan interval)
     {
@@ -119,29 +109,24 @@ internal sealed class OutputRenewalLoop : IAsyncDisposable
         return byLifetime < byInterval ? byLifetime : byInterval;
     }
 
-    private void OnBotIdentityChanged(object? sender, BotIdentityChangedEventArgs e)
-    {
-        // Runs on the provider's renewal task: only flag and wake the loop.
-        Volatile.Write(ref _botChanged, true);
-        Volatile.Read(ref _wake).TrySetResult();
-    }
+    // Runs on the provider's renewal task: only wake the loop (a wake during a renewal ends the next wait at once).
+    private void OnBotIdentityChanged(object? sender, BotIdentityChangedEventArgs e) => _wake.Wake();
 
     private async Task RunAsync(CancellationToken stopping)
     {
         var reason = "start";
+        var failures = 0;
         while (!stopping.IsCancellationRequested)
         {
-            TimeSpan delay;
-            Volatile.Write(ref _botChanged, false);
-            var wake = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            Volatile.Write(ref _wake, wake);
+            // This renewal covers any change announced before it starts.
+            _wake.Clear();
+            DateTimeOffset due;
             try
             {
                 var times = await _renew(reason, stopping).ConfigureAwait(false);
-                _consecutiveFailures = 0;
-                var next = NextRenewal(times, _interval);
-                OutputsLog.Scheduled(_logger, _name, next);
-                delay = next - _time.GetUtcNow();
+                failures = 0;
+                due = NextRenewal(times, _interval);
+                OutputsLog.Scheduled(_logger, _name, due);
             }
             catch (OperationCanceledException) when (stopping.IsCancellationRequested)
             {
@@ -150,34 +135,14 @@ internal sealed class OutputRenewalLoop : IAsyncDisposable
             catch (Exception ex)
             {
                 _failed(ex);
-                _consecutiveFailures++;
-                delay = Backoff(_consecutiveFailures);
-                OutputsLog.RenewalFailed(_logger, _name, _consecutiveFailures, delay, ex.Message);
+                failures++;
+                var delay = _backoff.Next(failures);
+                due = _time.GetUtcNow() + delay;
+                OutputsLog.RenewalFailed(_logger, _name, failures, delay, ex.Message);
             }
 
-            if (Volatile.Read(ref _botChanged))
-            {
-                // The bot changed while renewing: renew again with the new identity.
-                reason = "bot identity changed";
-                continue;
-            }
-
-            reason = await WaitAsync(delay, wake.Task, stopping).ConfigureAwait(false);
+            var woken = await _wake.WaitAsync(due, stopping).ConfigureAwait(false);
+            reason = woken ? "bot identity changed" : "schedule";
         }
-    }
-
-    private async Task<string> WaitAsync(TimeSpan delay, Task wake, CancellationToken stopping)
-    {
-        if (delay <= TimeSpan.Zero)
-        {
-            return "schedule";
-        }
-
-        using var cancelDelay = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-        var timer = Task.Delay(delay, _time, cancelDelay.Token);
-        var first = await Task.WhenAny(timer, wake).ConfigureAwait(false);
-        await cancelDelay.CancelAsync().ConfigureAwait(false);
-        stopping.ThrowIfCancellationRequested();
-        return first == wake ? "bot identity changed" : "schedule";
     }
 }

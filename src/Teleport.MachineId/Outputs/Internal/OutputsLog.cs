@@ -37,10 +37,6 @@ internal static partial class OutputsLog
         Message = "Connected to {Node}:{Port} in cluster {Cluster} through proxy {Proxy}")]
     public static partial void NodeConnected(ILogger logger, string node, int port, string cluster, Wire.HostPort proxy);
 
-    [LoggerMessage(EventId = MachineIdEventIds.SshHostCertificateRejected, EventName = "SshHostCertificateRejected", Level = LogLevel.Warning,
-        Message = "Refused the host key of {Host}: {Reason}")]
-    public static partial void HostCertificateRejected(ILogger logger, string host, string reason);
-
     [LoggerMessage(EventId = MachineIdEventIds.SshProxyCommandFailed, EventName = "SshProxyCommandFailed", Level = LogLevel.Error,
         Message = "ssh-proxy-command to {Target}: {Reason}")]
     public static partial void ProxyCommandFailed(ILogger logger, string target, string reason);

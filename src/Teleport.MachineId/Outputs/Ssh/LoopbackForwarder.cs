@@ -4,11 +4,12 @@ using System.Net.Sockets;
 namespace Teleport.MachineId.Outputs.Ssh;
 
 /// <summary>
-/// Bridges an SSH client that can only dial TCP (SSH.NET) to an already open stream (ProxySSH): a
-/// listener on 127.0.0.1 and a free port accepts exactly one connection, then bytes are copied both
-/// ways until either side ends. Disposing closes both sides.
+/// Bridges an SSH client that can only dial TCP (such as SSH.NET) to a node stream opened through the
+/// proxy (<see cref="TeleportNodeDialer.OpenLoopbackForwarderAsync"/>): a listener on 127.0.0.1 and a
+/// free port accepts exactly one connection, then bytes are copied both ways until either side ends
+/// (an end of input is passed on as a half-close). Disposing closes both sides.
 /// </summary>
-internal sealed class LoopbackForwarder : IAsyncDisposable, IDisposable
+public sealed class LoopbackForwarder : IAsyncDisposable, IDisposable
 {
     private const int BufferSize = 64 * 1024;
     private readonly Socket _listener;
@@ -30,15 +31,21 @@ internal sealed class LoopbackForwarder : IAsyncDisposable, IDisposable
     /// <summary>The loopback port to connect to.</summary>
     public int Port { get; }
 
+    /// <summary>The loopback address and port to connect to.</summary>
+    public IPEndPoint EndPoint => new(IPAddress.Loopback, Port);
+
     /// <summary>Starts forwarding to <paramref name="target"/>, which the forwarder then owns.</summary>
-    public static LoopbackForwarder Start(Stream target)
+    internal static LoopbackForwarder Start(Stream target)
     {
         ArgumentNullException.ThrowIfNull(target);
         return new LoopbackForwarder(target);
     }
 
+    /// <summary>Stops listening and closes both sides.</summary>
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
 
+    /// <summary>Stops listening and closes both sides.</summary>
+    /// <returns>A task that completes when the copying has stopped.</returns>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)

@@ -137,7 +137,7 @@ internal sealed class NodeCredentials : IDisposable
             var path = Path.Combine(directory, name);
             try
             {
-                files[name] = await File.ReadAllBytesAsync(path, cancellationToken).ConfigureAwait(false);
+                files[name] = await BoundedFile.ReadAllBytesAsync(path, InputLimits.DestinationFileBytes, "destination file", cancellationToken).ConfigureAwait(false);
             }
             catch (FileNotFoundException)
             {

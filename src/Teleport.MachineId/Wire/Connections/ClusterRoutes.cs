@@ -39,7 +39,8 @@ internal sealed class ProxyRoute : IDisposable
 
         var transportTarget = TlsTargets.ProxyTransport(sshProxy);
         Transport = new GrpcEndpoint(transportTarget.Peer, sshProxy.ToString(), _ => ValueTask.FromResult(identities.GetCurrent(transportTarget.Peer)),
-            (profile, ct) => EndpointStreams.TcpTlsAsync(sshProxy, transportTarget, profile, options, logger, ct), options);
+            (profile, ct) => EndpointStreams.TcpTlsAsync(sshProxy, transportTarget, profile, options, logger, ct), options,
+            InputLimits.ProxySshFrameBytes);
 
         if (discovery.TlsRoutingEnabled)
         {
@@ -170,9 +171,9 @@ internal sealed class DirectAuthRoute : IDisposable
             string pem;
             try
             {
-                pem = await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false);
+                pem = await BoundedFile.ReadAllTextAsync(path, InputLimits.PemFileBytes, "Auth CA file (ca_path)", cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or TeleportFormatException)
             {
                 // Teleport falls back to insecure here; this client never implies insecure.
                 throw new CertificateValidationException(CertificateValidationFailure.UntrustedAuthority,

@@ -33,12 +33,14 @@ internal sealed class GrpcEndpoint : IDisposable
     /// <param name="selectProfile">Which identity and trust apply to the next call.</param>
     /// <param name="openStream">Opens an authenticated stream to the peer for a profile.</param>
     /// <param name="options">Client options (timeouts, pooling, logging).</param>
+    /// <param name="maxReceiveMessageBytes">The largest message accepted from the peer (<see cref="InputLimits"/>).</param>
     public GrpcEndpoint(
         string description,
         string authority,
         Func<CancellationToken, ValueTask<ConnectionProfile>> selectProfile,
         Func<ConnectionProfile, CancellationToken, Task<Stream>> openStream,
-        WireClientOptions options)
+        WireClientOptions options,
+        int maxReceiveMessageBytes = InputLimits.GrpcMessageBytes)
     {
         Description = description;
         _selectProfile = selectProfile;
@@ -58,6 +60,7 @@ internal sealed class GrpcEndpoint : IDisposable
             KeepAlivePingPolicy = HttpKeepAlivePingPolicy.WithActiveRequests,
             // Bulk ProxySSH streams: fewer WINDOW_UPDATE round trips; still a bounded 1 MiB per stream.
             InitialHttp2StreamWindowSize = 1024 * 1024,
+            MaxResponseHeadersLength = InputLimits.HttpResponseHeadersBytes / 1024,
         };
 
         _channel = GrpcChannel.ForAddress("http://teleport-wire.invalid", new GrpcChannelOptions
@@ -66,7 +69,7 @@ internal sealed class GrpcEndpoint : IDisposable
             DisposeHttpClient = true,
             LoggerFactory = options.LoggerFactory,
             ThrowOperationCanceledOnCancellation = true,
-            MaxReceiveMessageSize = 32 * 1024 * 1024,
+            MaxReceiveMessageSize = maxReceiveMessageBytes,
             MaxRetryAttempts = 0,
         });
         Invoker = _channel.CreateCallInvoker();

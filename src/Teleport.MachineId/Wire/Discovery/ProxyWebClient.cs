@@ -14,7 +14,8 @@ namespace Teleport.MachineId.Wire.Discovery;
 /// </summary>
 internal sealed class ProxyWebClient : IDisposable
 {
-    private const int MaxResponseBytes = 4 * 1024 * 1024;
+    private static readonly string TooLargeAnswer =
+        $"The proxy's answer is larger than {InputLimits.Describe(InputLimits.WebApiResponseBytes)} (InputLimits.WebApiResponseBytes); check that the address is a Teleport proxy.";
 
     private readonly HostPort _proxy;
     private readonly WireClientOptions _options;
@@ -86,7 +87,9 @@ internal sealed class ProxyWebClient : IDisposable
         ArgumentNullException.ThrowIfNull(request);
         const string operation = "POST /webapi/host/credentials";
         var payload = JsonSerializer.SerializeToUtf8Bytes(request, WireJsonContext.Default.RegisterUsingTokenRequestJson);
-        var body = await SendAsync(HttpMethod.Post, "/webapi/host/credentials", payload, operation, WireOperationKind.Join, request.Token, cancellationToken).ConfigureAwait(false);
+        var delegated = !string.IsNullOrEmpty(request.IdToken);
+        var body = await SendAsync(HttpMethod.Post, "/webapi/host/credentials", payload, operation,
+            delegated ? WireOperationKind.DelegatedJoin : WireOperationKind.Join, delegated ? request.IdToken : request.Token, cancellationToken).ConfigureAwait(false);
         CertsJson? certs;
         try
         {
@@ -181,6 +184,11 @@ internal sealed class ProxyWebClient : IDisposable
 
     private static async Task<byte[]> ReadBoundedAsync(HttpContent content, CancellationToken cancellationToken)
     {
+        if (content.Headers.ContentLength > InputLimits.WebApiResponseBytes)
+        {
+            throw new TeleportProtocolException(TooLargeAnswer);
+        }
+
         var stream = await content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
         await using (stream.ConfigureAwait(false))
         {
@@ -189,9 +197,9 @@ internal sealed class ProxyWebClient : IDisposable
             int read;
             while ((read = await stream.ReadAsync(chunk, cancellationToken).ConfigureAwait(false)) > 0)
             {
-                if (buffer.Length + read > MaxResponseBytes)
+                if (buffer.Length + read > InputLimits.WebApiResponseBytes)
                 {
-                    throw new TeleportProtocolException($"The proxy's answer is larger than {MaxResponseBytes / (1024 * 1024)} MiB.");
+                    throw new TeleportProtocolException(TooLargeAnswer);
                 }
 
                 buffer.Write(chunk, 0, read);
@@ -212,6 +220,7 @@ internal sealed class ProxyWebClient : IDisposable
             PooledConnectionLifetime = _options.PooledConnectionLifetime,
             PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
             ConnectTimeout = _options.ConnectTimeout,
+            MaxResponseHeadersLength = InputLimits.HttpResponseHeadersBytes / 1024,
         };
 
         // The scheme is http because the connect callback already did TLS.

@@ -19,7 +19,7 @@ namespace Teleport.MachineId.Wire.Join;
 /// </summary>
 internal static class TokenJoin
 {
-    private const string UnifiedOperation = "teleport.join.v1.JoinService/Join";
+    internal const string UnifiedOperation = "teleport.join.v1.JoinService/Join";
 
     /// <summary>Thrown when the server does not serve the unified join service; the caller falls back to a legacy API.</summary>
     internal sealed class UnifiedJoinUnavailableException(string message, Exception inner) : Exception(message, inner);
@@ -121,15 +121,16 @@ internal static class TokenJoin
     /// <summary>Legacy join through the proxy's web API (<c>POST /webapi/host/credentials</c>).</summary>
     /// <param name="web">The proxy's web client.</param>
     /// <param name="suite">The suite from discovery.</param>
-    /// <param name="token">The join token (secret).</param>
+    /// <param name="token">The join token (the secret for the token method, the token resource's name otherwise).</param>
     /// <param name="expires">Requested expiry.</param>
     /// <param name="cancellationToken">Cancels the join.</param>
+    /// <param name="idToken">For the OIDC-style methods, the ID token (<c>id_token</c>; secret).</param>
     /// <returns>The result.</returns>
     /// <exception cref="TeleportJoinException">The proxy refused the token.</exception>
     /// <exception cref="TeleportConnectionException">The proxy could not be reached.</exception>
     /// <exception cref="TeleportProtocolException">The answer is not Teleport's.</exception>
     public static async Task<JoinResult> JoinLegacyHttpAsync(
-        ProxyWebClient web, SignatureAlgorithmSuite suite, string token, DateTimeOffset expires, CancellationToken cancellationToken)
+        ProxyWebClient web, SignatureAlgorithmSuite suite, string token, DateTimeOffset expires, CancellationToken cancellationToken, string? idToken = null)
     {
         var key = PrivateKey.Generate(suite, KeyPurpose.BotIdentity);
         try
@@ -140,6 +141,7 @@ internal static class TokenJoin
                 Token = token,
                 PublicTlsKey = System.Text.Encoding.UTF8.GetBytes(key.PublicKey.ExportPem()),
                 PublicSshKey = System.Text.Encoding.UTF8.GetBytes(key.PublicKey.ToAuthorizedKey() + "\n"),
+                IdToken = idToken ?? string.Empty,
                 Expires = expires,
             };
             var certificates = await web.RegisterUsingTokenAsync(request, cancellationToken).ConfigureAwait(false);
@@ -154,19 +156,21 @@ internal static class TokenJoin
     }
 
     /// <summary>Legacy join on Auth (<c>proto.JoinService/RegisterUsingToken</c>).</summary>
-    /// <param name="invoker">Auth, unauthenticated.</param>
+    /// <param name="invoker">Auth: unauthenticated for a first join; authenticated with the current identity for a re-join (Auth then keeps the bot instance).</param>
     /// <param name="endpoint">Its description.</param>
     /// <param name="suite">The suite from Auth's Ping.</param>
-    /// <param name="token">The join token (secret).</param>
+    /// <param name="token">The join token (the secret for the token method, the token resource's name otherwise).</param>
     /// <param name="expires">Requested expiry.</param>
     /// <param name="logger">Logger.</param>
     /// <param name="cancellationToken">Cancels the join.</param>
+    /// <param name="idToken">For the OIDC-style methods, the ID token (<c>IDToken</c>; secret).</param>
     /// <returns>The result.</returns>
     /// <exception cref="TeleportJoinException">Auth refused the token.</exception>
     /// <exception cref="TeleportConnectionException">Auth could not be reached.</exception>
     /// <exception cref="TeleportProtocolException">The answer is malformed.</exception>
     public static async Task<JoinResult> JoinLegacyGrpcAsync(
-        CallInvoker invoker, string endpoint, SignatureAlgorithmSuite suite, string token, DateTimeOffset expires, ILogger logger, CancellationToken cancellationToken)
+        CallInvoker invoker, string endpoint, SignatureAlgorithmSuite suite, string token, DateTimeOffset expires, ILogger logger, CancellationToken cancellationToken,
+        string? idToken = null)
     {
         const string operation = "proto.JoinService/RegisterUsingToken";
         var key = PrivateKey.Generate(suite, KeyPurpose.BotIdentity);
@@ -178,6 +182,7 @@ internal static class TokenJoin
                 Token = token,
                 PublicTLSKey = ByteString.CopyFromUtf8(key.PublicKey.ExportPem()),
                 PublicSSHKey = ByteString.CopyFromUtf8(key.PublicKey.ToAuthorizedKey() + "\n"),
+                IDToken = idToken ?? string.Empty,
                 Expires = Timestamp.FromDateTimeOffset(expires),
             };
             Proto.Legacy.Client.Certs certs;
@@ -188,7 +193,9 @@ internal static class TokenJoin
             catch (RpcException ex)
             {
                 WireLog.CallFailed(logger, operation, endpoint, ex.StatusCode);
-                throw WireErrors.FromRpc(ex, operation, endpoint, WireOperationKind.Join, token);
+                throw string.IsNullOrEmpty(idToken)
+                    ? WireErrors.FromRpc(ex, operation, endpoint, WireOperationKind.Join, token)
+                    : WireErrors.FromRpc(ex, operation, endpoint, WireOperationKind.DelegatedJoin, idToken);
             }
 
             var certificates = IssuedCertificates.FromProto(certs, $"{operation} on {endpoint}");
@@ -203,7 +210,7 @@ internal static class TokenJoin
     }
 
     /// <summary>The certificates must both be present and certify the key that was sent.</summary>
-    private static JoinResult Check(JoinResult result, string source)
+    internal static JoinResult Check(JoinResult result, string source)
     {
         var certificates = result.Certificates;
         if (certificates.TlsCertificate is null || certificates.SshCertificate is null)
@@ -239,7 +246,7 @@ internal static class TokenJoin
         return result;
     }
 
-    private static async Task<JoinResponse> ReceiveAsync(AsyncDuplexStreamingCall<JoinRequest, JoinResponse> call, string endpoint, CancellationToken cancellationToken)
+    internal static async Task<JoinResponse> ReceiveAsync(AsyncDuplexStreamingCall<JoinRequest, JoinResponse> call, string endpoint, CancellationToken cancellationToken)
     {
         if (await call.ResponseStream.MoveNext(cancellationToken).ConfigureAwait(false))
         {
@@ -256,7 +263,7 @@ internal static class TokenJoin
     }
 
     /// <summary>Tells the server why the client stops, half-closes, and returns the exception to throw.</summary>
-    private static async Task<TeleportException> GiveUpAsync(
+    internal static async Task<TeleportException> GiveUpAsync(
         AsyncDuplexStreamingCall<JoinRequest, JoinResponse> call, GivingUp.Types.Reason reason, string serverMessage, string clientMessage, bool join = false)
     {
         try
@@ -279,7 +286,7 @@ internal static class TokenJoin
         return join ? new TeleportJoinException(clientMessage) : new TeleportProtocolException(clientMessage);
     }
 
-    private static async Task CompleteQuietlyAsync(AsyncDuplexStreamingCall<JoinRequest, JoinResponse> call)
+    internal static async Task CompleteQuietlyAsync(AsyncDuplexStreamingCall<JoinRequest, JoinResponse> call)
     {
         try
         {

@@ -201,7 +201,8 @@ public sealed class PrivateKeyTests
             writer.WriteInteger(0);
             foreach (var value in new[] { modulus, parameters.Exponent, parameters.D, parameters.P, parameters.Q, parameters.DP, parameters.DQ, parameters.InverseQ })
             {
-                writer.WriteIntegerUnsigned(value);
+                // RSAParameters pads D, DP, DQ and InverseQ to fixed lengths; DER wants minimal integers.
+                writer.WriteInteger(new System.Numerics.BigInteger(value, isUnsigned: true, isBigEndian: true));
             }
         }
 

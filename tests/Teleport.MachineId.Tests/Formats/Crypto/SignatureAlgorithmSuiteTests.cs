@@ -91,6 +91,10 @@ public sealed class SignatureAlgorithmSuiteTests
     [TestCase("hsm-v1", KeyPurpose.HostCaTls, KeyAlgorithm.EcdsaP256)]
     [TestCase("hsm-v1", KeyPurpose.DatabaseCaTls, KeyAlgorithm.Rsa2048)]
     [TestCase("hsm-v1", KeyPurpose.HostSsh, KeyAlgorithm.Ed25519)]
+    [TestCase("legacy", KeyPurpose.BoundKeypairJoining, KeyAlgorithm.Rsa2048)]
+    [TestCase("balanced-v1", KeyPurpose.BoundKeypairJoining, KeyAlgorithm.Ed25519)]
+    [TestCase("fips-v1", KeyPurpose.BoundKeypairJoining, KeyAlgorithm.EcdsaP256)]
+    [TestCase("hsm-v1", KeyPurpose.BoundKeypairJoining, KeyAlgorithm.Ed25519)]
     public void Suite_table_gives_the_key_algorithm_per_purpose(string suite, KeyPurpose purpose, KeyAlgorithm expected)
     {
         Assert.That(SignatureAlgorithmSuite.Parse(suite).GetKeyAlgorithm(purpose), Is.EqualTo(expected));

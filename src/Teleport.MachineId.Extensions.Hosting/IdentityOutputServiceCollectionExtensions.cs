@@ -1,0 +1,78 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Teleport.MachineId;
+using Teleport.MachineId.Outputs;
+using Teleport.MachineId.Hosting;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers identity outputs (tbot's <c>type: identity</c> services) with dependency injection.</summary>
+public static class IdentityOutputServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers an identity output named <paramref name="name"/>, renewed with the bot registered by
+    /// <c>AddTeleportMachineId</c> (call that first): a keyed <see cref="IdentityOutputService"/>
+    /// (key = <paramref name="name"/>), started and stopped with the host, and a shared
+    /// <see cref="TeleportSshCertificateSigner"/>. Call once per output.
+    /// </summary>
+    /// <param name="services">The services.</param>
+    /// <param name="name">The output's name (logs, keyed service, named options).</param>
+    /// <param name="configure">Sets the output's options (destination, roles, lifetimes).</param>
+    /// <returns><paramref name="services"/>.</returns>
+    /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException"><paramref name="name"/> is empty.</exception>
+    public static IServiceCollection AddTeleportIdentityOutput(this IServiceCollection services, string name, Action<IdentityOutputOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentNullException.ThrowIfNull(configure);
+        services.AddOptions<IdentityOutputOptions>(name).Configure(configure);
+        return AddCore(services, name);
+    }
+
+    /// <summary>
+    /// Registers an identity output with options bound from a configuration section (property names
+    /// of <see cref="IdentityOutputOptions"/>: <c>DestinationPath</c>, <c>Roles:0</c>,
+    /// <c>CredentialTtl</c> as <c>01:00:00</c>, …).
+    /// </summary>
+    /// <param name="services">The services.</param>
+    /// <param name="name">The output's name.</param>
+    /// <param name="configuration">The section holding the options.</param>
+    /// <returns><paramref name="services"/>.</returns>
+    /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException"><paramref name="name"/> is empty.</exception>
+    public static IServiceCollection AddTeleportIdentityOutput(this IServiceCollection services, string name, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentNullException.ThrowIfNull(configuration);
+        services.AddOptions<IdentityOutputOptions>(name).Bind(configuration);
+        return AddCore(services, name);
+    }
+
+    private static IServiceCollection AddCore(IServiceCollection services, string name)
+    {
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(static sp => new TeleportSshCertificateSigner(
+            sp.GetRequiredService<IBotIdentityProvider>(),
+            sp.GetRequiredService<IOptions<MachineIdOptions>>().Value,
+            sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance,
+            sp.GetRequiredService<TimeProvider>()));
+        services.AddKeyedSingleton(name, static (sp, key) =>
+        {
+            var options = sp.GetRequiredService<IOptionsMonitor<IdentityOutputOptions>>().Get((string)key!);
+            options.Name ??= (string)key!;
+            return IdentityOutputService.Create(
+                sp.GetRequiredService<TeleportSshCertificateSigner>(),
+                options,
+                sp.GetService<ILoggerFactory>(),
+                sp.GetRequiredService<TimeProvider>());
+        });
+        services.AddSingleton<IHostedService>(sp => new IdentityOutputHostedService(sp.GetRequiredKeyedService<IdentityOutputService>(name)));
+        return services;
+    }
+}
