@@ -11,7 +11,7 @@ internal static partial class CliLog
     [LoggerMessage(EventId = 4051, EventName = "CliOneshotDone", Level = LogLevel.Information, Message = "One-shot run complete: {Count} identity output(s) written")]
     public static partial void OneshotDone(ILogger logger, int count);
 
-    [LoggerMessage(EventId = 4052, EventName = "CliRunning", Level = LogLevel.Information, Message = "All {Count} service(s) ready; renewing until stopped")]
+    [LoggerMessage(EventId = 4052, EventName = "CliRunning", Level = LogLevel.Information, Message = "All {Count} output(s) written; renewing until stopped")]
     public static partial void Running(ILogger logger, int count);
 
     [LoggerMessage(EventId = 4053, EventName = "CliStopping", Level = LogLevel.Information, Message = "Stopping")]
