@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Teleport.MachineId.Outputs;
 using Teleport.MachineId.Outputs.SshMultiplexer;
+using Teleport.MachineId.SshNet;
 using Teleport.MachineId.Tests.Infrastructure;
 using Teleport.MachineId.Tests.Outputs;
 
@@ -225,6 +226,29 @@ public sealed class SshMultiplexerEndToEndTests
         var ex = Assert.ThrowsAsync<TeleportConnectionException>(() =>
             SshMultiplexerClient.ConnectAsync(Socket, new SshMultiplexerTarget("no-such-node", 3022, _env.Cluster.ClusterName)));
         Assert.That(ex!.Message, Does.Contain("no-such-node"));
+    }
+
+    [Test]
+    public async Task Ssh_net_logs_in_through_the_multiplexer_with_the_agent_and_checks_the_host_certificate()
+    {
+        using var client = await TeleportSshClientFactory.ConnectThroughMultiplexerAsync(_mux.Directory, _env.Login, "node9." + _env.Cluster.ClusterName);
+        using var command = client.RunCommand("hostname");
+
+        Assert.That(command.ExitStatus, Is.Zero, command.Error);
+        Assert.That(command.Result.Trim(), Is.EqualTo(LocalHostname));
+        Assert.That(client.ConnectionInfo.CurrentHostKeyAlgorithm, Does.EndWith("-cert-v01@openssh.com"));
+    }
+
+    [Test]
+    public async Task Ssh_net_refuses_a_node_whose_host_certificate_does_not_name_it()
+    {
+        // The sshd's certificate names node1…node12; "unlisted" is registered at the same address.
+        _env.Cluster.AddNode(new Testing.EmulatorNode { Name = "unlisted", Address = "127.0.0.1:" + _env.Sshd.Port.ToString(CultureInfo.InvariantCulture) });
+
+        var ex = Assert.ThrowsAsync<CertificateValidationException>(() =>
+            TeleportSshClientFactory.ConnectThroughMultiplexerAsync(_mux.Directory, _env.Login, "unlisted." + _env.Cluster.ClusterName));
+
+        Assert.That(ex!.Failure, Is.EqualTo(CertificateValidationFailure.PrincipalNotAllowed));
     }
 
     private async Task AssertStillServesAsync()
