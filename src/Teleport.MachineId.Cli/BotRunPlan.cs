@@ -23,47 +23,12 @@ internal sealed record BotRunPlan
     public required CliSettingNames Names { get; init; }
 
     /// <summary>Builds the plan from tbot's v2 YAML (already validated by the reader).</summary>
-    /// <exception cref="TbotConfigurationException">The token file cannot be read.</exception>
-    public static async Task<BotRunPlan> FromConfigurationAsync(TbotConfiguration configuration, string? proxyCaBundle, CliSettingNames names, ILoggerFactory loggerFactory, CancellationToken cancellationToken)
+    public static BotRunPlan FromConfiguration(TbotConfiguration configuration, string? proxyCaBundle, CliSettingNames names, ILoggerFactory loggerFactory)
     {
-        var bot = new MachineIdOptions
-        {
-            ProxyServer = configuration.ProxyServer?.ToString(),
-            AuthServer = configuration.AuthServer?.ToString(),
-            Insecure = configuration.Insecure,
-            CaPath = configuration.Onboarding.CaPath,
-            CredentialTtl = configuration.CredentialLifetime.Ttl,
-            RenewalInterval = configuration.CredentialLifetime.RenewalInterval,
-            RenewalMode = BotRenewalMode.FixedInterval,
-            ProxyCaBundlePath = proxyCaBundle,
-        };
-        foreach (var pin in configuration.Onboarding.CaPins)
-        {
-            bot.CaPins.Add(pin);
-        }
-
-        if (configuration.Onboarding.Token is { } token)
-        {
-            if (token.IsFile)
-            {
-                bot.TokenFile = token.FilePath;
-            }
-            else
-            {
-                bot.Token = await token.ResolveAsync(cancellationToken).ConfigureAwait(false);
-            }
-        }
-
-        switch (configuration.Storage)
-        {
-            case TbotDirectoryDestination directory:
-                bot.StorageType = BotStorageType.Directory;
-                bot.StoragePath = directory.Path;
-                break;
-            default:
-                bot.StorageType = BotStorageType.Memory;
-                break;
-        }
+        // One mapping of tbot's YAML to options (the Configuration package's); a token file is read
+        // only when a join needs it. The CLI adds its own flags.
+        var bot = configuration.ToMachineIdOptions();
+        bot.ProxyCaBundlePath = proxyCaBundle;
 
         var outputs = new List<IdentityOutputOptions>();
         foreach (var service in configuration.Services)

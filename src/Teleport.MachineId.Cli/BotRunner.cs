@@ -14,7 +14,9 @@ internal static class BotRunner
     /// <summary>
     /// One-shot: joins or renews once (a few attempts on transient failures), writes every output
     /// once, returns. Otherwise: starts the provider and the outputs and keeps renewing until
-    /// <paramref name="cancellationToken"/> fires.
+    /// <paramref name="cancellationToken"/> fires. Either way every check that can fail here — the
+    /// bot's and outputs' options, each destination usable, the storage lockable and writable —
+    /// runs before anything is spent remotely (a single-use join token).
     /// </summary>
     /// <returns>The results of the first write of each output (none when stopped before they were written).</returns>
     /// <exception cref="CliException">A setting is unusable or the cluster refused what it names; the message names the flag or key.</exception>
@@ -38,40 +40,7 @@ internal static class BotRunner
         var logger = loggerFactory.CreateLogger("tbot-dotnet");
         if (plan.Oneshot)
         {
-            var identity = await JoinOrRenewOnceAsync(plan.Bot, loggerFactory, timeProvider, cancellationToken).ConfigureAwait(false);
-            CliLog.BotReady(logger, identity);
-            var results = new List<IdentityOutputResult>();
-            var signer = new TeleportSshCertificateSigner(new FixedBotIdentity(identity, timeProvider), plan.Bot, loggerFactory, timeProvider);
-            await using (signer.ConfigureAwait(false))
-            {
-                for (var i = 0; i < plan.Outputs.Count; i++)
-                {
-                    var output = IdentityOutputService.Create(signer, plan.Outputs[i], loggerFactory, timeProvider);
-                    await using (output.ConfigureAwait(false))
-                    {
-                        results.Add(await RefusalNamesRoles(output.RenewNowAsync(cancellationToken), plan, i).ConfigureAwait(false));
-                    }
-                }
-
-                foreach (var service in CreateServices(plan with { Outputs = [] }, signer, loggerFactory, timeProvider))
-                {
-                    await using (service.ConfigureAwait(false))
-                    {
-                        if (service.SupportsOneshot)
-                        {
-                            await service.RenewOnceAsync(cancellationToken).ConfigureAwait(false);
-                        }
-                        else
-                        {
-                            // tbot: long-running services (the ssh-multiplexer) do not take part in one-shot runs.
-                            CliLog.OneshotSkipped(logger, service.Name);
-                        }
-                    }
-                }
-            }
-
-            CliLog.OneshotDone(logger, results.Count);
-            return results;
+            return await RunOnceAsync(plan, logger, loggerFactory, timeProvider, cancellationToken).ConfigureAwait(false);
         }
 
         try
@@ -87,56 +56,92 @@ internal static class BotRunner
         }
     }
 
+    private static async Task<IReadOnlyList<IdentityOutputResult>> RunOnceAsync(
+        BotRunPlan plan, ILogger logger, ILoggerFactory loggerFactory, TimeProvider timeProvider, CancellationToken cancellationToken)
+    {
+        var bot = new OneShotBotIdentity(timeProvider);
+        var signer = new TeleportSshCertificateSigner(bot, plan.Bot, loggerFactory, timeProvider);
+        await using (signer.ConfigureAwait(false))
+        {
+            var services = await PlanServices.CreateCheckedAsync(plan, signer, loggerFactory, timeProvider, cancellationToken).ConfigureAwait(false);
+            await using (services.ConfigureAwait(false))
+            {
+                var identity = await JoinOrRenewOnceAsync(plan.Bot, loggerFactory, timeProvider, cancellationToken).ConfigureAwait(false);
+                bot.Set(identity);
+                CliLog.BotReady(logger, identity);
+                var results = new List<IdentityOutputResult>();
+                for (var i = 0; i < services.Outputs.Count; i++)
+                {
+                    results.Add(await RefusalNamesRoles(services.Outputs[i].RenewNowAsync(cancellationToken), plan, i).ConfigureAwait(false));
+                }
+
+                foreach (var service in services.Others)
+                {
+                    if (service.SupportsOneshot)
+                    {
+                        await service.RenewOnceAsync(cancellationToken).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        // tbot: long-running services (the ssh-multiplexer) do not take part in one-shot runs.
+                        CliLog.OneshotSkipped(logger, service.Name);
+                    }
+                }
+
+                CliLog.OneshotDone(logger, results.Count);
+                return results;
+            }
+        }
+    }
+
     private static async Task<IReadOnlyList<IdentityOutputResult>> RunDaemonAsync(
         BotRunPlan plan, ILogger logger, ILoggerFactory loggerFactory, TimeProvider timeProvider, CancellationToken cancellationToken)
     {
         var provider = BotIdentityProvider.Create(plan.Bot, loggerFactory, timeProvider);
         await using (provider.ConfigureAwait(false))
         {
-            BotIdentity? loaded = null;
-            void OnLoaded(object? sender, BotIdentityChangedEventArgs change)
-            {
-                if (change.Reason == BotIdentityChangeReason.LoadedFromStorage)
-                {
-                    loaded = change.Identity;
-                }
-            }
-
-            provider.IdentityChanged += OnLoaded;
-            await provider.StartAsync(cancellationToken).ConfigureAwait(false);
-            var ready = await provider.WaitUntilReadyAsync(cancellationToken).ConfigureAwait(false);
-            provider.IdentityChanged -= OnLoaded;
-            if (ReferenceEquals(ready, loaded))
-            {
-                ready = await AwaitStartupRenewalAsync(provider, ready, logger, cancellationToken).ConfigureAwait(false);
-            }
-
-            CliLog.BotReady(logger, ready);
             var signer = new TeleportSshCertificateSigner(provider, plan.Bot, loggerFactory, timeProvider);
             await using (signer.ConfigureAwait(false))
             {
-                var outputs = plan.Outputs.Select(o => IdentityOutputService.Create(signer, o, loggerFactory, timeProvider)).ToList();
-                var services = CreateServices(plan with { Outputs = [] }, signer, loggerFactory, timeProvider).ToList();
-                var all = outputs.Cast<IOutputService>().Concat(services).ToList();
-                try
+                var services = await PlanServices.CreateCheckedAsync(plan, signer, loggerFactory, timeProvider, cancellationToken).ConfigureAwait(false);
+                await using (services.ConfigureAwait(false))
                 {
-                    foreach (var service in all)
+                    BotIdentity? loaded = null;
+                    void OnLoaded(object? sender, BotIdentityChangedEventArgs change)
+                    {
+                        if (change.Reason == BotIdentityChangeReason.LoadedFromStorage)
+                        {
+                            loaded = change.Identity;
+                        }
+                    }
+
+                    provider.IdentityChanged += OnLoaded;
+                    await provider.StartAsync(cancellationToken).ConfigureAwait(false);
+                    var ready = await provider.WaitUntilReadyAsync(cancellationToken).ConfigureAwait(false);
+                    provider.IdentityChanged -= OnLoaded;
+                    if (ReferenceEquals(ready, loaded))
+                    {
+                        ready = await AwaitStartupRenewalAsync(provider, ready, logger, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    CliLog.BotReady(logger, ready);
+                    foreach (var service in services.All)
                     {
                         await service.StartAsync(cancellationToken).ConfigureAwait(false);
                     }
 
                     var results = new List<IdentityOutputResult>();
-                    for (var i = 0; i < outputs.Count; i++)
+                    for (var i = 0; i < services.Outputs.Count; i++)
                     {
-                        results.Add(await RefusalNamesRoles(outputs[i].WaitUntilReadyAsync(cancellationToken), plan, i).ConfigureAwait(false));
+                        results.Add(await RefusalNamesRoles(services.Outputs[i].WaitUntilReadyAsync(cancellationToken), plan, i).ConfigureAwait(false));
                     }
 
-                    foreach (var service in services)
+                    foreach (var service in services.Others)
                     {
                         await service.WaitUntilReadyAsync(cancellationToken).ConfigureAwait(false);
                     }
 
-                    CliLog.Running(logger, all.Count);
+                    CliLog.Running(logger, services.All.Count);
                     try
                     {
                         await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
@@ -148,33 +153,87 @@ internal static class BotRunner
 
                     return results;
                 }
-                finally
-                {
-                    foreach (var service in all)
-                    {
-                        await service.DisposeAsync().ConfigureAwait(false);
-                    }
-                }
             }
         }
     }
 
-    /// <summary>The plan's services in order: identity outputs, ssh_host outputs, multiplexers.</summary>
-    private static IEnumerable<IOutputService> CreateServices(BotRunPlan plan, TeleportSshCertificateSigner signer, ILoggerFactory loggerFactory, TimeProvider timeProvider)
+    /// <summary>
+    /// The plan's services, created (which validates their options) and their destinations checked
+    /// before anything is spent remotely: identity outputs (whose results the run returns), then
+    /// ssh_host outputs and multiplexers.
+    /// </summary>
+    private sealed class PlanServices : IAsyncDisposable
     {
-        foreach (var options in plan.Outputs)
+        private PlanServices(List<IdentityOutputService> outputs, List<IOutputService> others)
         {
-            yield return IdentityOutputService.Create(signer, options, loggerFactory, timeProvider);
+            Outputs = outputs;
+            Others = others;
+            All = [.. outputs, .. others];
         }
 
-        foreach (var options in plan.SshHostOutputs)
+        public List<IdentityOutputService> Outputs { get; }
+
+        public List<IOutputService> Others { get; }
+
+        public List<IOutputService> All { get; }
+
+        /// <exception cref="ArgumentException">A service's options are invalid.</exception>
+        /// <exception cref="Destinations.DestinationException">A destination cannot be used.</exception>
+        public static async Task<PlanServices> CreateCheckedAsync(
+            BotRunPlan plan, TeleportSshCertificateSigner signer, ILoggerFactory loggerFactory, TimeProvider timeProvider, CancellationToken cancellationToken)
         {
-            yield return SshHostOutputService.Create(signer, options, loggerFactory, timeProvider);
+            var services = new PlanServices([], []);
+            try
+            {
+                foreach (var options in plan.Outputs)
+                {
+                    services.Add(IdentityOutputService.Create(signer, options, loggerFactory, timeProvider));
+                }
+
+                foreach (var options in plan.SshHostOutputs)
+                {
+                    services.Add(SshHostOutputService.Create(signer, options, loggerFactory, timeProvider));
+                }
+
+                foreach (var options in plan.Multiplexers)
+                {
+                    services.Add(SshMultiplexerService.Create(signer, options, loggerFactory, timeProvider));
+                }
+
+                foreach (var service in services.All)
+                {
+                    await service.VerifyDestinationAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                return services;
+            }
+            catch
+            {
+                await services.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
         }
 
-        foreach (var options in plan.Multiplexers)
+        public async ValueTask DisposeAsync()
         {
-            yield return SshMultiplexerService.Create(signer, options, loggerFactory, timeProvider);
+            foreach (var service in All)
+            {
+                await service.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+
+        private void Add(IOutputService service)
+        {
+            if (service is IdentityOutputService output)
+            {
+                Outputs.Add(output);
+            }
+            else
+            {
+                Others.Add(service);
+            }
+
+            All.Add(service);
         }
     }
 

@@ -19,7 +19,11 @@ internal static class ExitCodes
     /// <summary>Usage or configuration error: unknown flag, missing value, invalid tbot.yaml, unreadable file.</summary>
     public const int Usage = 2;
 
-    /// <summary>Refused by the cluster: bad or used token, access denied, untrusted certificate, login refused, no such role or node.</summary>
+    /// <summary>
+    /// Refused by the cluster: bad or used token, access denied, untrusted certificate, login refused,
+    /// no such role or node — or the bot needs a new join token (expired identity, a renewal whose
+    /// outcome is unknown, a refused renewal); the message says what to do.
+    /// </summary>
     public const int AuthFailure = 3;
 
     /// <summary>Transient failure: the cluster or a node could not be reached or timed out; retrying may succeed.</summary>

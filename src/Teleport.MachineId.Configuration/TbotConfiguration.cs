@@ -69,15 +69,16 @@ public sealed record TbotCredentialLifetime(TimeSpan Ttl, TimeSpan RenewalInterv
         $"credential_ttl {GoDuration.Format(Ttl)}, renewal_interval {GoDuration.Format(RenewalInterval)}";
 }
 
-/// <summary>The <c>onboarding</c> section: how the bot joins the cluster the first time.</summary>
+/// <summary>The <c>onboarding</c> section: how the bot joins the cluster.</summary>
 public sealed record TbotOnboarding
 {
-    /// <summary><c>join_method</c>; only <see cref="TbotJoinMethod.Token"/> is supported.</summary>
+    /// <summary><c>join_method</c>.</summary>
     public TbotJoinMethod JoinMethod { get; init; } = TbotJoinMethod.Token;
 
     /// <summary>
-    /// <c>token</c>: the join token, written inline or as an absolute path to a file holding it;
-    /// null when not set (the bot then needs an identity already in its storage).
+    /// <c>token</c>: for <c>join_method: token</c> the join token (a secret); for the other methods
+    /// the name of the join token resource. Written inline or as an absolute path to a file holding
+    /// it; null when not set (a token method bot then needs an identity already in its storage).
     /// </summary>
     public TbotJoinToken? Token { get; init; }
 
@@ -86,6 +87,37 @@ public sealed record TbotOnboarding
 
     /// <summary><c>ca_path</c>: a PEM file with the cluster CA, the alternative to <see cref="CaPins"/>; null when not set.</summary>
     public string? CaPath { get; init; }
+
+    /// <summary><c>bound_keypair</c>: settings of the <c>bound_keypair</c> method.</summary>
+    public TbotBoundKeypairOnboarding BoundKeypair { get; init; } = new();
+
+    /// <summary><c>gitlab.token_env_var_name</c>: the variable holding the GitLab ID token; null for <c>TBOT_GITLAB_JWT</c>.</summary>
+    public string? GitLabTokenEnvironmentVariable { get; init; }
+
+    /// <summary><c>kubernetes.token_path</c>: the service account token file; null for <c>$KUBERNETES_TOKEN_PATH</c> or the default path.</summary>
+    public string? KubernetesTokenPath { get; init; }
+}
+
+/// <summary>The <c>onboarding.bound_keypair</c> block.</summary>
+public sealed record TbotBoundKeypairOnboarding
+{
+    /// <summary>
+    /// <c>registration_secret</c>: the registration secret, or an absolute path to a file holding it;
+    /// null when not set. Never shown in <see cref="ToString"/>.
+    /// </summary>
+    public string? RegistrationSecret { get; init; }
+
+    /// <summary><c>registration_secret_path</c>: a file holding the registration secret; null when not set.</summary>
+    public string? RegistrationSecretPath { get; init; }
+
+    /// <summary><c>static_private_key_path</c>: a pre-registered private key file; null when not set.</summary>
+    public string? StaticPrivateKeyPath { get; init; }
+
+    /// <summary>Describes the block without the secret.</summary>
+    /// <returns>The configured keys.</returns>
+    public override string ToString() =>
+        $"TbotBoundKeypairOnboarding {{ RegistrationSecret = {(RegistrationSecret is null ? string.Empty : "(redacted)")}, " +
+        $"RegistrationSecretPath = {RegistrationSecretPath}, StaticPrivateKeyPath = {StaticPrivateKeyPath} }}";
 }
 
 /// <summary>A <c>join_method</c> Teleport.MachineId supports.</summary>
@@ -93,6 +125,18 @@ public enum TbotJoinMethod
 {
     /// <summary><c>token</c>: a shared, single-use join token; the identity is then renewed.</summary>
     Token = 0,
+
+    /// <summary><c>bound_keypair</c>: a keypair bound to the token (registration secret or pre-registered key).</summary>
+    BoundKeypair = 1,
+
+    /// <summary><c>github</c>: a GitHub Actions ID token.</summary>
+    GitHub = 2,
+
+    /// <summary><c>gitlab</c>: a GitLab CI ID token.</summary>
+    GitLab = 3,
+
+    /// <summary><c>kubernetes</c>: the pod's service account token.</summary>
+    Kubernetes = 4,
 }
 
 /// <summary>What every tbot service has: a name, a destination and its own credential lifetime.</summary>

@@ -4,7 +4,8 @@ namespace Teleport.MachineId.Configuration;
 public static class TbotConfigurationMachineIdOptions
 {
     /// <summary>
-    /// Maps <c>proxy_server</c>/<c>auth_server</c>, <c>onboarding</c> (token, CA pins, CA path),
+    /// Maps <c>proxy_server</c>/<c>auth_server</c>, <c>onboarding</c> (join method, token, CA pins, CA
+    /// path, and the <c>bound_keypair</c>, <c>gitlab</c> and <c>kubernetes</c> blocks),
     /// <c>insecure</c>, <c>credential_ttl</c>/<c>renewal_interval</c> (tbot's fixed-interval renewal)
     /// and <c>storage</c> to <see cref="MachineIdOptions"/>.
     /// </summary>
@@ -25,7 +26,14 @@ public static class TbotConfigurationMachineIdOptions
         {
             ProxyServer = configuration.ProxyServer?.ToString(),
             AuthServer = configuration.AuthServer?.ToString(),
-            JoinMethod = MachineIdOptions.TokenJoinMethod,
+            JoinMethod = configuration.Onboarding.JoinMethod switch
+            {
+                TbotJoinMethod.BoundKeypair => MachineIdOptions.BoundKeypairJoinMethod,
+                TbotJoinMethod.GitHub => MachineIdOptions.GitHubJoinMethod,
+                TbotJoinMethod.GitLab => MachineIdOptions.GitLabJoinMethod,
+                TbotJoinMethod.Kubernetes => MachineIdOptions.KubernetesJoinMethod,
+                _ => MachineIdOptions.TokenJoinMethod,
+            },
             Insecure = configuration.Insecure,
             CaPath = configuration.Onboarding.CaPath,
             CredentialTtl = configuration.CredentialLifetime.Ttl,
@@ -44,6 +52,12 @@ public static class TbotConfigurationMachineIdOptions
                 options.Token = token.InlineValue;
             }
         }
+
+        options.BoundKeypair.RegistrationSecret = configuration.Onboarding.BoundKeypair.RegistrationSecret;
+        options.BoundKeypair.RegistrationSecretPath = configuration.Onboarding.BoundKeypair.RegistrationSecretPath;
+        options.BoundKeypair.StaticPrivateKeyPath = configuration.Onboarding.BoundKeypair.StaticPrivateKeyPath;
+        options.GitLab.TokenEnvironmentVariable = configuration.Onboarding.GitLabTokenEnvironmentVariable;
+        options.Kubernetes.TokenPath = configuration.Onboarding.KubernetesTokenPath;
 
         foreach (var pin in configuration.Onboarding.CaPins)
         {

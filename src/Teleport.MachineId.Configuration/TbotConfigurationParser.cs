@@ -66,6 +66,18 @@ internal sealed class TbotConfigurationParser
         "spacelift", "tpm", "terraform_cloud", "oracle", "bound_keypair", "env0", "generic_oidc",
     ];
 
+    /// <summary>The join methods Teleport.MachineId implements.</summary>
+    private static readonly Dictionary<string, TbotJoinMethod> SupportedJoinMethods = new(StringComparer.Ordinal)
+    {
+        ["token"] = TbotJoinMethod.Token,
+        ["bound_keypair"] = TbotJoinMethod.BoundKeypair,
+        ["github"] = TbotJoinMethod.GitHub,
+        ["gitlab"] = TbotJoinMethod.GitLab,
+        ["kubernetes"] = TbotJoinMethod.Kubernetes,
+    };
+
+    private const string SupportedMethodList = "'token', 'bound_keypair', 'github', 'gitlab' and 'kubernetes'";
+
     /// <summary>tbot's service and output types other than <c>identity</c>.</summary>
     private static readonly string[] UnsupportedServiceTypes =
     [
@@ -142,6 +154,7 @@ internal sealed class TbotConfigurationParser
     private ConfigYamlNode? caPinsNode;
     private int caPinsWritten;
     private Located? caPath;
+    private readonly Dictionary<string, (string[] Keys, Dictionary<string, Located> Values, ConfigYamlNode Node)> methodBlocks = new(StringComparer.Ordinal);
 
     private TbotDestination? storage;
     private readonly List<ServiceDraft> services = [];
@@ -365,7 +378,7 @@ internal sealed class TbotConfigurationParser
                 default:
                     if (JoinMethodBlocks.TryGetValue(key.Value, out var blockKeys))
                     {
-                        CheckKeysOnly(value, childPath, blockKeys);
+                        ReadMethodBlock(key.Value, value, childPath, blockKeys);
                     }
                     else
                     {
@@ -376,6 +389,30 @@ internal sealed class TbotConfigurationParser
             }
         }
     }
+
+    /// <summary>Reads a join method's own block (<c>bound_keypair</c>, <c>gitlab</c>, …): known keys, single values (never echoed).</summary>
+    private void ReadMethodBlock(string method, ConfigYamlNode node, string path, string[] keys)
+    {
+        CheckKeysOnly(node, path, keys);
+        if (node is not ConfigYamlMapping mapping)
+        {
+            return;
+        }
+
+        var values = new Dictionary<string, Located>(StringComparer.Ordinal);
+        foreach (var (key, value) in mapping.Entries)
+        {
+            if (keys.Contains(key.Value, StringComparer.Ordinal) && value is not ConfigYamlSequence && ReadLocated(value, Child(path, key.Value)) is { } located)
+            {
+                values[key.Value] = located;
+            }
+        }
+
+        methodBlocks[method] = (keys, values, mapping);
+    }
+
+    private string? MethodValue(string method, string key) =>
+        methodBlocks.TryGetValue(method, out var block) && block.Values.TryGetValue(key, out var located) ? located.Value : null;
 
     private List<string> ReadPins(ConfigYamlNode node, string path)
     {
@@ -997,6 +1034,14 @@ internal sealed class TbotConfigurationParser
             directoryUses.Insert(0, new DirectoryUse(DefaultStoragePath, "storage (default)", null));
         }
 
+        if (effectiveStorage is TbotMemoryDestination && onboarding is { JoinMethod: TbotJoinMethod.BoundKeypair })
+        {
+            Warn(
+                "storage",
+                "with memory storage the bound keypair lives only as long as the process: every start registers again and needs an unused registration secret; use a directory",
+                null);
+        }
+
         if (effectiveStorage is TbotMemoryDestination && onboarding is { Token: null })
         {
             Fail(
@@ -1145,6 +1190,7 @@ internal sealed class TbotConfigurationParser
         }
 
         var method = joinMethod?.Value;
+        TbotJoinMethod kind;
         switch (method)
         {
             case null when token is not null:
@@ -1154,21 +1200,26 @@ internal sealed class TbotConfigurationParser
                     "onboarding.join_method",
                     "join_method is not set; joining with 'token' because a token is configured (set 'join_method: token' to silence this)",
                     onboardingNode);
+                kind = TbotJoinMethod.Token;
                 break;
             case null:
                 Fail(
                     "onboarding.join_method",
-                    "join_method is required; Teleport.MachineId supports 'join_method: token'",
+                    $"join_method is required; Teleport.MachineId supports {SupportedMethodList}",
                     onboardingNode);
                 return null;
-            case "token":
-                break;
             default:
+                if (SupportedJoinMethods.TryGetValue(method, out var supported))
+                {
+                    kind = supported;
+                    break;
+                }
+
                 if (KnownJoinMethods.Contains(method, StringComparer.Ordinal))
                 {
                     Fail(
                         "onboarding.join_method",
-                        $"join method '{method}' is not supported by Teleport.MachineId yet; only 'token' is",
+                        $"join method '{method}' is not supported by Teleport.MachineId yet; supported: {SupportedMethodList}",
                         joinMethod!.Node);
                 }
                 else
@@ -1176,19 +1227,44 @@ internal sealed class TbotConfigurationParser
                     Fail(
                         "onboarding.join_method",
                         $"unrecognized join method {Quote(method)}{KeySuggestion.DidYouMean(method, KnownJoinMethods)}; "
-                        + "Teleport.MachineId supports 'token'",
+                        + $"Teleport.MachineId supports {SupportedMethodList}",
                         joinMethod!.Node);
                 }
 
                 return null;
         }
 
+        if (kind != TbotJoinMethod.Token && token is null)
+        {
+            Fail(
+                "onboarding.token",
+                $"join_method {method} needs 'token': the name of the join token resource (tbot's onboarding.token)",
+                onboardingNode);
+        }
+
+        var boundKeypair = new TbotBoundKeypairOnboarding
+        {
+            RegistrationSecret = MethodValue("bound_keypair", "registration_secret"),
+            RegistrationSecretPath = MethodValue("bound_keypair", "registration_secret_path"),
+            StaticPrivateKeyPath = MethodValue("bound_keypair", "static_private_key_path"),
+        };
+        if (kind == TbotJoinMethod.BoundKeypair && boundKeypair.RegistrationSecret is not null && boundKeypair.RegistrationSecretPath is not null)
+        {
+            Fail(
+                "onboarding.bound_keypair",
+                "only one of 'registration_secret' and 'registration_secret_path' may be set",
+                methodBlocks["bound_keypair"].Node);
+        }
+
         return new TbotOnboarding
         {
-            JoinMethod = TbotJoinMethod.Token,
+            JoinMethod = kind,
             Token = token is null ? null : TbotJoinToken.Parse(token.Value),
             CaPins = caPins.AsReadOnly(),
             CaPath = caPath?.Value,
+            BoundKeypair = boundKeypair,
+            GitLabTokenEnvironmentVariable = MethodValue("gitlab", "token_env_var_name"),
+            KubernetesTokenPath = MethodValue("kubernetes", "token_path"),
         };
     }
 

@@ -67,18 +67,20 @@ public static class IdentityOutputServiceCollectionExtensions
 
     private static IServiceCollection AddCore(IServiceCollection services, string name) =>
         AddOutputService<IdentityOutputOptions, IdentityOutputService>(
-            services, name, static (options, key) => options.Name ??= key, IdentityOutputService.Create, static o => o.StartAsync);
+            services, name, static (options, key) => options.Name ??= key, IdentityOutputService.Create, static o => o.StartAsync, static o => o.Destination.VerifyWritableAsync);
 
     /// <summary>
     /// One output service of the bot: the shared signer, the service keyed by <paramref name="name"/> (its
-    /// named options, named after the key when unnamed), and a hosted service starting and stopping it.
+    /// named options, named after the key when unnamed), a hosted service starting and stopping it, and
+    /// its destination check (<paramref name="verify"/>) run before the bot joins.
     /// </summary>
     internal static IServiceCollection AddOutputService<TOptions, TService>(
         IServiceCollection services,
         string name,
         Action<TOptions, string> nameOptions,
         Func<TeleportSshCertificateSigner, TOptions, ILoggerFactory?, TimeProvider?, TService> create,
-        Func<TService, Func<CancellationToken, Task>> start)
+        Func<TService, Func<CancellationToken, Task>> start,
+        Func<TService, Func<CancellationToken, Task>> verify)
         where TOptions : class
         where TService : class, IAsyncDisposable
     {
@@ -94,6 +96,7 @@ public static class IdentityOutputServiceCollectionExtensions
             var service = sp.GetRequiredKeyedService<TService>(name);
             return new OutputHostedService(start(service), service);
         });
+        services.AddSingleton(new OutputRegistration(name, (sp, cancellationToken) => verify(sp.GetRequiredKeyedService<TService>(name))(cancellationToken)));
         return services;
     }
 }

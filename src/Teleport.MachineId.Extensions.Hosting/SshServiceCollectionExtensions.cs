@@ -87,9 +87,9 @@ public static class SshServiceCollectionExtensions
 
     private static IServiceCollection AddMultiplexer(IServiceCollection services, string name) =>
         IdentityOutputServiceCollectionExtensions.AddOutputService<SshMultiplexerOptions, SshMultiplexerService>(
-            services, name, static (options, key) => options.Name ??= key, SshMultiplexerService.Create, static m => m.StartAsync);
+            services, name, static (options, key) => options.Name ??= key, SshMultiplexerService.Create, static m => m.StartAsync, static m => m.Destination.VerifyWritableAsync);
 
     private static IServiceCollection AddHostOutput(IServiceCollection services, string name) =>
         IdentityOutputServiceCollectionExtensions.AddOutputService<SshHostOutputOptions, SshHostOutputService>(
-            services, name, static (options, key) => options.Name ??= key, SshHostOutputService.Create, static o => o.StartAsync);
+            services, name, static (options, key) => options.Name ??= key, SshHostOutputService.Create, static o => o.StartAsync, static o => o.Destination.VerifyWritableAsync);
 }

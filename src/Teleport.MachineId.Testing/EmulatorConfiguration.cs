@@ -68,15 +68,7 @@ public sealed class EmulatorConfiguration
     public static EmulatorConfiguration Parse(string yaml, string? baseDirectory = null)
     {
         ArgumentNullException.ThrowIfNull(yaml);
-        var stream = new YamlStream();
-        try
-        {
-            stream.Load(new StringReader(yaml));
-        }
-        catch (YamlException ex)
-        {
-            throw new TeleportFormatException($"Malformed emulator configuration at line {ex.Start.Line}, column {ex.Start.Column}: {ex.Message}", ex);
-        }
+        var stream = ResourceYaml.LoadStream(yaml, "emulator configuration");
 
         var configuration = new EmulatorConfiguration { BaseDirectory = baseDirectory ?? Directory.GetCurrentDirectory() };
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is YamlScalarNode { Value: null or "" })

@@ -79,13 +79,14 @@ public sealed partial class ReadmeSnippets
             StorageType = BotStorageType.Memory,
         };
         await using var bot = BotIdentityProvider.Create(options);
-        await bot.StartAsync(cancellationToken);
         await using var signer = new TeleportSshCertificateSigner(bot, options);
         await using var output = IdentityOutputService.Create(signer, new IdentityOutputOptions
         {
             DestinationPath = "/opt/machine-id",
             CredentialTtl = TimeSpan.FromMinutes(30),
         });
+        await output.Destination.VerifyWritableAsync(cancellationToken);   // before the single-use token is spent
+        await bot.StartAsync(cancellationToken);
         await output.RenewNowAsync(cancellationToken);   // write once, e.g. before an Ansible run
         #endregion
     }

@@ -16,11 +16,32 @@ internal static class StartCommand
     private static readonly Option<string?> Config = new("--config", "-c") { Description = "tbot v2 YAML configuration file (tbot.yaml)." };
     private static readonly Option<string?> ProxyServer = new("--proxy-server") { Description = "Teleport Proxy address host:port (port 443 when omitted). Env: TELEPORT_PROXY." };
     private static readonly Option<string?> AuthServer = new("--auth-server") { Description = "Teleport Auth address host:port (port 3025 when omitted). Env: TELEPORT_AUTH_SERVER." };
-    private static readonly Option<string?> Token = new("--token") { Description = "Join token, or an absolute path to a file holding it. Env: TELEPORT_BOT_TOKEN." };
+    private static readonly Option<string?> Token = new("--token")
+    {
+        Description = "Join token (token method) or the join token resource's name (other methods), or an absolute path to a file holding it. Env: TELEPORT_BOT_TOKEN.",
+    };
     private static readonly Option<bool> Oneshot = new("--oneshot") { Description = "Join or renew once, write the outputs, and exit." };
     private static readonly Option<string?> CaBundle = new("--ca-bundle") { Description = "PEM file with the CA certificates of the proxy's HTTPS certificate (a private CA; not in tbot)." };
 
-    private static readonly Option<string> JoinMethod = new("--join-method") { Description = "Join method; only 'token' is supported.", DefaultValueFactory = _ => "token" };
+    private static readonly Option<string> JoinMethod = new("--join-method")
+    {
+        Description = "Join method: token, bound_keypair, github, gitlab or kubernetes. For all but token, --token names the join token resource.",
+        DefaultValueFactory = _ => "token",
+    };
+
+    private static readonly Option<string?> RegistrationSecret = new("--registration-secret")
+    {
+        Description = "bound_keypair: the registration secret for the first join, or an absolute path to a file holding it. Env: TBOT_REGISTRATION_SECRET.",
+    };
+
+    private static readonly Option<string?> RegistrationSecretPath = new("--registration-secret-path") { Description = "bound_keypair: a file holding the registration secret." };
+    private static readonly Option<string?> StaticKeyPath = new("--static-key-path")
+    {
+        Description = "bound_keypair: a pre-registered private key file used instead of a key in storage. Env: TBOT_BOUND_KEYPAIR_STATIC_KEY (base64 PEM).",
+    };
+
+    private static readonly string[] JoinMethods =
+        [MachineIdOptions.TokenJoinMethod, MachineIdOptions.BoundKeypairJoinMethod, MachineIdOptions.GitHubJoinMethod, MachineIdOptions.GitLabJoinMethod, MachineIdOptions.KubernetesJoinMethod];
     private static readonly Option<string?> Destination = new("--destination") { Description = "Output directory (a path or file:///path).", Required = true };
     private static readonly Option<string?> Storage = new("--storage") { Description = "Where the bot keeps its own identity: a directory, file:///path or memory:// (default memory://)." };
     private static readonly Option<string[]> CaPins = new("--ca-pin") { Description = "CA pin sha256:<hex> for direct Auth joins (repeatable).", AllowMultipleArgumentsPerToken = false };
@@ -49,8 +70,8 @@ internal static class StartCommand
     {
         var identity = new Command("identity", "Join (or renew) and keep an identity output written: identity, key, certificates, CA files, known_hosts, ssh_config.")
         {
-            ProxyServer, AuthServer, JoinMethod, Token, Destination, Storage, Oneshot, CaPins, CaPath, Insecure, Roles, Cluster,
-            CredentialTtl, RenewalInterval, CaBundle, SshConfig, AllowReissue,
+            ProxyServer, AuthServer, JoinMethod, Token, RegistrationSecret, RegistrationSecretPath, StaticKeyPath, Destination, Storage, Oneshot,
+            CaPins, CaPath, Insecure, Roles, Cluster, CredentialTtl, RenewalInterval, CaBundle, SshConfig, AllowReissue,
         };
         identity.SetAction((parseResult, cancellationToken) => CommonOptions.RunAsync(parseResult, LogLevel.Information, async loggerFactory =>
         {
@@ -62,8 +83,8 @@ internal static class StartCommand
         var multiplexer = new Command("ssh-multiplexer",
             "Join (or renew) and run an ssh-multiplexer: in-memory credentials served by agent.sock, connections to nodes over v1.sock, and ssh_config/known_hosts in the destination.")
         {
-            ProxyServer, AuthServer, JoinMethod, Token, Destination, Storage, CaPins, CaPath, Insecure,
-            CredentialTtl, RenewalInterval, CaBundle, ProxyCommand, EnableResumption,
+            ProxyServer, AuthServer, JoinMethod, Token, RegistrationSecret, RegistrationSecretPath, StaticKeyPath, Destination, Storage,
+            CaPins, CaPath, Insecure, CredentialTtl, RenewalInterval, CaBundle, ProxyCommand, EnableResumption,
         };
         multiplexer.SetAction((parseResult, cancellationToken) => CommonOptions.RunAsync(parseResult, LogLevel.Information, async loggerFactory =>
         {
@@ -75,8 +96,8 @@ internal static class StartCommand
         var sshHost = new Command("ssh-host",
             "Join (or renew) and keep an ssh_host output written: a host key, its certificate from the cluster's host CA, and the user CA keys for an OpenSSH server.")
         {
-            ProxyServer, AuthServer, JoinMethod, Token, Destination, Storage, Oneshot, CaPins, CaPath, Insecure, Roles, Principals,
-            CredentialTtl, RenewalInterval, CaBundle,
+            ProxyServer, AuthServer, JoinMethod, Token, RegistrationSecret, RegistrationSecretPath, StaticKeyPath, Destination, Storage, Oneshot,
+            CaPins, CaPath, Insecure, Roles, Principals, CredentialTtl, RenewalInterval, CaBundle,
         };
         sshHost.SetAction((parseResult, cancellationToken) => CommonOptions.RunAsync(parseResult, LogLevel.Information, async loggerFactory =>
         {
@@ -127,7 +148,7 @@ internal static class StartCommand
                 configuration = configuration with { Oneshot = true };
             }
 
-            var plan = await BotRunPlan.FromConfigurationAsync(configuration, parseResult.GetValue(CaBundle), names, loggerFactory, cancellationToken).ConfigureAwait(false);
+            var plan = BotRunPlan.FromConfiguration(configuration, parseResult.GetValue(CaBundle), names, loggerFactory);
             await BotRunner.RunAsync(plan, loggerFactory, timeProvider, cancellationToken).ConfigureAwait(false);
             return ExitCodes.Success;
         }));
@@ -230,10 +251,18 @@ internal static class StartCommand
     /// <exception cref="CliException">A flag is missing or invalid.</exception>
     private static (MachineIdOptions Bot, CliSettingNames Names) BotFromFlags(ParseResult parseResult)
     {
-        var method = parseResult.GetValue(JoinMethod);
-        if (!string.Equals(method, MachineIdOptions.TokenJoinMethod, StringComparison.Ordinal))
+        var method = parseResult.GetValue(JoinMethod) ?? MachineIdOptions.TokenJoinMethod;
+        if (!JoinMethods.Contains(method, StringComparer.Ordinal))
         {
-            throw CliException.Usage($"--join-method '{method}' is not supported; tbot-dotnet joins with 'token'.");
+            throw CliException.Usage($"--join-method '{method}' is not supported; use one of {string.Join(", ", JoinMethods)}.");
+        }
+
+        var registrationSecret = parseResult.GetValue(RegistrationSecret);
+        var registrationSecretPath = parseResult.GetValue(RegistrationSecretPath);
+        var staticKeyPath = parseResult.GetValue(StaticKeyPath);
+        if (method != MachineIdOptions.BoundKeypairJoinMethod && (registrationSecret ?? registrationSecretPath ?? staticKeyPath) is not null)
+        {
+            throw CliException.Usage("--registration-secret, --registration-secret-path and --static-key-path are for --join-method bound_keypair.");
         }
 
         var proxy = parseResult.GetValue(ProxyServer) ?? CommonOptions.Environment(TbotConfigurationOverrides.ProxyServerVariable);
@@ -257,7 +286,11 @@ internal static class StartCommand
             CaPath = parseResult.GetValue(CaPath),
             ProxyCaBundlePath = parseResult.GetValue(CaBundle),
             RenewalMode = BotRenewalMode.FixedInterval,
+            JoinMethod = method,
         };
+        bot.BoundKeypair.RegistrationSecret = registrationSecret;
+        bot.BoundKeypair.RegistrationSecretPath = registrationSecretPath;
+        bot.BoundKeypair.StaticPrivateKeyPath = staticKeyPath;
         var token = tokenFlag ?? CommonOptions.Environment(TbotConfigurationOverrides.TokenVariable);
         if (token is not null && token.Trim().Length == 0)
         {

@@ -1,6 +1,7 @@
 using System.Globalization;
 using Teleport.MachineId.Configuration;
 using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
 using YamlDotNet.RepresentationModel;
 
 namespace Teleport.MachineId.Testing.Hosting;
@@ -79,19 +80,35 @@ internal sealed class ResourceSet
 /// </summary>
 internal static class ResourceYaml
 {
+    /// <summary>Loads YAML text into YamlDotNet's node model.</summary>
+    /// <param name="yaml">The text.</param>
+    /// <param name="what">What it is, for messages (e.g. <c>emulator configuration</c>).</param>
+    /// <returns>The documents.</returns>
+    /// <exception cref="TeleportFormatException">The text is not well-formed YAML.</exception>
+    public static YamlStream LoadStream(string yaml, string what)
+    {
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new DepthLimitedParser(new Parser(new StringReader(yaml))));
+            return stream;
+        }
+        catch (YamlException ex)
+        {
+            throw new TeleportFormatException($"Malformed {what} at line {ex.Start.Line}, column {ex.Start.Column}: {ex.Message}", ex);
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException or IndexOutOfRangeException or FormatException)
+        {
+            // YamlDotNet's scanner throws these for some malformed input instead of a YamlException.
+            throw new TeleportFormatException($"Malformed {what}: the YAML scanner could not continue.", ex);
+        }
+    }
+
     /// <exception cref="TeleportFormatException">The YAML is malformed or a resource is invalid.</exception>
     public static ResourceSet Parse(string yaml)
     {
         ArgumentNullException.ThrowIfNull(yaml);
-        var stream = new YamlStream();
-        try
-        {
-            stream.Load(new StringReader(yaml));
-        }
-        catch (YamlException ex)
-        {
-            throw new TeleportFormatException($"Malformed resource YAML at line {ex.Start.Line}, column {ex.Start.Column}: {ex.Message}", ex);
-        }
+        var stream = LoadStream(yaml, "resource YAML");
 
         var set = new ResourceSet();
         for (var i = 0; i < stream.Documents.Count; i++)
@@ -453,4 +470,43 @@ internal static class ResourceYaml
     };
 
     private static TeleportFormatException Error(string where, string message) => new($"Resource YAML, {where}: {message}");
+}
+
+/// <summary>
+/// Refuses documents nested deeper than <see cref="MaxDepth"/>: YamlDotNet's node model loads
+/// recursively, so a hostile file of a few hundred kilobytes of <c>[</c> would overflow the stack
+/// (found by fuzzing emulator-yaml). The SDK's own tbot loader has the same limit.
+/// </summary>
+internal sealed class DepthLimitedParser(IParser inner) : IParser
+{
+    /// <summary>Deepest nesting of mappings and sequences accepted.</summary>
+    public const int MaxDepth = 64;
+
+    private int _depth;
+
+    public ParsingEvent Current => inner.Current!;
+
+    public bool MoveNext()
+    {
+        if (!inner.MoveNext())
+        {
+            return false;
+        }
+
+        switch (inner.Current)
+        {
+            case MappingStart or SequenceStart:
+                if (++_depth > MaxDepth)
+                {
+                    throw new YamlException(inner.Current.Start, inner.Current.End, $"The document nests deeper than {MaxDepth} levels.");
+                }
+
+                break;
+            case MappingEnd or SequenceEnd:
+                _depth--;
+                break;
+        }
+
+        return true;
+    }
 }

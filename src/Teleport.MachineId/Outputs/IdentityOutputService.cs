@@ -143,6 +143,8 @@ public sealed class IdentityOutputService : IAsyncDisposable, IOutputService
 
     Task IOutputService.RenewOnceAsync(CancellationToken cancellationToken) => RenewNowAsync(cancellationToken);
 
+    Task IOutputService.VerifyDestinationAsync(CancellationToken cancellationToken) => Destination.VerifyWritableAsync(cancellationToken);
+
     private async Task<IdentityOutputResult> RenewCoreAsync(string reason, CancellationToken cancellationToken)
     {
         OutputsLog.Renewing(_logger, Name, reason);

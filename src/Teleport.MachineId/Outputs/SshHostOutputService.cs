@@ -174,6 +174,8 @@ public sealed class SshHostOutputService : IAsyncDisposable, IOutputService
 
     Task IOutputService.RenewOnceAsync(CancellationToken cancellationToken) => RenewNowAsync(cancellationToken);
 
+    Task IOutputService.VerifyDestinationAsync(CancellationToken cancellationToken) => Destination.VerifyWritableAsync(cancellationToken);
+
     private async Task<SshHostOutputResult> RenewCoreAsync(string reason, CancellationToken cancellationToken)
     {
         OutputsLog.Renewing(_logger, Name, reason);

@@ -82,7 +82,7 @@ internal sealed class IssuedCertificates
         try
         {
             var sshCert = ssh.IsEmpty ? null : SshCertificate.ParseAuthorizedKey(Encoding.UTF8.GetString(ssh));
-            var tlsCert = tls.IsEmpty ? null : ReadPemCertificates(Encoding.UTF8.GetString(tls), "TLS certificate", shared: false).Single();
+            var tlsCert = tls.IsEmpty ? null : ReadSinglePemCertificate(Encoding.UTF8.GetString(tls), "TLS certificate");
             var cas = new List<X509Certificate2>();
             foreach (var pem in tlsCaCerts)
             {
@@ -175,6 +175,27 @@ internal sealed class IssuedCertificates
         }
 
         return list;
+    }
+
+    /// <summary>Reads a PEM text that must hold exactly one certificate (an issued TLS certificate).</summary>
+    /// <param name="pem">The PEM text.</param>
+    /// <param name="what">What it is, for messages.</param>
+    /// <returns>The certificate (not shared: the caller owns it).</returns>
+    /// <exception cref="TeleportFormatException">No certificate block, more than one, or one is malformed.</exception>
+    public static X509Certificate2 ReadSinglePemCertificate(string pem, string what)
+    {
+        var certificates = ReadPemCertificates(pem, what, shared: false);
+        if (certificates.Count == 1)
+        {
+            return certificates[0];
+        }
+
+        foreach (var certificate in certificates)
+        {
+            certificate.Dispose();
+        }
+
+        throw new TeleportFormatException($"The {what} holds {certificates.Count} PEM CERTIFICATE blocks; exactly one was expected.");
     }
 
     /// <summary>A certificate as one PEM block with a final newline.</summary>

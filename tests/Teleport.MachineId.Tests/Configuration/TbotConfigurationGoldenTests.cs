@@ -86,7 +86,6 @@ public sealed class TbotConfigurationGoldenTests
         var byPath = ex!.Errors.ToDictionary(e => e.Path, e => e.Message);
         Assert.That(byPath.Keys, Is.EquivalentTo(new[]
         {
-            "onboarding.join_method",
             "outputs[2].destination.type",
             "services[0].type",
             "services[1].type",
@@ -99,7 +98,6 @@ public sealed class TbotConfigurationGoldenTests
         }));
         Assert.Multiple(() =>
         {
-            Assert.That(byPath["onboarding.join_method"], Does.Contain("'gitlab'").And.Contain("not supported by Teleport.MachineId yet"));
             Assert.That(byPath["outputs[2].destination.type"], Does.Contain("kubernetes_secret").And.Contain("not supported"));
             Assert.That(byPath["services[0].type"], Does.Contain("'spiffe-workload-api'"));
             Assert.That(byPath["services[1].type"], Does.Contain("'example'"));
@@ -116,7 +114,7 @@ public sealed class TbotConfigurationGoldenTests
 
             Assert.That(byPath["fips"], Does.Contain("FIPS"));
             Assert.That(ex.Errors.All(e => e.Line is > 0 && e.Column is > 0), Is.True, "every problem has a position");
-            Assert.That(ex.Message, Does.StartWith("tbot configuration standard_config.golden is not usable (10 problems):"));
+            Assert.That(ex.Message, Does.StartWith("tbot configuration standard_config.golden is not usable (9 problems):"));
             Assert.That(ex.Message, Does.Not.Contain("my-gitlab-token"), "the token never appears");
         });
     }
@@ -135,7 +133,7 @@ public sealed class TbotConfigurationGoldenTests
             var value = line[(error.Column!.Value - 1)..];
             Assert.That(
                 value,
-                Does.StartWith("gitlab").Or.StartWith("kubernetes_secret").Or.StartWith("true")
+                Does.StartWith("kubernetes_secret").Or.StartWith("true")
                     .Or.StartWith("spiffe-workload-api").Or.StartWith("example").Or.StartWith("/bot/output")
                     .Or.StartWith("application-tunnel").Or.StartWith("workload-identity-"),
                 error.ToString());

@@ -719,15 +719,87 @@ public sealed class TbotConfigurationReaderTests
         Assert.That(SingleError(yaml).Path, Is.EqualTo("onboarding.join_method"));
     }
 
-    [TestCase("github")]
     [TestCase("iam")]
-    [TestCase("kubernetes")]
-    [TestCase("bound_keypair")]
     [TestCase("tpm")]
+    [TestCase("azure")]
     public void Known_but_unsupported_join_methods_are_named(string method)
     {
         var error = SingleError(Minimal.Replace("join_method: token", $"join_method: {method}", StringComparison.Ordinal));
-        Assert.That(error.Message, Is.EqualTo($"join method '{method}' is not supported by Teleport.MachineId yet; only 'token' is"));
+        Assert.That(error.Message, Is.EqualTo(
+            $"join method '{method}' is not supported by Teleport.MachineId yet; supported: 'token', 'bound_keypair', 'github', 'gitlab' and 'kubernetes'"));
+    }
+
+    [TestCase("github", TbotJoinMethod.GitHub)]
+    [TestCase("gitlab", TbotJoinMethod.GitLab)]
+    [TestCase("kubernetes", TbotJoinMethod.Kubernetes)]
+    [TestCase("bound_keypair", TbotJoinMethod.BoundKeypair)]
+    public void Delegated_join_methods_take_the_token_resource_name(string method, TbotJoinMethod expected)
+    {
+        var result = TbotConfigurationReader.Read(Minimal.Replace("join_method: token", $"join_method: {method}", StringComparison.Ordinal));
+
+        var options = result.Configuration.ToMachineIdOptions();
+        Assert.Multiple(() =>
+        {
+            Assert.That(result.Configuration.Onboarding.JoinMethod, Is.EqualTo(expected));
+            Assert.That(options.JoinMethod, Is.EqualTo(method));
+            Assert.That(options.Token, Is.EqualTo("join-token"), "the name of the token resource");
+        });
+    }
+
+    [Test]
+    public void Method_blocks_map_to_the_options_with_tbot_s_key_names()
+    {
+        var yaml = Minimal.Replace("join_method: token", "join_method: bound_keypair", StringComparison.Ordinal).Replace(
+            "  token: join-token\n",
+            "  token: bot-token\n  bound_keypair:\n    registration_secret: s3cret-value\n    static_private_key_path: /etc/tbot/key\n"
+            + "  gitlab: {token_env_var_name: OTHER_JWT}\n  kubernetes: {token_path: /var/run/tbot/token}\n",
+            StringComparison.Ordinal);
+
+        var result = TbotConfigurationReader.Read(yaml);
+        var options = result.Configuration.ToMachineIdOptions();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(options.BoundKeypair.RegistrationSecret, Is.EqualTo("s3cret-value"));
+            Assert.That(options.BoundKeypair.StaticPrivateKeyPath, Is.EqualTo("/etc/tbot/key"));
+            Assert.That(options.GitLab.TokenEnvironmentVariable, Is.EqualTo("OTHER_JWT"));
+            Assert.That(options.Kubernetes.TokenPath, Is.EqualTo("/var/run/tbot/token"));
+            Assert.That(result.Warnings, Is.Empty, "as tbot, blocks of other methods are read and ignored");
+            Assert.That(result.Configuration.Onboarding.BoundKeypair.ToString(), Does.Not.Contain("s3cret-value"));
+            Assert.That(options.ToString(), Does.Not.Contain("s3cret-value"));
+        });
+    }
+
+    [Test]
+    public void Bound_keypair_refuses_both_secret_keys_and_unknown_block_keys()
+    {
+        var both = Minimal.Replace("join_method: token", "join_method: bound_keypair", StringComparison.Ordinal).Replace(
+            "  token: join-token\n", "  token: bot-token\n  bound_keypair:\n    registration_secret: s3cret-value\n    registration_secret_path: /etc/secret\n",
+            StringComparison.Ordinal);
+        var typo = both.Replace("registration_secret_path", "registraton_secret_path", StringComparison.Ordinal);
+
+        var bothError = SingleError(both);
+        var typoError = SingleError(typo);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(bothError.Path, Is.EqualTo("onboarding.bound_keypair"));
+            Assert.That(bothError.Message, Is.EqualTo("only one of 'registration_secret' and 'registration_secret_path' may be set"));
+            Assert.That(typoError.Path, Is.EqualTo("onboarding.bound_keypair.registraton_secret_path"));
+            Assert.That(typoError.Message, Does.Contain("did you mean 'registration_secret_path'?"));
+            Assert.That(bothError.ToString() + typoError, Does.Not.Contain("s3cret-value"));
+        });
+    }
+
+    [Test]
+    public void Delegated_join_methods_need_the_token_resource_name()
+    {
+        var yaml = Minimal.Replace("join_method: token", "join_method: github", StringComparison.Ordinal).Replace("  token: join-token\n", string.Empty, StringComparison.Ordinal);
+
+        var error = SingleError(yaml);
+
+        Assert.That(error.Path, Is.EqualTo("onboarding.token"));
+        Assert.That(error.Message, Does.Contain("name of the join token resource"));
     }
 
     [Test]

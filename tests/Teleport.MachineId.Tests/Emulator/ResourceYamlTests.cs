@@ -1,4 +1,6 @@
 using Teleport.MachineId.Testing;
+using Teleport.MachineId.Testing.Hosting;
+using Teleport.MachineId.Tests.Infrastructure;
 
 namespace Teleport.MachineId.Tests.Emulator;
 
@@ -130,5 +132,34 @@ public sealed class ResourceYamlTests
 
         Assert.That(() => cluster.ApplyResources("kind: token\nmetadata:\n  name: t\nspec:\n  bot_name: ghost\n"),
             Throws.InvalidOperationException.With.Message.Contains("ghost"));
+    }
+
+    // Fuzzing regressions (emulator-yaml): YamlDotNet's scanner threw InvalidOperationException on
+    // some malformed input, and its recursive node model overflowed the stack on deep nesting.
+    [Test]
+    public void Input_the_yaml_scanner_gives_up_on_is_a_format_error()
+    {
+        var yaml = System.Text.Encoding.UTF8.GetString(FuzzCrashes.Read("emulator-yaml", "scanner-invalid-operation.yaml"));
+
+        Assert.Multiple(() =>
+        {
+            Assert.Throws<TeleportFormatException>(() => EmulatorConfiguration.Parse(yaml, "/nonexistent"));
+            Assert.Throws<TeleportFormatException>(() => ResourceYaml.Parse(yaml));
+        });
+    }
+
+    [Test]
+    public void Nesting_deeper_than_the_limit_is_a_format_error_not_a_stack_overflow()
+    {
+        var deep = new string('[', 200_000);
+        var atLimit = "kind: role\nversion: v6\nmetadata:\n  name: deep\n  labels:\n    x: " + new string('[', 60) + new string(']', 60) + "\n";
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(Assert.Throws<TeleportFormatException>(() => EmulatorConfiguration.Parse(deep, "/nonexistent"))!.Message,
+                Does.Contain("nests deeper than 64 levels"));
+            Assert.Throws<TeleportFormatException>(() => ResourceYaml.Parse(deep));
+            Assert.DoesNotThrow(() => ResourceYaml.LoadStream(atLimit, "resource YAML"));
+        });
     }
 }

@@ -193,6 +193,22 @@ public sealed class BotIdentityStoreTests
     }
 
     [Test]
+    public void Invalid_utf8_inside_a_stored_string_is_a_format_error()
+    {
+        // Fuzzing regression (bot-storage): JsonDocument checks UTF-8 in strings only when read, so
+        // GetString() threw InvalidOperationException out of the decoder.
+        byte[] identity = [.. "{\"version\":1,\"tls_cert\":\""u8, 0xBE, .. "\"}"u8];
+        byte[] inFlight = [.. "{\"from_generation\":1,\"started_at\":\""u8, 0xBE, .. "\"}"u8];
+
+        Assert.Multiple(() =>
+        {
+            Assert.Throws<TeleportFormatException>(() => BotIdentityStoreFormat.DecodeIdentity(identity));
+            Assert.Throws<TeleportFormatException>(() => BotIdentityStoreFormat.DecodeInFlight(inFlight));
+            Assert.Throws<TeleportFormatException>(() => BotIdentityStoreFormat.DecodeIdentity(FuzzCrashes.Read("bot-storage", "invalid-utf8-in-string.json")));
+        });
+    }
+
+    [Test]
     public async Task A_corrupted_identity_file_is_reported_and_the_bot_needs_a_join()
     {
         using var temp = new TempDirectory("tmid-identity-");

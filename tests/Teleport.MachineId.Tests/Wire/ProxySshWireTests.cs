@@ -1,5 +1,6 @@
 using System.Buffers;
 using Google.Protobuf;
+using Teleport.MachineId.Fuzz;
 using Teleport.MachineId.Wire.Proto.Transport.V1;
 using Teleport.MachineId.Wire.Streams;
 
@@ -56,10 +57,8 @@ public sealed class ProxySshWireTests
     {
         var payload = Enumerable.Range(0, 5000).Select(i => (byte)i).ToArray();
         var bytes = new ProxySSHResponse { Ssh = new Frame { Payload = ByteString.CopyFrom(payload) } }.ToByteArray();
-        var first = new Segment(bytes.AsMemory(0, 7));
-        var last = first.Append(bytes.AsMemory(7, 3000)).Append(bytes.AsMemory(3007));
 
-        var frame = ProxySshResponseFrame.Parse(new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length));
+        var frame = ProxySshResponseFrame.Parse(SegmentedSequence.Create(bytes, 7, 3007));
 
         Assert.That(frame.Payload.ToArray(), Is.EqualTo(payload));
     }
@@ -74,16 +73,4 @@ public sealed class ProxySshWireTests
 
     private static ProxySshResponseFrame Parse(ProxySSHResponse message) =>
         ProxySshResponseFrame.Parse(new ReadOnlySequence<byte>(message.ToByteArray()));
-
-    private sealed class Segment : ReadOnlySequenceSegment<byte>
-    {
-        public Segment(ReadOnlyMemory<byte> memory) => Memory = memory;
-
-        public Segment Append(ReadOnlyMemory<byte> memory)
-        {
-            var next = new Segment(memory) { RunningIndex = RunningIndex + Memory.Length };
-            Next = next;
-            return next;
-        }
-    }
 }

@@ -20,6 +20,20 @@ public sealed class WireDelegatedJoinTests
     private static readonly DateTimeOffset Start = DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds());
 
     [Test]
+    public async Task A_key_history_that_is_not_utf8_is_skipped_not_a_crash()
+    {
+        // The bug class fuzzing found in bot-storage: invalid UTF-8 inside a JSON string escaped
+        // GetString() as InvalidOperationException instead of the "history unreadable" path.
+        var files = new MemoryBotIdentityStore();
+        byte[] history = [.. "{\"entries\":[{\"private_key\":\""u8, 0xBE, .. "\"}]}"u8];
+        await files.WriteAsync(BoundKeypairClientState.KeyHistoryFile, history, default);
+
+        using var state = await BoundKeypairClientState.LoadAsync(null, null, files, TimeProvider.System, NullLogger.Instance, default);
+
+        Assert.That(state.ActivePublicKey, Is.Null);
+    }
+
+    [Test]
     public async Task Id_token_join_through_the_proxy_then_re_join_on_Auth_keeps_the_instance()
     {
         var clock = new FakeTimeProvider(Start);
@@ -262,7 +276,7 @@ public sealed class WireDelegatedJoinTests
         if (fault == "reused")
         {
             // The token is bound: the cluster challenges for the bound key, which this machine does not hold.
-            Assert.That(error!.Message, Does.Contain("not in its storage"));
+            Assert.That(error!.Message, Does.Contain("already bound to another key").And.Contain("registration secret has been used"));
         }
         else
         {

@@ -275,6 +275,29 @@ public sealed class WireUnitTests
     }
 
     [Test]
+    public void Two_tls_certificates_in_a_legacy_join_reply_are_a_protocol_error()
+    {
+        // Fuzzing regression (webapi-json): the reply's TLS certificate was read with Single(), so two
+        // PEM blocks escaped as an InvalidOperationException.
+        using var key = System.Security.Cryptography.ECDsa.Create();
+        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=bot-ci,O=example.com", key, System.Security.Cryptography.HashAlgorithmName.SHA256);
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddHours(1));
+        var pem = certificate.ExportCertificatePem() + "\n";
+        var body = JsonSerializer.SerializeToUtf8Bytes(new
+        {
+            ssh = File.ReadAllBytes(Path.Combine(TestContext.CurrentContext.TestDirectory, "TestData", "Ssh", "teleport-key-cert.pub")),
+            tls = Encoding.UTF8.GetBytes(pem + pem),
+        });
+
+        var error = Assert.Throws<TeleportProtocolException>(() => ProxyWebClient.ParseCertsResponse(body, "POST /webapi/host/credentials on proxy"));
+        Assert.That(IssuedCertificates.ReadSinglePemCertificate(pem, "TLS certificate").Subject, Is.EqualTo("CN=bot-ci, O=example.com"));
+        Assert.That(Assert.Throws<TeleportFormatException>(() => IssuedCertificates.ReadSinglePemCertificate(pem + pem, "TLS certificate"))!.Message,
+            Does.Contain("2 PEM CERTIFICATE blocks"));
+        Assert.That(error!.Message, Does.StartWith("POST /webapi/host/credentials on proxy"));
+        Assert.That(error.InnerException!.Message, Does.Contain("2 PEM CERTIFICATE blocks"));
+    }
+
+    [Test]
     public void Options_must_name_exactly_one_server_and_not_mix_insecure_with_pins()
     {
         var pin = "sha256:" + new string('a', 64);

@@ -421,8 +421,10 @@ public sealed class PrivateKey : IDisposable
             import(ecdsa);
             return FromEcdsa(ecdsa);
         }
-        catch (CryptographicException ex)
+        catch (Exception ex) when (ex is CryptographicException or PlatformNotSupportedException)
         {
+            // OpenSSL reports a curve it does not know (an unknown named-curve OID in the key) as
+            // PlatformNotSupportedException: for a key file that is still just an unsupported key.
             ecdsa.Dispose();
             throw new TeleportFormatException("Malformed or unsupported EC private key.", ex);
         }

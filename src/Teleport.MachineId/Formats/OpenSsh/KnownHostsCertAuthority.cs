@@ -29,22 +29,9 @@ public sealed class KnownHostsCertAuthority
         ArgumentNullException.ThrowIfNull(hostPatterns);
         ArgumentNullException.ThrowIfNull(publicKey);
         var patterns = hostPatterns.ToList();
-        if (patterns.Count == 0)
+        if (FindProblem(patterns, comment) is ({ } problem, var inComment))
         {
-            throw new ArgumentException("At least one host pattern is needed.", nameof(hostPatterns));
-        }
-
-        foreach (var pattern in patterns)
-        {
-            if (string.IsNullOrEmpty(pattern) || pattern.AsSpan().IndexOfAny(" \t\r\n,") >= 0)
-            {
-                throw new ArgumentException($"The host pattern '{pattern}' is empty or contains whitespace or a comma.", nameof(hostPatterns));
-            }
-        }
-
-        if (comment is not null && comment.AsSpan().IndexOfAny('\r', '\n') >= 0)
-        {
-            throw new ArgumentException("The comment must be a single line.", nameof(comment));
+            throw new ArgumentException(problem, inComment ? nameof(comment) : nameof(hostPatterns));
         }
 
         HostPatterns = patterns;
@@ -98,13 +85,39 @@ public sealed class KnownHostsCertAuthority
                 "Expected a known_hosts line '@cert-authority <host patterns> <key type> <base64> [comment]'; the line is incomplete or has another marker.");
         }
 
-        var patterns = fields[1].Split(',');
-        if (Array.Exists(patterns, static p => p.Length == 0))
+        var patterns = fields[1].Split(',').ToList();
+        if (patterns.Exists(static p => p.Length == 0))
         {
             throw new TeleportFormatException("An @cert-authority line has an empty host pattern.");
         }
 
-        return new KnownHostsCertAuthority(patterns, fields[2] + " " + fields[3], fields.Count > 4 ? fields[4] : null);
+        // Fields split at spaces and tabs only: a CR or LF left inside is the line's problem, not an argument's.
+        var comment = fields.Count > 4 ? fields[4] : null;
+        if (FindProblem(patterns, comment) is ({ } problem, _))
+        {
+            throw new TeleportFormatException("An @cert-authority line is malformed: " + problem);
+        }
+
+        return new KnownHostsCertAuthority(patterns, fields[2] + " " + fields[3], comment);
+    }
+
+    /// <summary>What makes the parts unusable in a known_hosts line (and whether it is the comment), or null.</summary>
+    private static (string? Problem, bool InComment) FindProblem(List<string> patterns, string? comment)
+    {
+        if (patterns.Count == 0)
+        {
+            return ("At least one host pattern is needed.", false);
+        }
+
+        foreach (var pattern in patterns)
+        {
+            if (string.IsNullOrEmpty(pattern) || pattern.AsSpan().IndexOfAny(" \t\r\n,") >= 0)
+            {
+                return ($"The host pattern '{pattern.ReplaceLineEndings(" ")}' is empty or contains whitespace or a comma.", false);
+            }
+        }
+
+        return comment is not null && comment.AsSpan().IndexOfAny('\r', '\n') >= 0 ? ("The comment must be a single line.", true) : (null, false);
     }
 
     /// <summary>The line, without a newline: <c>@cert-authority &lt;patterns&gt; &lt;key&gt;[ &lt;comment&gt;]</c>.</summary>

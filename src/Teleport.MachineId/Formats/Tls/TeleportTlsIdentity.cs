@@ -172,6 +172,20 @@ public sealed class TeleportTlsIdentity
 
     private static TeleportTlsIdentity Read(X509Certificate2 certificate)
     {
+        try
+        {
+            return ReadFields(certificate);
+        }
+        catch (CryptographicException ex)
+        {
+            // The platform decodes parts of a loaded certificate lazily (validity times, for one):
+            // a field it cannot decode is the certificate's problem, not a crypto failure.
+            throw new TeleportFormatException("The certificate has a field that cannot be decoded (for example its validity times).", ex);
+        }
+    }
+
+    private static TeleportTlsIdentity ReadFields(X509Certificate2 certificate)
+    {
         var subject = X500NameCodec.ReadAttributes(certificate.SubjectName.RawData, "certificate subject");
         var issuer = X500NameCodec.ReadAttributes(certificate.IssuerName.RawData, "certificate issuer");
 

@@ -57,6 +57,7 @@ internal sealed class BotIdentityService : IAsyncDisposable
     private int _consecutiveFailures;
     private Exception? _lastError;
     private bool _lastFailureFatal;
+    private Task<BotIdentity>? _fatallyFailedAttempt;
     private string? _loggedJoinRequired;
     private BotIdentity? _loggedExpiry;
     private bool _callerReportsFailures;
@@ -265,7 +266,8 @@ internal sealed class BotIdentityService : IAsyncDisposable
             {
                 // After a failure retries cannot fix, and with no attempt running, report it now
                 // instead of waiting for an outcome that needs someone to act first.
-                if (_lastFailureFatal && _lastError is not null && _inFlight is not { IsCompleted: false })
+                if (_lastFailureFatal && _lastError is not null
+                    && (_inFlight is not { IsCompleted: false } || ReferenceEquals(_inFlight, _fatallyFailedAttempt)))
                 {
                     throw _lastError;
                 }
@@ -484,6 +486,10 @@ internal sealed class BotIdentityService : IAsyncDisposable
             current = _identities.Current;
             var transient = recovering || exception is TeleportException { IsTransient: true } or TimeoutException or HttpRequestException;
             _lastFailureFatal = !transient;
+
+            // The attempt still counts as in flight until this method returns: remember which one
+            // failed so a waiter arriving in between reports its failure instead of waiting on it.
+            _fatallyFailedAttempt = transient ? null : _inFlight;
             failWaiters = !transient && (current is null || current.IsExpiredAt(now));
         }
 

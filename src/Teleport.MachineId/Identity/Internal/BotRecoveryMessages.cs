@@ -83,5 +83,5 @@ internal sealed class BotRecoveryMessages(JoinSecretSource secret)
         (botName is null
             ? "Create a new join token for the bot"
             : $"Create a new join token for bot '{botName}' (tctl bots instances add {botName})")
-        + $" and configure it ({secret.Description}): the bot joins again as soon as it sees the new token, keeping its outputs' destinations.";
+        + $" and configure it ({secret.Description}); the bot then joins again with it, keeping its storage and its outputs' destinations.";
 }

@@ -262,6 +262,13 @@ internal sealed class BoundKeypairClientState : IBoundKeypairKeys, IDisposable
 
     private static List<(DateTimeOffset, string)> ParseHistory(byte[] content)
     {
+        // JsonDocument checks UTF-8 inside strings only when they are read (GetString would throw
+        // InvalidOperationException): refuse invalid text up front, as the storage decoder does.
+        if (!System.Text.Unicode.Utf8.IsValid(content))
+        {
+            throw new TeleportFormatException("the key history is not UTF-8 text");
+        }
+
         using var document = JsonDocument.Parse(content, new JsonDocumentOptions { MaxDepth = 8 });
         var result = new List<(DateTimeOffset, string)>();
         if (document.RootElement.ValueKind != JsonValueKind.Object

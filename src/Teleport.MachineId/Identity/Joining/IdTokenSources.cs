@@ -61,6 +61,12 @@ internal sealed class GitHubActionsIdTokenSource(Func<string, string?> environme
                 throw new TeleportJoinException($"The GitHub Actions runner at {where} refused the ID token request (HTTP {(int)response.StatusCode}); check the job's 'permissions: id-token: write'.");
             }
 
+            if (!System.Text.Unicode.Utf8.IsValid(body))
+            {
+                // JsonDocument would only notice when the string is read, with an InvalidOperationException.
+                throw new TeleportJoinException($"The GitHub Actions runner at {where} answered with something other than JSON.");
+            }
+
             using var document = JsonDocument.Parse(body);
             if (document.RootElement.ValueKind == JsonValueKind.Object
                 && document.RootElement.TryGetProperty("value", out var value) && value.ValueKind == JsonValueKind.String

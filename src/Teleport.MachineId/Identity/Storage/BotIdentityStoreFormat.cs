@@ -106,9 +106,10 @@ internal static class BotIdentityStoreFormat
                 MethodState = MethodState(root, what),
             };
         }
-        catch (JsonException ex)
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
-            // JsonException messages quote positions, not content.
+            // JsonException messages quote positions, not content. JsonDocument checks UTF-8 inside
+            // strings only when they are read: invalid bytes surface as InvalidOperationException.
             throw new TeleportFormatException(what + " is not valid JSON (truncated or corrupted).", ex);
         }
     }
@@ -153,7 +154,7 @@ internal static class BotIdentityStoreFormat
                 : DateTimeOffset.MinValue;
             return new InFlightRenewal(generation, instance, RequiredString(root, "new_public_key", what), startedAt);
         }
-        catch (JsonException ex)
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
             throw new TeleportFormatException(what + " is not valid JSON.", ex);
         }

@@ -125,6 +125,17 @@ internal sealed class DirectoryBotIdentityStore : IBotIdentityStore
 
     public async Task VerifyWritableAsync(CancellationToken cancellationToken)
     {
+        // The files a commit replaces must be regular files (or absent): rename(2) cannot replace a directory.
+        foreach (var path in new[] { _identityPath, _inFlightPath })
+        {
+            var attributes = File.Exists(path) || Directory.Exists(path) ? File.GetAttributes(path) : (FileAttributes?)null;
+            if (attributes is { } found && (found.HasFlag(FileAttributes.Directory) || found.HasFlag(FileAttributes.ReparsePoint)))
+            {
+                throw new DestinationException(
+                    DestinationFailure.UnexpectedContent, path, $"'{path}' in the bot storage is not a regular file, so the bot identity cannot be stored there. Remove it.");
+            }
+        }
+
         var probe = Path.Combine(DirectoryPath, ProbeFileName);
         await WriteFileAsync(probe, "probe"u8.ToArray(), cancellationToken).ConfigureAwait(false);
         await DeleteFileAsync(probe).ConfigureAwait(false);

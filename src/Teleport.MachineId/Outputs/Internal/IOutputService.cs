@@ -15,6 +15,10 @@ internal interface IOutputService : IAsyncDisposable
     /// <summary>The last failure since the last success, or <see langword="null"/>.</summary>
     Exception? LastError { get; }
 
+    /// <summary>Checks the destination can be written, so a run can fail before it spends a single-use join token.</summary>
+    /// <exception cref="Destinations.DestinationException">The destination cannot be used.</exception>
+    Task VerifyDestinationAsync(CancellationToken cancellationToken);
+
     /// <summary>Starts in the background.</summary>
     Task StartAsync(CancellationToken cancellationToken);
 

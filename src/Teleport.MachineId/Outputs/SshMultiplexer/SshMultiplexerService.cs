@@ -41,7 +41,6 @@ public sealed class SshMultiplexerService : IAsyncDisposable, IMultiplexerUpstre
     private readonly SshMultiplexerOptions _options;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
-    private readonly DirectoryDestination _destination;
     private readonly OutputServiceRunner<SignedCertificates> _runner;
     private readonly CyclingNodeDialer _dialer;
     private readonly CancellationTokenSource _stopping = new();
@@ -63,11 +62,11 @@ public sealed class SshMultiplexerService : IAsyncDisposable, IMultiplexerUpstre
         _options = options;
         _time = timeProvider;
         _logger = loggerFactory.CreateLogger("Teleport.MachineId.Outputs.SshMultiplexer.SshMultiplexerService");
-        _destination = options.Destination ?? new DirectoryDestination(
+        Destination = options.Destination ?? new DirectoryDestination(
             new DirectoryDestinationOptions { Path = options.DestinationPath! }, loggerFactory.CreateLogger<DirectoryDestination>(), timeProvider);
-        Name = "ssh-multiplexer " + (options.Name ?? _destination.Path);
-        SocketPath = Path.Join(_destination.Path, MultiplexerSshConfigParameters.SocketFileName);
-        AgentSocketPath = Path.Join(_destination.Path, MultiplexerSshConfigParameters.AgentSocketFileName);
+        Name = "ssh-multiplexer " + (options.Name ?? Destination.Path);
+        SocketPath = Path.Join(Destination.Path, MultiplexerSshConfigParameters.SocketFileName);
+        AgentSocketPath = Path.Join(Destination.Path, MultiplexerSshConfigParameters.AgentSocketFileName);
         if (options.ProxyCommand.Count > 0)
         {
             _proxyCommand = [.. options.ProxyCommand];
@@ -92,8 +91,11 @@ public sealed class SshMultiplexerService : IAsyncDisposable, IMultiplexerUpstre
     /// <summary>The service's name for logs: <c>ssh-multiplexer &lt;name or directory&gt;</c>.</summary>
     public string Name { get; }
 
+    /// <summary>The directory the service writes to and serves its sockets from.</summary>
+    public DirectoryDestination Destination { get; }
+
     /// <summary>The directory the service serves from.</summary>
-    public string DirectoryPath => _destination.Path;
+    public string DirectoryPath => Destination.Path;
 
     /// <summary>The multiplexer socket, <c>&lt;dir&gt;/v1.sock</c>.</summary>
     public string SocketPath { get; }
@@ -202,8 +204,8 @@ public sealed class SshMultiplexerService : IAsyncDisposable, IMultiplexerUpstre
         await _dialer.DisposeAsync().ConfigureAwait(false);
         if (_muxListener is not null)
         {
-            _destination.TryRemoveUnixSocket(MultiplexerSshConfigParameters.SocketFileName);
-            _destination.TryRemoveUnixSocket(MultiplexerSshConfigParameters.AgentSocketFileName);
+            Destination.TryRemoveUnixSocket(MultiplexerSshConfigParameters.SocketFileName);
+            Destination.TryRemoveUnixSocket(MultiplexerSshConfigParameters.AgentSocketFileName);
         }
 
         _stopping.Dispose();
@@ -218,10 +220,12 @@ public sealed class SshMultiplexerService : IAsyncDisposable, IMultiplexerUpstre
 
     Task IOutputService.RenewOnceAsync(CancellationToken cancellationToken) => RenewNowAsync(cancellationToken);
 
+    Task IOutputService.VerifyDestinationAsync(CancellationToken cancellationToken) => Destination.VerifyWritableAsync(cancellationToken);
+
     private async Task<SignedCertificates> RenewCoreAsync(string reason, CancellationToken cancellationToken)
     {
         OutputsLog.Renewing(_logger, Name, reason);
-        await _destination.VerifyWritableAsync(cancellationToken).ConfigureAwait(false);
+        await Destination.VerifyWritableAsync(cancellationToken).ConfigureAwait(false);
         var cluster = await _backend.GetClusterInfoAsync(cancellationToken).ConfigureAwait(false);
         var key = PrivateKey.Generate(cluster.Suite, KeyPurpose.BotImpersonatedIdentity);
         SignedCertificates certificates;
@@ -263,7 +267,7 @@ public sealed class SshMultiplexerService : IAsyncDisposable, IMultiplexerUpstre
                 .SelectMany(a => a.SshPublicKeys).Select(k => k.ToAuthorizedKey()))).ToList();
         var knownHosts = Encoding.UTF8.GetBytes(KnownHostsRenderer.RenderKnownHosts(cluster.ProxyHost, keys));
         var sshConfig = Encoding.UTF8.GetBytes(MultiplexerSshConfigRenderer.Render(
-            new MultiplexerSshConfigParameters(_destination.Path, clusters, _proxyCommand) { GeneratorName = ProxyCommandLocator.ToolName }));
+            new MultiplexerSshConfigParameters(Destination.Path, clusters, _proxyCommand) { GeneratorName = ProxyCommandLocator.ToolName }));
 
         // tbot rewrites the files only when they changed; unchanged files keep their generation.
         if (_lastKnownHosts is not null && knownHosts.AsSpan().SequenceEqual(_lastKnownHosts) && _lastSshConfig is not null && sshConfig.AsSpan().SequenceEqual(_lastSshConfig))
@@ -271,7 +275,7 @@ public sealed class SshMultiplexerService : IAsyncDisposable, IMultiplexerUpstre
             return;
         }
 
-        await _destination.WriteAsync(DestinationArtifacts.Create(
+        await Destination.WriteAsync(DestinationArtifacts.Create(
         [
             KeyValuePair.Create(KnownHostsRenderer.FileName, knownHosts),
             KeyValuePair.Create(SshConfigRenderer.FileName, sshConfig),
@@ -287,16 +291,16 @@ public sealed class SshMultiplexerService : IAsyncDisposable, IMultiplexerUpstre
             return;
         }
 
-        var mux = _destination.ListenUnixSocket(MultiplexerSshConfigParameters.SocketFileName, ListenBacklog);
+        var mux = Destination.ListenUnixSocket(MultiplexerSshConfigParameters.SocketFileName, ListenBacklog);
         Socket agent;
         try
         {
-            agent = _destination.ListenUnixSocket(MultiplexerSshConfigParameters.AgentSocketFileName, ListenBacklog);
+            agent = Destination.ListenUnixSocket(MultiplexerSshConfigParameters.AgentSocketFileName, ListenBacklog);
         }
         catch
         {
             mux.Dispose();
-            _destination.TryRemoveUnixSocket(MultiplexerSshConfigParameters.SocketFileName);
+            Destination.TryRemoveUnixSocket(MultiplexerSshConfigParameters.SocketFileName);
             throw;
         }
 

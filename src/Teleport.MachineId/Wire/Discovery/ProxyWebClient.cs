@@ -53,22 +53,7 @@ internal sealed class ProxyWebClient : IDisposable
     {
         const string operation = "GET /webapi/find";
         var body = await SendAsync(HttpMethod.Get, "/webapi/find", content: null, operation, WireOperationKind.Call, secret: null, cancellationToken).ConfigureAwait(false);
-        FindResponseJson? json;
-        try
-        {
-            json = JsonSerializer.Deserialize(body, WireJsonContext.Default.FindResponseJson);
-        }
-        catch (JsonException ex)
-        {
-            throw new TeleportProtocolException($"{operation} on {Peer} returned invalid JSON; check that {_proxy} is a Teleport proxy's web address.", ex);
-        }
-
-        if (json is null)
-        {
-            throw new TeleportProtocolException($"{operation} on {Peer} returned an empty answer; check that {_proxy} is a Teleport proxy's web address.");
-        }
-
-        var discovery = ClusterDiscovery.FromJson(json, _proxy);
+        var discovery = ParseFindResponse(body, _proxy, $"{operation} on {Peer}");
         WireLog.ClusterDiscovered(_logger, _proxy, discovery.ClusterName, discovery.ServerVersion, discovery.TlsRoutingEnabled,
             discovery.SignatureAlgorithmSuite, discovery.SshProxyAddress);
         return discovery;
@@ -90,6 +75,42 @@ internal sealed class ProxyWebClient : IDisposable
         var delegated = !string.IsNullOrEmpty(request.IdToken);
         var body = await SendAsync(HttpMethod.Post, "/webapi/host/credentials", payload, operation,
             delegated ? WireOperationKind.DelegatedJoin : WireOperationKind.Join, delegated ? request.IdToken : request.Token, cancellationToken).ConfigureAwait(false);
+        return ParseCertsResponse(body, $"{operation} on {Peer}");
+    }
+
+    /// <summary>Reads a <c>/webapi/find</c> (or <c>/webapi/ping</c>) answer.</summary>
+    /// <param name="body">The response body (UTF-8 JSON).</param>
+    /// <param name="proxy">The proxy asked, for derived addresses.</param>
+    /// <param name="source">The request and peer, for messages.</param>
+    /// <returns>The discovery.</returns>
+    /// <exception cref="TeleportProtocolException">The answer is not Teleport's.</exception>
+    internal static ClusterDiscovery ParseFindResponse(ReadOnlySpan<byte> body, HostPort proxy, string source)
+    {
+        FindResponseJson? json;
+        try
+        {
+            json = JsonSerializer.Deserialize(body, WireJsonContext.Default.FindResponseJson);
+        }
+        catch (JsonException ex)
+        {
+            throw new TeleportProtocolException($"{source} returned invalid JSON; check that {proxy} is a Teleport proxy's web address.", ex);
+        }
+
+        if (json is null)
+        {
+            throw new TeleportProtocolException($"{source} returned an empty answer; check that {proxy} is a Teleport proxy's web address.");
+        }
+
+        return ClusterDiscovery.FromJson(json, proxy);
+    }
+
+    /// <summary>Reads a legacy join answer (<c>POST /webapi/host/credentials</c>).</summary>
+    /// <param name="body">The response body (UTF-8 JSON).</param>
+    /// <param name="source">The request and peer, for messages.</param>
+    /// <returns>The issued certificates.</returns>
+    /// <exception cref="TeleportProtocolException">The answer is not Teleport's.</exception>
+    internal static IssuedCertificates ParseCertsResponse(ReadOnlySpan<byte> body, string source)
+    {
         CertsJson? certs;
         try
         {
@@ -97,19 +118,19 @@ internal sealed class ProxyWebClient : IDisposable
         }
         catch (JsonException ex)
         {
-            throw new TeleportProtocolException($"{operation} on {Peer} returned invalid JSON instead of certificates.", ex);
+            throw new TeleportProtocolException($"{source} returned invalid JSON instead of certificates.", ex);
         }
 
         if (certs?.Tls is not { Length: > 0 } || certs.Ssh is not { Length: > 0 })
         {
-            throw new TeleportProtocolException($"{operation} on {Peer} returned no certificates.");
+            throw new TeleportProtocolException($"{source} returned no certificates.");
         }
 
         return IssuedCertificates.FromLegacy(
             certs.Ssh, certs.Tls,
             (certs.TlsCaCerts ?? []).Select(b => (ReadOnlyMemory<byte>)b),
             (certs.SshCaCerts ?? []).Select(b => (ReadOnlyMemory<byte>)b),
-            $"{operation} on {Peer}");
+            source);
     }
 
     /// <summary>Closes idle connections.</summary>

@@ -123,7 +123,8 @@ internal static class BoundKeypairJoin
                 switch (message.PayloadCase)
                 {
                     case JoinResponse.PayloadOneofCase.Challenge when message.Challenge.PayloadCase == Challenge.PayloadOneofCase.BoundKeypairChallenge:
-                        var solution = await SolveAsync(call, parameters.Keys, message.Challenge.BoundKeypairChallenge, operation).ConfigureAwait(false);
+                        var solution = await SolveAsync(call, parameters, initial.InitialJoinSecret.Length > 0, message.Challenge.BoundKeypairChallenge, operation)
+                            .ConfigureAwait(false);
                         await GrpcCallFailures.WriteAsync(call, new JoinRequest
                         {
                             Solution = new ChallengeSolution { BoundKeypairChallengeSolution = new BoundKeypairChallengeSolution { Solution = ByteString.CopyFromUtf8(solution) } },
@@ -199,8 +200,9 @@ internal static class BoundKeypairJoin
 
     /// <summary>Signs the challenge with the key the cluster names, or gives up when the bot does not hold it.</summary>
     private static async Task<string> SolveAsync(
-        AsyncDuplexStreamingCall<JoinRequest, JoinResponse> call, IBoundKeypairKeys keys, BoundKeypairChallenge challenge, string operation)
+        AsyncDuplexStreamingCall<JoinRequest, JoinResponse> call, BoundKeypairJoinParameters parameters, bool sentSecret, BoundKeypairChallenge challenge, string operation)
     {
+        var keys = parameters.Keys;
         PublicKeyInfo wanted;
         try
         {
@@ -214,11 +216,13 @@ internal static class BoundKeypairJoin
 
         if (keys.FindKey(wanted) is not { } signer)
         {
+            var why = sentSecret
+                ? $"The join token '{parameters.TokenName}' is already bound to another key ({wanted}): its registration secret has been used (registration secrets are single use). " +
+                  "Register this bot with a new token or registration secret, or restore the storage of the bot that holds the key."
+                : $"The cluster asked this bot to prove the key {wanted}, which is not in its storage (neither the active key nor the key history). " +
+                  "The bot's storage does not belong to this token's bound key: restore the storage, or have an administrator reset the token's bound key.";
             throw await TokenJoin.GiveUpAsync(call, GivingUp.Types.Reason.ChallengeSolutionFailed,
-                "could not lookup signer for public key: no matching key found",
-                $"The cluster asked this bot to prove the key {wanted}, which is not in its storage (neither the active key nor the key history). " +
-                "The bot's storage does not belong to this token's bound key: restore the storage, or have an administrator reset the token's bound key.",
-                join: true).ConfigureAwait(false);
+                "could not lookup signer for public key: no matching key found", why, join: true).ConfigureAwait(false);
         }
 
         return CompactJws.Sign(signer, Encoding.UTF8.GetBytes(challenge.Challenge));

@@ -28,6 +28,24 @@ public sealed class PrivateKeyTests
     }
 
     [Test]
+    public void An_ec_key_on_a_curve_openssl_does_not_know_is_a_format_error()
+    {
+        // Fuzzing regression (pem): SEC1 key whose named-curve OID is 1.2.712.10045.3.1.7 (a mutated
+        // P-256 OID); OpenSSL's "curve not valid for this platform" escaped as PlatformNotSupportedException.
+        const string pem = """
+            -----BEGIN EC PRIVATE KEY-----
+            MHcCAQEEIO8zywx+ubLmy5rgkLGmd4k+B7ju/+QDx/DiHPIVlMTgoAoGCCqFSM49
+            AwEHoUQDQgAE+BWdnnNgtB7Y4oL2ml6HTWp3Gp5vBCjF2Ko/xr50m1slt/6AcSl2
+            uUW7VQ6vcXBAHscKo/xr50m1slt/6AcSlg==
+            -----END EC PRIVATE KEY-----
+            """;
+
+        var error = Assert.Throws<TeleportFormatException>(() => PrivateKey.ImportPem(pem));
+
+        Assert.That(error!.Message, Is.EqualTo("Malformed or unsupported EC private key."));
+    }
+
+    [Test]
     public void Two_generated_keys_differ()
     {
         using var a = PrivateKey.Generate(KeyAlgorithm.Ed25519);

@@ -2,6 +2,7 @@ using System.Formats.Asn1;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Google.Protobuf;
+using Teleport.MachineId.Tests.Infrastructure;
 using Teleport.MachineId.Tls;
 
 namespace Teleport.MachineId.Tests.Formats.Tls;
@@ -105,6 +106,19 @@ public sealed class TeleportTlsIdentityTests
         var result = FormatsProcess.Run(FormatsProcess.OpenSsl, arguments);
         Assert.That(result.ExitCode, Is.Zero, $"openssl {string.Join(' ', arguments)}: {result.StandardError}");
         return result.StandardOutput.Trim();
+    }
+
+    // Fuzzing regressions (tls-identity): the platform decodes validity times lazily, so a
+    // certificate that loads but has an undecodable notBefore/notAfter threw CryptographicException.
+    [TestCase("bad-not-after.der")]
+    [TestCase("bad-not-before.der")]
+    public void A_certificate_with_undecodable_validity_times_is_a_format_error(string name)
+    {
+        var der = FuzzCrashes.Read("tls-identity", name);
+
+        var error = Assert.Throws<TeleportFormatException>(() => TeleportTlsIdentity.FromDer(der));
+
+        Assert.That(error!.InnerException, Is.InstanceOf<CryptographicException>());
     }
 
     [Test]

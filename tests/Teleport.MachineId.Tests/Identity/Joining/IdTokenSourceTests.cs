@@ -49,6 +49,23 @@ public sealed class IdTokenSourceTests
     }
 
     [Test]
+    public void GitHub_source_refuses_a_runner_answer_that_is_not_utf8_json()
+    {
+        // The bug class fuzzing found in bot-storage: invalid UTF-8 inside a JSON string escaped
+        // GetString() as InvalidOperationException.
+        using var handler = new FixedAnswerHandler([.. "{\"value\":\""u8, 0xBE, .. "\"}"u8]);
+        var environment = new Dictionary<string, string>
+        {
+            [GitHubActionsIdTokenSource.RequestUrlVariable] = "http://127.0.0.1:9/token",
+            [GitHubActionsIdTokenSource.RequestTokenVariable] = "request-token",
+        };
+
+        var error = Assert.ThrowsAsync<TeleportJoinException>(() => new GitHubActionsIdTokenSource(environment.GetValueOrDefault, handler).GetIdTokenAsync(default));
+
+        Assert.That(error!.Message, Does.Contain("something other than JSON"));
+    }
+
+    [Test]
     public async Task GitLab_source_reads_the_configured_variable_and_names_it_when_missing()
     {
         var environment = new Dictionary<string, string> { ["TBOT_GITLAB_JWT"] = " a.b.c \n", ["OTHER_JWT"] = "d.e.f" };
@@ -74,5 +91,12 @@ public sealed class IdTokenSourceTests
         Assert.That(new KubernetesTokenSource(_ => null, null).Path, Is.EqualTo("/var/run/secrets/kubernetes.io/serviceaccount/token"));
         var missing = Assert.ThrowsAsync<TeleportJoinException>(() => new KubernetesTokenSource(_ => null, Path.Combine(directory.Path, "absent")).GetIdTokenAsync(default));
         Assert.That(missing!.Message, Does.Contain("token_path"));
+    }
+
+    /// <summary>A runner whose answer is given bytes (the malformed reply cannot come from the emulator's issuer).</summary>
+    private sealed class FixedAnswerHandler(byte[] body) : HttpMessageHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+            Task.FromResult(new HttpResponseMessage(System.Net.HttpStatusCode.OK) { Content = new ByteArrayContent(body) });
     }
 }
