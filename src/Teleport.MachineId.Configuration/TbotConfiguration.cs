@@ -2,8 +2,8 @@ namespace Teleport.MachineId.Configuration;
 
 /// <summary>
 /// A validated tbot v2 configuration (<c>tbot.yaml</c>), limited to what Teleport.MachineId
-/// supports: token joining, directory or memory storage, and <c>identity</c>, <c>ssh-multiplexer</c>
-/// and <c>ssh_host</c> services.
+/// supports: the token, bound_keypair, github, gitlab and kubernetes join methods, directory or
+/// memory storage, and <c>identity</c>, <c>ssh-multiplexer</c> and <c>ssh_host</c> services.
 /// </summary>
 /// <remarks>
 /// Produced by <see cref="TbotConfigurationReader"/>, which has already applied tbot's defaults,
