@@ -119,9 +119,7 @@ internal static class FleetSshProfile
                 StopDaemon(mux);
             }
 
-            sshd.Kill();
-            await sshd.WaitForExitAsync();
-            sshd.Dispose();
+            await SshAccessBenchmarks.StopAsync(sshd);
             Directory.Delete(work, recursive: true);
         }
     }

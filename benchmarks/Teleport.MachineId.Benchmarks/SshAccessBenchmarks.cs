@@ -81,13 +81,7 @@ public class SshAccessBenchmarks
     [GlobalCleanup]
     public async Task CleanUpAsync()
     {
-        if (!_sshd.HasExited)
-        {
-            _sshd.Kill();
-            await _sshd.WaitForExitAsync();
-        }
-
-        _sshd.Dispose();
+        await StopAsync(_sshd);
         await _bot.DisposeAsync();
         await _cluster.DisposeAsync();
         Directory.Delete(_work, recursive: true);
@@ -118,12 +112,17 @@ public class SshAccessBenchmarks
          "-p", _sshdPort.ToString(CultureInfo.InvariantCulture), $"{Environment.UserName}@127.0.0.1", command];
 
     /// <summary>Runs ssh, drains its output (checking the byte count for bulk runs) and returns its exit code.</summary>
-    private static int RunSsh(string[] arguments, long expectedBytes = -1)
+    internal static int RunSsh(string[] arguments, long expectedBytes = -1, IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo("ssh") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
         foreach (var argument in arguments)
         {
             info.ArgumentList.Add(argument);
+        }
+
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[name] = value;
         }
 
         using var process = Process.Start(info)!;
@@ -145,6 +144,18 @@ public class SshAccessBenchmarks
         }
 
         return process.ExitCode;
+    }
+
+    /// <summary>Stops an sshd this class started (by its process id) and releases it.</summary>
+    internal static async Task StopAsync(Process sshd)
+    {
+        if (!sshd.HasExited)
+        {
+            sshd.Kill();
+            await sshd.WaitForExitAsync();
+        }
+
+        sshd.Dispose();
     }
 
     /// <summary>An sshd trusting the cluster's user CA, with a host certificate for <paramref name="nodeNames"/> (bare and with the cluster name).</summary>

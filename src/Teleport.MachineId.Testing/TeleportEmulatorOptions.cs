@@ -52,4 +52,17 @@ public sealed class TeleportEmulatorOptions
 
     /// <summary>The Auth port; 0 (default) picks a free port.</summary>
     public int AuthPort { get; set; }
+
+    /// <summary>
+    /// The proxy's public address, <c>host:port</c>, as <c>/webapi/find</c> (<c>public_addr</c>) and Auth's
+    /// <c>Ping</c> report it: set it to a load balancer's address when one is in front of the emulator.
+    /// Default <see langword="null"/>: <see cref="PublicHostName"/> and the proxy port.
+    /// </summary>
+    public string? PublicProxyAddress { get; set; }
+
+    /// <summary>
+    /// How often the proxy pings tunnels of the ALPN connection upgrade of type <c>alpn-ping</c>
+    /// (WebSocket pings, or legacy ping packets). Default 30 seconds (Teleport's proxy ping interval).
+    /// </summary>
+    public TimeSpan ConnectionUpgradePingInterval { get; set; } = TimeSpan.FromSeconds(30);
 }

@@ -267,4 +267,19 @@ public static class MachineIdEventIds
 
     /// <summary>The cluster asked a bound keypair bot for a new key (registration or rotation).</summary>
     public const int WireBoundKeypairKeyRequested = 5017;
+
+    /// <summary>An operation tries the configured <c>auth_server</c> address as the Auth Service or as a proxy (Debug).</summary>
+    public const int WireRouteAttempt = 5018;
+
+    /// <summary>Trying the <c>auth_server</c> address one way failed before anything was sent; the next way is tried (Debug).</summary>
+    public const int WireRouteFailed = 5019;
+
+    /// <summary>The <c>auth_server</c> address is now used as the Auth Service or as a proxy (Information).</summary>
+    public const int WireRouteSelected = 5020;
+
+    /// <summary>Whether a proxy needs the ALPN connection upgrade was decided, with the reason (Debug).</summary>
+    public const int WireConnectionUpgradeDecided = 5021;
+
+    /// <summary>A connection to a proxy was upgraded into a tunnel for ALPN-routed TLS (Debug).</summary>
+    public const int WireConnectionUpgraded = 5022;
 }

@@ -21,11 +21,27 @@ public sealed partial class ReadmeSnippets
         var source = File.ReadAllText(Path.Combine(root, "tests", "Teleport.MachineId.Tests", "ReadmeSnippets.cs")).ReplaceLineEndings("\n");
         var snippets = SnippetPattern().Matches(source).Select(m => (Name: m.Groups[1].Value, Code: Dedent(m.Groups[2].Value))).ToList();
 
-        Assert.That(snippets.Select(s => s.Name), Is.EquivalentTo(new[] { "DependencyInjection", "WithoutDependencyInjection", "OneShot", "SshNet" }));
+        Assert.That(snippets.Select(s => s.Name), Is.EquivalentTo(new[] { "DependencyInjection", "WithoutDependencyInjection", "OneShot", "SshNet", "BoundKeypair" }));
         foreach (var (name, code) in snippets)
         {
             Assert.That(readme, Does.Contain(code), $"README.md must contain snippet {name} exactly as in ReadmeSnippets.cs");
         }
+    }
+
+    internal static async Task BoundKeypairAsync(CancellationToken cancellationToken)
+    {
+        #region Snippet:BoundKeypair
+        var options = new MachineIdOptions
+        {
+            ProxyServer = "teleport.example.com:443",
+            JoinMethod = MachineIdOptions.BoundKeypairJoinMethod,
+            Token = "bound-keypair-host",             // the token resource's name
+            StoragePath = "/var/lib/teleport/bot",    // keeps the bound key: keep the directory
+        };
+        options.BoundKeypair.RegistrationSecretPath = "/etc/tbot/registration-secret";
+        await using var bot = BotIdentityProvider.Create(options);
+        await bot.StartAsync(cancellationToken);
+        #endregion
     }
 
     internal static async Task DependencyInjectionAsync(string[] args)

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Teleport.MachineId.Outputs.Ssh;
+using Teleport.MachineId.Wire.Connections;
 
 namespace Teleport.MachineId.Cli.Commands;
 
@@ -24,6 +25,12 @@ internal static class SshProxyCommandCommand
     private static readonly Option<string?> User = new(SshProxyCommandLine.User) { Description = "The login (%r); not needed to connect, accepted for tbot compatibility." };
     private static readonly Option<string> Host = new Option<string>(SshProxyCommandLine.Host) { Description = "The host (%h); .<proxy host> and .<cluster> suffixes are removed.", Required = true }.WithoutControlCharacters();
     private static readonly Option<int> Port = CommonOptions.Port(SshProxyCommandLine.Port, null, "The port (%p).", SshProxyCommandLine.DefaultPort);
+    private static readonly Option<bool> Upgrade = new(SshProxyCommandLine.ConnectionUpgrade)
+    {
+        Description = "Reach the proxy through the ALPN connection upgrade (a proxy behind an L7 load balancer). Default: Teleport's test and TELEPORT_TLS_ROUTING_CONN_UPGRADE.",
+    };
+
+    private static readonly Option<bool> NoUpgrade = new(SshProxyCommandLine.NoConnectionUpgrade) { Description = "Never use the ALPN connection upgrade." };
 
     public static Command Create()
     {
@@ -38,13 +45,25 @@ internal static class SshProxyCommandCommand
             command.Options.Add(new Option<bool>(flag) { Description = "Accepted for tbot compatibility; has no effect.", Hidden = true });
         }
 
+        command.Options.Add(Upgrade);
+        command.Options.Add(NoUpgrade);
+        command.Validators.Add(result =>
+        {
+            if (result.GetValue(Upgrade) && result.GetValue(NoUpgrade))
+            {
+                result.AddError($"Give only one of {SshProxyCommandLine.ConnectionUpgrade} and {SshProxyCommandLine.NoConnectionUpgrade}.");
+            }
+        });
         command.SetAction((parseResult, cancellationToken) => RunAsync(
             new SshProxyCommandRequest(
                 parseResult.GetValue(DestinationDir)!,
                 parseResult.GetValue(ProxyServer)!,
                 parseResult.GetValue(Cluster),
                 parseResult.GetValue(Host)!,
-                parseResult.GetValue(Port)),
+                parseResult.GetValue(Port))
+            {
+                ConnectionUpgrade = SshProxyCommandLine.UpgradePolicy(parseResult.GetValue(Upgrade), parseResult.GetValue(NoUpgrade)) ?? AlpnUpgradePolicy.Detect,
+            },
             parseResult.GetValue(CommonOptions.Debug),
             trace: null,
             cancellationToken));
@@ -56,8 +75,12 @@ internal static class SshProxyCommandCommand
         CommonOptions.RunAsync(debug, LogLevel.Warning, async loggerFactory =>
         {
             // This process exists for one connection, verified against the destination's cluster CAs
-            // only: the OS trust store would cost 80-100 ms of start-up and is never consulted.
-            ProcessTrustStore.ExcludeFromThisProcess();
+            // only: the OS trust store would cost 80-100 ms of start-up and is never consulted —
+            // unless a load balancer's certificate has to be verified for the connection upgrade.
+            if (request.ConnectionUpgrade == AlpnUpgradePolicy.Never)
+            {
+                ProcessTrustStore.ExcludeFromThisProcess();
+            }
             var input = Console.OpenStandardInput();
             var output = Console.OpenStandardOutput();
             await using (input.ConfigureAwait(false))

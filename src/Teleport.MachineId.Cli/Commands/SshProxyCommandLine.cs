@@ -1,6 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using Teleport.MachineId.Outputs.Ssh;
+using Teleport.MachineId.Wire.Connections;
 
 namespace Teleport.MachineId.Cli.Commands;
 
@@ -21,8 +22,23 @@ internal static class SshProxyCommandLine
     public const string Port = "--port";
     public const int DefaultPort = 3022;
 
-    /// <summary>tbot's transport flags (no value); this client always dials <c>--proxy-server</c> with TLS and ALPN, without resumption.</summary>
-    public static readonly IReadOnlyList<string> IgnoredFlags = ["--tls-routing", "--no-tls-routing", "--connection-upgrade", "--no-connection-upgrade", "--resume", "--no-resume"];
+    public const string ConnectionUpgrade = "--connection-upgrade";
+    public const string NoConnectionUpgrade = "--no-connection-upgrade";
+
+    /// <summary>tbot's transport flags this client accepts without effect (no value): it dials <c>--proxy-server</c> with TLS and ALPN, without resumption.</summary>
+    public static readonly IReadOnlyList<string> IgnoredFlags = ["--tls-routing", "--no-tls-routing", "--resume", "--no-resume"];
+
+    /// <summary>tbot's <c>--[no-]connection-upgrade</c> (no value): go through the ALPN connection upgrade, or not.</summary>
+    public static readonly IReadOnlyList<string> UpgradeFlags = [ConnectionUpgrade, NoConnectionUpgrade];
+
+    /// <summary>The policy the two upgrade flags give; both is a usage error (null), neither is Teleport's detection.</summary>
+    public static AlpnUpgradePolicy? UpgradePolicy(bool upgrade, bool noUpgrade) => (upgrade, noUpgrade) switch
+    {
+        (true, true) => null,
+        (true, false) => AlpnUpgradePolicy.Always,
+        (false, true) => AlpnUpgradePolicy.Never,
+        _ => AlpnUpgradePolicy.Detect,
+    };
 
     private static readonly string[] ValueFlags = [DestinationDir, ProxyServer, Cluster, User, Host, Port];
 
@@ -65,7 +81,7 @@ internal static class SshProxyCommandLine
 
             var equals = argument.IndexOf('=', StringComparison.Ordinal);
             var name = equals < 0 ? argument : argument[..equals];
-            if (IgnoredFlags.Contains(name))
+            if (IgnoredFlags.Contains(name) || UpgradeFlags.Contains(name))
             {
                 // A value ("--resume=false", "--resume false") is System.CommandLine's business.
                 if (equals >= 0 || !flagsSeen.Add(name) || (i + 1 < args.Count && bool.TryParse(args[i + 1], out _)))
@@ -119,7 +135,12 @@ internal static class SshProxyCommandLine
             return false;
         }
 
-        request = new SshProxyCommandRequest(destinationDir, proxyServer, values.GetValueOrDefault(Cluster), host, port);
+        if (UpgradePolicy(flagsSeen.Contains(ConnectionUpgrade), flagsSeen.Contains(NoConnectionUpgrade)) is not { } upgrade)
+        {
+            return false;
+        }
+
+        request = new SshProxyCommandRequest(destinationDir, proxyServer, values.GetValueOrDefault(Cluster), host, port) { ConnectionUpgrade = upgrade };
         return true;
     }
 }

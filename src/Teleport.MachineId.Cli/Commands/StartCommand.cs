@@ -15,7 +15,11 @@ internal static class StartCommand
 {
     private static readonly Option<string?> Config = new("--config", "-c") { Description = "tbot v2 YAML configuration file (tbot.yaml)." };
     private static readonly Option<string?> ProxyServer = new("--proxy-server") { Description = "Teleport Proxy address host:port (port 443 when omitted). Env: TELEPORT_PROXY." };
-    private static readonly Option<string?> AuthServer = new("--auth-server") { Description = "Teleport Auth address host:port (port 3025 when omitted). Env: TELEPORT_AUTH_SERVER." };
+    private static readonly Option<string?> AuthServer = new("--auth-server")
+    {
+        Description = "Teleport Auth address host:port (port 3025 when omitted), or a proxy's web address as older guides write it: tried as Auth, then as a proxy " +
+            "(proxy first on ports 443 and 3080). Env: TELEPORT_AUTH_SERVER.",
+    };
     private static readonly Option<string?> Token = new("--token")
     {
         Description = "Join token (token method) or the join token resource's name (other methods), or an absolute path to a file holding it. Env: TELEPORT_BOT_TOKEN.",
@@ -108,7 +112,7 @@ internal static class StartCommand
 
         var start = new Command("start", "Run the bot from tbot's YAML configuration (-c tbot.yaml), or 'start identity|ssh-multiplexer|ssh-host' with flags.")
         {
-            Config, ProxyServer, Token, Oneshot, CaBundle, identity, multiplexer, sshHost,
+            Config, ProxyServer, AuthServer, Token, Oneshot, CaBundle, identity, multiplexer, sshHost,
         };
         start.SetAction((parseResult, cancellationToken) => CommonOptions.RunAsync(parseResult, LogLevel.Information, async loggerFactory =>
         {
@@ -119,6 +123,7 @@ internal static class StartCommand
             var overrides = environment with
             {
                 ProxyServer = parseResult.GetValue(ProxyServer) ?? environment.ProxyServer,
+                AuthServer = parseResult.GetValue(AuthServer) ?? environment.AuthServer,
                 Token = parseResult.GetValue(Token) ?? environment.Token,
             };
             var names = CliSettingNames.Yaml(

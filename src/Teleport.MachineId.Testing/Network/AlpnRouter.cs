@@ -61,6 +61,8 @@ internal sealed partial class AlpnRouter : IAsyncDisposable
     public const string AuthProtocolPrefix = "teleport-auth@";
     public const string ProxyGrpcProtocol = "teleport-proxy-grpc";
     public const string ProxySshGrpcProtocol = "teleport-proxy-ssh-grpc";
+    public const string ReverseTunnelProtocol = "teleport-reversetunnel";
+    public const string ReverseTunnelV2Protocol = "teleport-reversetunnelv2";
     private const string ApiDomainSuffix = ".teleport.cluster.local";
     private static readonly TimeSpan HelloTimeout = TimeSpan.FromSeconds(10);
 
@@ -177,7 +179,31 @@ internal sealed partial class AlpnRouter : IAsyncDisposable
 
     private async Task HandleAsync(Socket socket, CancellationToken cancellationToken)
     {
-        var network = new NetworkStream(socket, ownsSocket: true);
+        try
+        {
+            await RouteAsync(new NetworkStream(socket, ownsSocket: true), socket.RemoteEndPoint, upgraded: false, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _open.TryRemove(socket, out _);
+        }
+    }
+
+    /// <summary>
+    /// Routes a connection that arrived through the web endpoint's ALPN connection upgrade
+    /// (<c>/webapi/connectionupgrade</c>) exactly like one accepted on the port; completes when it ends.
+    /// </summary>
+    /// <param name="tunnel">The upgraded stream (WebSocket or legacy); owned and closed by the router.</param>
+    /// <param name="remote">The client's address as the web endpoint saw it.</param>
+    /// <param name="cancellationToken">Ends the connection.</param>
+    public async Task RouteUpgradedAsync(Stream tunnel, EndPoint? remote, CancellationToken cancellationToken)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stop.Token);
+        await RouteAsync(tunnel, remote, upgraded: true, linked.Token).ConfigureAwait(false);
+    }
+
+    private async Task RouteAsync(Stream network, EndPoint? remote, bool upgraded, CancellationToken cancellationToken)
+    {
         try
         {
             byte[] buffered;
@@ -208,12 +234,17 @@ internal sealed partial class AlpnRouter : IAsyncDisposable
                     await PipeAsync(network, buffered, _targets.WebPort, cancellationToken).ConfigureAwait(false);
                     break;
                 case Route.ProxyGrpc:
-                    await TerminateAsync(network, buffered, ProxyGrpcProtocol, _targets.WebCertificate, requireClientCertificate: false,
-                        _targets.ProxyGrpcEndPoint, cancellationToken).ConfigureAwait(false);
+                    // Through the upgrade a Teleport proxy presents its host certificate here (the client
+                    // checks it with verifyALPNUpgradedConn); directly, its web certificate.
+                    await TerminateAsync(network, remote, buffered, ProxyGrpcProtocol, upgraded ? _targets.ProxyCertificate : _targets.WebCertificate,
+                        requireClientCertificate: false, _targets.ProxyGrpcEndPoint, cancellationToken).ConfigureAwait(false);
                     break;
                 case Route.SshGrpc:
-                    await TerminateAsync(network, buffered, ProxySshGrpcProtocol, _targets.ProxyCertificate, requireClientCertificate: true,
+                    await TerminateAsync(network, remote, buffered, ProxySshGrpcProtocol, _targets.ProxyCertificate, requireClientCertificate: true,
                         _targets.SshGrpcEndPoint, cancellationToken).ConfigureAwait(false);
+                    break;
+                case Route.ReverseTunnel:
+                    await AnswerReverseTunnelAsync(network, buffered, hello, cancellationToken).ConfigureAwait(false);
                     break;
                 default:
                     Log.Refused(_logger, _role, hello.ApplicationProtocols);
@@ -228,7 +259,6 @@ internal sealed partial class AlpnRouter : IAsyncDisposable
         finally
         {
             await network.DisposeAsync().ConfigureAwait(false);
-            _open.TryRemove(socket, out _);
         }
     }
 
@@ -266,12 +296,17 @@ internal sealed partial class AlpnRouter : IAsyncDisposable
             {
                 return Route.ProxyGrpc;
             }
+
+            if (protocol is ReverseTunnelProtocol or ReverseTunnelV2Protocol)
+            {
+                return Route.ReverseTunnel;
+            }
         }
 
         return _role == RouterRole.Web ? Route.Web : Route.Close;
     }
 
-    private async Task PipeAsync(NetworkStream client, byte[] buffered, int port, CancellationToken cancellationToken)
+    private async Task PipeAsync(Stream client, byte[] buffered, int port, CancellationToken cancellationToken)
     {
         var upstream = await ConnectAsync(port, cancellationToken).ConfigureAwait(false);
         var upstreamStream = new NetworkStream(upstream, ownsSocket: true);
@@ -279,7 +314,7 @@ internal sealed partial class AlpnRouter : IAsyncDisposable
         await StreamRelay.RunAsync(client, upstreamStream, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task TerminateAsync(NetworkStream client, byte[] buffered, string protocol, X509Certificate2 certificate,
+    private async Task TerminateAsync(Stream client, EndPoint? remote, byte[] buffered, string protocol, X509Certificate2 certificate,
         bool requireClientCertificate, InProcessEndPoint endpoint, CancellationToken cancellationToken)
     {
         var tls = new SslStream(new PrefixedStream(buffered, client), leaveInnerStreamOpen: false);
@@ -304,8 +339,30 @@ internal sealed partial class AlpnRouter : IAsyncDisposable
         }
 
         var clientCertificate = tls.RemoteCertificate as X509Certificate2;
-        await _targets.Transport.ServeAsync(endpoint, tls, client.Socket.RemoteEndPoint, new ProxiedConnection(endpoint, clientCertificate), cancellationToken)
+        await _targets.Transport.ServeAsync(endpoint, tls, remote, new ProxiedConnection(endpoint, clientCertificate), cancellationToken)
             .ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The reverse tunnel's ALPN is answered (what Teleport clients test to see whether ALPN reaches
+    /// the proxy, <c>IsALPNConnUpgradeRequired</c>); the emulator has no reverse-tunnel server, so the
+    /// connection is closed after the handshake.
+    /// </summary>
+    private async Task AnswerReverseTunnelAsync(Stream client, byte[] buffered, ClientHelloInfo hello, CancellationToken cancellationToken)
+    {
+        var protocol = hello.ApplicationProtocols.First(p => p is ReverseTunnelProtocol or ReverseTunnelV2Protocol);
+        var tls = new SslStream(new PrefixedStream(buffered, client), leaveInnerStreamOpen: false);
+        await using var _ = tls.ConfigureAwait(false);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(HelloTimeout);
+        await tls.AuthenticateAsServerAsync(new SslServerAuthenticationOptions
+        {
+            ServerCertificate = _targets.WebCertificate,
+            ApplicationProtocols = [new SslApplicationProtocol(protocol)],
+            CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+            EnabledSslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13,
+        }, timeout.Token).ConfigureAwait(false);
+        Log.ReverseTunnelAnswered(_logger, _role);
     }
 
     private static async Task<Socket> ConnectAsync(int port, CancellationToken cancellationToken)
@@ -330,6 +387,7 @@ internal sealed partial class AlpnRouter : IAsyncDisposable
         Web,
         ProxyGrpc,
         SshGrpc,
+        ReverseTunnel,
     }
 
     private static partial class Log
@@ -345,6 +403,10 @@ internal sealed partial class AlpnRouter : IAsyncDisposable
         [LoggerMessage(EventId = 9202, EventName = "EmulatorRouterConnectionEnded", Level = LogLevel.Trace,
             Message = "{Role} router: connection ended")]
         public static partial void ConnectionEnded(ILogger logger, RouterRole role, Exception reason);
+
+        [LoggerMessage(EventId = 9203, EventName = "EmulatorRouterReverseTunnelAnswered", Level = LogLevel.Debug,
+            Message = "{Role} router: answered the reverse-tunnel ALPN (no reverse-tunnel server in the emulator); closed")]
+        public static partial void ReverseTunnelAnswered(ILogger logger, RouterRole role);
     }
 
     internal static string EncodeClusterName(string clusterName) =>

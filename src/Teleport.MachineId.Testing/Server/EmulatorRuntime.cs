@@ -130,6 +130,12 @@ internal sealed class EmulatorRuntime : IRouterTargets, IAsyncDisposable
 
     public string ProxyAddress => HostPort(Settings.PublicHostName, ProxyPort);
 
+    /// <summary>The address the proxy advertises (<c>public_addr</c>, <c>proxy_public_addr</c>): a load balancer's when configured.</summary>
+    public string PublicProxyAddress => Settings.PublicProxyAddress ?? ProxyAddress;
+
+    /// <summary>The web port's router; connections upgraded on the web endpoint are handed to it.</summary>
+    public AlpnRouter WebRouter => _webRouter ?? throw new InvalidOperationException("The emulator has not started.");
+
     public string SshProxyAddress => HostPort(Settings.PublicHostName, SshProxyPort);
 
     public string AuthAddress => HostPort(ReachableListenAddress().ToString(), AuthPort);

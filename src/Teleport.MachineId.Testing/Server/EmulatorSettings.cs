@@ -31,6 +31,11 @@ internal sealed class EmulatorSettings
 
     public int AuthPort { get; init; }
 
+    /// <summary>The advertised proxy address, or null for the public host name and the proxy port.</summary>
+    public string? PublicProxyAddress { get; init; }
+
+    public TimeSpan ConnectionUpgradePingInterval { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Names the proxy and Auth certificates cover besides the Teleport API domain.</summary>
     public IReadOnlyList<string> ServerNames => new[] { PublicHostName, "localhost", "127.0.0.1", "::1" }.Distinct(StringComparer.OrdinalIgnoreCase).ToArray();
 
@@ -56,6 +61,16 @@ internal sealed class EmulatorSettings
         if (string.IsNullOrWhiteSpace(options.PublicHostName) || options.PublicHostName.Contains(':', StringComparison.Ordinal) && !IPAddress.TryParse(options.PublicHostName, out _))
         {
             throw new ArgumentException("The public host name must be a host name or IP address without a port.", nameof(options));
+        }
+
+        if (options.PublicProxyAddress is { } publicAddress && !IsHostPort(publicAddress))
+        {
+            throw new ArgumentException($"The public proxy address '{publicAddress}' is not host:port.", nameof(options));
+        }
+
+        if (options.ConnectionUpgradePingInterval <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("The connection-upgrade ping interval must be positive.", nameof(options));
         }
 
         foreach (var port in new[] { options.ProxyPort, options.SshProxyPort, options.AuthPort })
@@ -87,6 +102,15 @@ internal sealed class EmulatorSettings
             ProxyPort = options.ProxyPort,
             SshProxyPort = options.SshProxyPort,
             AuthPort = options.AuthPort,
+            PublicProxyAddress = options.PublicProxyAddress,
+            ConnectionUpgradePingInterval = options.ConnectionUpgradePingInterval,
         };
+    }
+
+    private static bool IsHostPort(string address)
+    {
+        var colon = address.LastIndexOf(':');
+        return colon > 0 && !address[..colon].Any(char.IsWhiteSpace)
+            && int.TryParse(address[(colon + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port is > 0 and <= 65535;
     }
 }

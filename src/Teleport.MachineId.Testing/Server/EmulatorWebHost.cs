@@ -143,8 +143,10 @@ internal sealed class EmulatorWebHost : IAsyncDisposable
         });
 
         var app = builder.Build();
+        app.UseWebSockets();
         app.UseRouting();
         WebApi.Map(app, runtime);
+        ConnectionUpgradeEndpoint.Map(app, runtime);
         IssuerApi.Map(app, runtime);
         app.MapGrpcService<AuthServiceImpl>();
         app.MapGrpcService<LegacyJoinServiceImpl>();

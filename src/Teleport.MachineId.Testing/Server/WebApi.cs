@@ -131,13 +131,13 @@ internal static class WebApi
             writer.WriteString("listen_addr", webListen);
             writer.WriteString("tunnel_listen_addr", webListen);
             writer.WriteString("web_listen_addr", webListen);
-            writer.WriteString("public_addr", runtime.ProxyAddress);
+            writer.WriteString("public_addr", runtime.PublicProxyAddress);
         }
         else
         {
             writer.WriteString("listen_addr", listen + ":" + runtime.SshProxyPort.ToString(System.Globalization.CultureInfo.InvariantCulture));
             writer.WriteString("web_listen_addr", webListen);
-            writer.WriteString("public_addr", runtime.ProxyAddress);
+            writer.WriteString("public_addr", runtime.PublicProxyAddress);
             writer.WriteString("ssh_public_addr", runtime.SshProxyAddress);
         }
 

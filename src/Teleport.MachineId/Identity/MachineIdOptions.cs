@@ -79,7 +79,10 @@ public sealed class MachineIdOptions
 
     /// <summary>
     /// The Teleport Auth Service address, <c>host:port</c> (port 3025 when omitted), as tbot's
-    /// <c>auth_server</c>. Mutually exclusive with <see cref="ProxyServer"/>. Default: none.
+    /// <c>auth_server</c>; like tbot, a proxy's web address is accepted too: the address is tried as
+    /// Auth and then as a proxy (the proxy first on ports 443 and 3080). Auth is verified with
+    /// <see cref="CaPins"/> or <see cref="CaPath"/> (never unverified unless <see cref="Insecure"/>),
+    /// the proxy as with <see cref="ProxyServer"/>. Mutually exclusive with <see cref="ProxyServer"/>. Default: none.
     /// </summary>
     public string? AuthServer { get; set; }
 

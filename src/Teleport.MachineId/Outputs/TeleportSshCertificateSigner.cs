@@ -138,7 +138,10 @@ public sealed class TeleportSshCertificateSigner : ISshCertificateSigner, IOutpu
             suite = discovery.SignatureAlgorithmSuite;
         }
 
-        return new OutputClusterInfo(discovery.ClusterName, discovery.SshProxyAddress.Host, discovery.SshProxyAddress.Port, discovery.TlsRoutingEnabled, suite);
+        return new OutputClusterInfo(discovery.ClusterName, discovery.SshProxyAddress.Host, discovery.SshProxyAddress.Port, discovery.TlsRoutingEnabled, suite)
+        {
+            ConnectionUpgrade = await _wire.IsConnectionUpgradeRequiredAsync(cancellationToken).ConfigureAwait(false),
+        };
     }
 
     async Task<IReadOnlyList<CertificateAuthorityMaterial>> IOutputClusterSource.GetCertificateAuthoritiesAsync(string type, CancellationToken cancellationToken)

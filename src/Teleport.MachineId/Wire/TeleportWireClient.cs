@@ -38,9 +38,7 @@ internal sealed class TeleportWireClient : IAsyncDisposable, IDisposable
     private readonly WireClientOptions _options;
     private readonly IdentityProfiles _identities;
     private readonly ILogger _logger;
-    private readonly DirectAuthRoute? _direct;
-    private readonly SemaphoreSlim _routeLock = new(1, 1);
-    private ProxyRoute? _proxyRoute;
+    private readonly ClusterRouteSelector _routes;
     private int _disposed;
 
     private TeleportWireClient(WireClientOptions options, Func<WireIdentity?> identityProvider)
@@ -48,14 +46,7 @@ internal sealed class TeleportWireClient : IAsyncDisposable, IDisposable
         _options = options;
         _identities = new IdentityProfiles(identityProvider);
         _logger = options.LoggerFactory.CreateLogger("Teleport.MachineId.Wire");
-        if (options.AuthServer is { } auth)
-        {
-            _direct = new DirectAuthRoute(auth, _identities, options, _logger);
-        }
-        else if (options.Insecure)
-        {
-            WireLog.InsecureMode(_logger, $"proxy {options.ProxyServer} (web)");
-        }
+        _routes = new ClusterRouteSelector(options, _identities, _logger);
     }
 
     /// <summary>Creates a client. No connection is made yet.</summary>
@@ -76,14 +67,29 @@ internal sealed class TeleportWireClient : IAsyncDisposable, IDisposable
 
     /// <summary>
     /// What the proxy says about the cluster (<c>/webapi/find</c>): name, version, TLS routing, SSH
-    /// proxy address, signature algorithm suite. With a direct Auth address, the proxy is found
-    /// through Auth's <c>Ping</c> first.
+    /// proxy address, signature algorithm suite. With an <c>auth_server</c> reached as the Auth
+    /// Service, the proxy is found through Auth's <c>Ping</c> first.
     /// </summary>
     /// <param name="cancellationToken">Cancels the request.</param>
     /// <returns>The discovery (cached after the first success).</returns>
     /// <exception cref="TeleportException">Discovery failed (see the class remarks for subtypes).</exception>
     public async Task<ClusterDiscovery> DiscoverAsync(CancellationToken cancellationToken = default) =>
-        (await GetProxyRouteAsync(cancellationToken).ConfigureAwait(false)).Discovery;
+        (await GetProxyRouteAsync("Discovery", cancellationToken).ConfigureAwait(false)).Discovery;
+
+    /// <summary>
+    /// Whether connections to the proxy's SSH transport address go through the ALPN connection upgrade
+    /// (a TLS-routing proxy behind an L7 load balancer; Teleport's test or its environment override).
+    /// tbot writes <c>--connection-upgrade</c> into ssh_config from this.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the test.</param>
+    /// <returns>Whether the upgrade is used; always false without TLS routing.</returns>
+    /// <exception cref="TeleportException">Discovery failed.</exception>
+    public async Task<bool> IsConnectionUpgradeRequiredAsync(CancellationToken cancellationToken = default)
+    {
+        var route = await GetProxyRouteAsync("Connection-upgrade test", cancellationToken).ConfigureAwait(false);
+        return route.Discovery.TlsRoutingEnabled
+            && await route.Dialer.IsUpgradeRequiredAsync(route.Discovery.SshProxyAddress, cancellationToken).ConfigureAwait(false);
+    }
 
     /// <summary>
     /// Joins the cluster with a bot token: the unified join service first; when the server does
@@ -105,38 +111,7 @@ internal sealed class TeleportWireClient : IAsyncDisposable, IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(credentialTtl, TimeSpan.Zero);
         ThrowIfDisposed();
         var expires = _options.TimeProvider.GetUtcNow() + credentialTtl;
-        JoinResult result;
-        if (_direct is not null)
-        {
-            var endpoint = _direct.Anonymous;
-            WireLog.JoinStarted(_logger, endpoint.Description);
-            try
-            {
-                result = await TokenJoin.JoinUnifiedAsync(endpoint.Invoker, endpoint.Description, token, expires, _logger, cancellationToken).ConfigureAwait(false);
-            }
-            catch (TokenJoin.UnifiedJoinUnavailableException)
-            {
-                WireLog.JoinFallback(_logger, endpoint.Description, "proto.JoinService/RegisterUsingToken");
-                var ping = await PingOnAsync(endpoint, cancellationToken).ConfigureAwait(false);
-                result = await TokenJoin.JoinLegacyGrpcAsync(endpoint.Invoker, endpoint.Description, ping.SignatureAlgorithmSuite, token, expires, _logger, cancellationToken)
-                    .ConfigureAwait(false);
-            }
-        }
-        else
-        {
-            var route = await GetProxyRouteAsync(cancellationToken).ConfigureAwait(false);
-            WireLog.JoinStarted(_logger, route.Join.Description);
-            try
-            {
-                result = await TokenJoin.JoinUnifiedAsync(route.Join.Invoker, route.Join.Description, token, expires, _logger, cancellationToken).ConfigureAwait(false);
-            }
-            catch (TokenJoin.UnifiedJoinUnavailableException)
-            {
-                WireLog.JoinFallback(_logger, route.Join.Description, "POST /webapi/host/credentials");
-                result = await TokenJoin.JoinLegacyHttpAsync(route.Web, route.Discovery.SignatureAlgorithmSuite, token, expires, cancellationToken).ConfigureAwait(false);
-            }
-        }
-
+        var result = await _routes.RunAsync("Join", (route, ct) => JoinWithTokenOnAsync(route, token, expires, ct), cancellationToken).ConfigureAwait(false);
         LogJoined(result);
         return result;
     }
@@ -164,22 +139,26 @@ internal sealed class TeleportWireClient : IAsyncDisposable, IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(credentialTtl, TimeSpan.Zero);
         ThrowIfDisposed();
         var expires = _options.TimeProvider.GetUtcNow() + credentialTtl;
-        JoinResult result;
-        if (presentIdentity || _direct is not null)
+        if (presentIdentity)
         {
-            var endpoint = presentIdentity ? await GetIdentityAuthAsync(cancellationToken).ConfigureAwait(false) : _direct!.Anonymous;
-            WireLog.JoinStarted(_logger, endpoint.Description);
-            var ping = await PingOnAsync(endpoint, cancellationToken).ConfigureAwait(false);
-            result = await TokenJoin.JoinLegacyGrpcAsync(endpoint.Invoker, endpoint.Description, ping.SignatureAlgorithmSuite, tokenName, expires, _logger, cancellationToken, idToken)
-                .ConfigureAwait(false);
-        }
-        else
-        {
-            var route = await GetProxyRouteAsync(cancellationToken).ConfigureAwait(false);
-            WireLog.JoinStarted(_logger, route.Web.Peer);
-            result = await TokenJoin.JoinLegacyHttpAsync(route.Web, route.Discovery.SignatureAlgorithmSuite, tokenName, expires, cancellationToken, idToken).ConfigureAwait(false);
+            RequireIdentity("A re-join presenting the current identity");
         }
 
+        var result = await _routes.RunAsync("Join", async (route, ct) =>
+        {
+            if (!presentIdentity)
+            {
+                var where = route.Candidate.Address + " " + route.Candidate.Description;
+                WireLog.JoinStarted(_logger, where);
+                return await route.JoinLegacyAsync(tokenName, expires, idToken, ct).ConfigureAwait(false);
+            }
+
+            var endpoint = await route.GetAuthAsync(ct).ConfigureAwait(false);
+            WireLog.JoinStarted(_logger, endpoint.Description);
+            var ping = await UnaryCall.PingAsync(endpoint, _options, _logger, ct).ConfigureAwait(false);
+            return await TokenJoin.JoinLegacyGrpcAsync(endpoint.Invoker, endpoint.Description, ping.SignatureAlgorithmSuite, tokenName, expires, _logger, ct, idToken)
+                .ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
         LogJoined(result);
         return result;
     }
@@ -205,23 +184,27 @@ internal sealed class TeleportWireClient : IAsyncDisposable, IDisposable
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(credentialTtl, TimeSpan.Zero);
         ThrowIfDisposed();
         var expires = _options.TimeProvider.GetUtcNow() + credentialTtl;
-        var endpoint = presentIdentity ? await GetIdentityAuthAsync(cancellationToken).ConfigureAwait(false)
-            : _direct is not null ? _direct.Anonymous
-            : (await GetProxyRouteAsync(cancellationToken).ConfigureAwait(false)).Join;
-        WireLog.JoinStarted(_logger, endpoint.Description);
-        BoundKeypairJoinOutcome outcome;
-        try
+        if (presentIdentity)
         {
-            outcome = await BoundKeypairJoin.JoinAsync(endpoint.Invoker, endpoint.Description, parameters, expires, _logger, cancellationToken).ConfigureAwait(false);
-        }
-        catch (TokenJoin.UnifiedJoinUnavailableException ex)
-        {
-            throw new TeleportProtocolException(
-                $"{endpoint.Description} does not serve teleport.join.v1.JoinService, which this SDK uses for bound_keypair joins " +
-                "(Teleport 18.2 and later serve it; the 18.1 legacy RegisterUsingBoundKeypairMethod stream is not implemented). Upgrade the cluster, or use another join method.",
-                ex.InnerException);
+            RequireIdentity("A re-join presenting the current identity");
         }
 
+        var outcome = await _routes.RunAsync("Join", async (route, ct) =>
+        {
+            var endpoint = presentIdentity ? await route.GetAuthAsync(ct).ConfigureAwait(false) : await route.GetJoinEndpointAsync(ct).ConfigureAwait(false);
+            WireLog.JoinStarted(_logger, endpoint.Description);
+            try
+            {
+                return await BoundKeypairJoin.JoinAsync(endpoint.Invoker, endpoint.Description, parameters, expires, _logger, ct).ConfigureAwait(false);
+            }
+            catch (TokenJoin.UnifiedJoinUnavailableException ex)
+            {
+                throw new TeleportProtocolException(
+                    $"{endpoint.Description} does not serve teleport.join.v1.JoinService, which this SDK uses for bound_keypair joins " +
+                    "(Teleport 18.2 and later serve it; the 18.1 legacy RegisterUsingBoundKeypairMethod stream is not implemented). Upgrade the cluster, or use another join method.",
+                    ex.InnerException);
+            }
+        }, cancellationToken).ConfigureAwait(false);
         LogJoined(outcome.Join);
         return outcome;
     }
@@ -261,23 +244,27 @@ internal sealed class TeleportWireClient : IAsyncDisposable, IDisposable
     public async Task<IssuedCertificates> GenerateUserCertsAsync(UserCertificateRequest request, Func<CancellationToken, Task>? beforeSend, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var auth = await GetIdentityAuthAsync(cancellationToken).ConfigureAwait(false);
+        RequireIdentity("GenerateUserCerts");
         const string operation = "GenerateUserCerts";
         var message = ProtoModels.ToProto(request);
-        var client = new AuthService.AuthServiceClient(auth.Invoker);
-        if (beforeSend is not null)
+        return await OnAuthAsync(operation, async (auth, ct) =>
         {
-            // Whatever runs for the first time after the hook widens the window in which a crash
-            // leaves a record of a request that never left: run it now (the service's method
-            // descriptors and message parsers, the request's serializer), so after the hook only
-            // warm code runs before the bytes reach the socket.
-            RuntimeHelpers.RunClassConstructor(typeof(AuthService).TypeHandle);
-            Google.Protobuf.MessageExtensions.WriteTo(message, new System.Buffers.ArrayBufferWriter<byte>(message.CalculateSize()));
-            await beforeSend(cancellationToken).ConfigureAwait(false);
-        }
+            var client = new AuthService.AuthServiceClient(auth.Invoker);
+            if (beforeSend is not null)
+            {
+                // Whatever runs for the first time after the hook widens the window in which a crash
+                // leaves a record of a request that never left: run it now (the service's method
+                // descriptors and message parsers, the request's serializer), so after the hook only
+                // warm code runs before the bytes reach the socket. The hook runs again if this
+                // route fails before sending and another route is tried.
+                RuntimeHelpers.RunClassConstructor(typeof(AuthService).TypeHandle);
+                Google.Protobuf.MessageExtensions.WriteTo(message, new System.Buffers.ArrayBufferWriter<byte>(message.CalculateSize()));
+                await beforeSend(ct).ConfigureAwait(false);
+            }
 
-        var certs = await UnaryAsync(auth, operation, (_, options) => client.GenerateUserCertsAsync(message, options), cancellationToken).ConfigureAwait(false);
-        return IssuedCertificates.FromProto(certs, $"{operation} on {auth.Description}");
+            var certs = await UnaryAsync(auth, operation, (_, options) => client.GenerateUserCertsAsync(message, options), ct).ConfigureAwait(false);
+            return IssuedCertificates.FromProto(certs, $"{operation} on {auth.Description}");
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary><c>proto.AuthService/GetClusterCACert</c>: the host CA TLS certificates (active and additional).</summary>
@@ -286,19 +273,22 @@ internal sealed class TeleportWireClient : IAsyncDisposable, IDisposable
     /// <exception cref="TeleportException">The call failed (see the class remarks).</exception>
     public async Task<IReadOnlyList<System.Security.Cryptography.X509Certificates.X509Certificate2>> GetClusterCaCertificatesAsync(CancellationToken cancellationToken = default)
     {
-        var auth = await GetAuthAsync(cancellationToken).ConfigureAwait(false);
+        ThrowIfDisposed();
         const string operation = "GetClusterCACert";
-        var response = await UnaryAsync(auth, operation,
-            (invoker, options) => new AuthService.AuthServiceClient(invoker).GetClusterCACertAsync(new Google.Protobuf.WellKnownTypes.Empty(), options), cancellationToken)
-            .ConfigureAwait(false);
-        try
+        return await OnAuthAsync<IReadOnlyList<System.Security.Cryptography.X509Certificates.X509Certificate2>>(operation, async (auth, ct) =>
         {
-            return IssuedCertificates.ReadPemCertificates(response.TLSCA.ToStringUtf8(), "cluster CA certificate");
-        }
-        catch (TeleportFormatException ex)
-        {
-            throw new TeleportProtocolException($"{operation} on {auth.Description} returned malformed certificates.", ex);
-        }
+            var response = await UnaryAsync(auth, operation,
+                (invoker, options) => new AuthService.AuthServiceClient(invoker).GetClusterCACertAsync(new Google.Protobuf.WellKnownTypes.Empty(), options), ct)
+                .ConfigureAwait(false);
+            try
+            {
+                return IssuedCertificates.ReadPemCertificates(response.TLSCA.ToStringUtf8(), "cluster CA certificate");
+            }
+            catch (TeleportFormatException ex)
+            {
+                throw new TeleportProtocolException($"{operation} on {auth.Description} returned malformed certificates.", ex);
+            }
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary><c>teleport.trust.v1.TrustService/GetCertAuthorities</c> without private keys.</summary>
@@ -309,12 +299,15 @@ internal sealed class TeleportWireClient : IAsyncDisposable, IDisposable
     public async Task<IReadOnlyList<CertAuthority>> GetCertAuthoritiesAsync(string type, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(type);
-        var auth = await GetIdentityAuthAsync(cancellationToken).ConfigureAwait(false);
+        RequireIdentity("This call");
         var operation = $"TrustService.GetCertAuthorities({type})";
-        var response = await UnaryAsync(auth, operation,
-            (invoker, options) => new TrustService.TrustServiceClient(invoker).GetCertAuthoritiesAsync(
-                new Proto.Trust.V1.GetCertAuthoritiesRequest { Type = type, IncludeKey = false }, options), cancellationToken).ConfigureAwait(false);
-        return [.. response.CertAuthoritiesV2.Select(ca => ProtoModels.ToCertAuthority(ca, $"{operation} on {auth.Description}"))];
+        return await OnAuthAsync<IReadOnlyList<CertAuthority>>(operation, async (auth, ct) =>
+        {
+            var response = await UnaryAsync(auth, operation,
+                (invoker, options) => new TrustService.TrustServiceClient(invoker).GetCertAuthoritiesAsync(
+                    new Proto.Trust.V1.GetCertAuthoritiesRequest { Type = type, IncludeKey = false }, options), ct).ConfigureAwait(false);
+            return [.. response.CertAuthoritiesV2.Select(ca => ProtoModels.ToCertAuthority(ca, $"{operation} on {auth.Description}"))];
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary><c>teleport.trust.v1.TrustService/GetCertAuthority</c> without private keys.</summary>
@@ -328,12 +321,15 @@ internal sealed class TeleportWireClient : IAsyncDisposable, IDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(type);
         ArgumentException.ThrowIfNullOrEmpty(domain);
-        var auth = await GetIdentityAuthAsync(cancellationToken).ConfigureAwait(false);
+        RequireIdentity("This call");
         var operation = $"TrustService.GetCertAuthority({type}, {domain})";
-        var response = await UnaryAsync(auth, operation,
-            (invoker, options) => new TrustService.TrustServiceClient(invoker).GetCertAuthorityAsync(
-                new Proto.Trust.V1.GetCertAuthorityRequest { Type = type, Domain = domain, IncludeKey = false }, options), cancellationToken).ConfigureAwait(false);
-        return ProtoModels.ToCertAuthority(response, $"{operation} on {auth.Description}");
+        return await OnAuthAsync(operation, async (auth, ct) =>
+        {
+            var response = await UnaryAsync(auth, operation,
+                (invoker, options) => new TrustService.TrustServiceClient(invoker).GetCertAuthorityAsync(
+                    new Proto.Trust.V1.GetCertAuthorityRequest { Type = type, Domain = domain, IncludeKey = false }, options), ct).ConfigureAwait(false);
+            return ProtoModels.ToCertAuthority(response, $"{operation} on {auth.Description}");
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -348,7 +344,7 @@ internal sealed class TeleportWireClient : IAsyncDisposable, IDisposable
     public async Task<Ssh.SshCertificate> GenerateHostCertAsync(HostCertificateRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var auth = await GetIdentityAuthAsync(cancellationToken).ConfigureAwait(false);
+        RequireIdentity("This call");
         const string operation = "TrustService.GenerateHostCert";
         var wire = new Proto.Trust.V1.GenerateHostCertRequest
         {
@@ -360,32 +356,38 @@ internal sealed class TeleportWireClient : IAsyncDisposable, IDisposable
             Ttl = Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(request.Ttl),
         };
         wire.Principals.Add(request.Principals);
-        var response = await UnaryAsync(auth, operation,
-            (invoker, options) => new TrustService.TrustServiceClient(invoker).GenerateHostCertAsync(wire, options), cancellationToken).ConfigureAwait(false);
-        Ssh.SshCertificate certificate;
-        try
+        return await OnAuthAsync(operation, async (auth, ct) =>
         {
-            certificate = Ssh.SshCertificate.ParseAuthorizedKey(response.SshCertificate.ToStringUtf8().Trim());
-        }
-        catch (TeleportFormatException ex)
-        {
-            throw new TeleportProtocolException($"{operation} on {auth.Description} returned a malformed certificate: {ex.Message}", ex);
-        }
+            var response = await UnaryAsync(auth, operation,
+                (invoker, options) => new TrustService.TrustServiceClient(invoker).GenerateHostCertAsync(wire, options), ct).ConfigureAwait(false);
+            Ssh.SshCertificate certificate;
+            try
+            {
+                certificate = Ssh.SshCertificate.ParseAuthorizedKey(response.SshCertificate.ToStringUtf8().Trim());
+            }
+            catch (TeleportFormatException ex)
+            {
+                throw new TeleportProtocolException($"{operation} on {auth.Description} returned a malformed certificate: {ex.Message}", ex);
+            }
 
-        if (certificate.Type != Ssh.SshCertificateType.Host || certificate.PublicKey != request.PublicKey)
-        {
-            throw new TeleportProtocolException($"{operation} on {auth.Description} returned a certificate that is not a host certificate for the key sent.");
-        }
+            if (certificate.Type != Ssh.SshCertificateType.Host || certificate.PublicKey != request.PublicKey)
+            {
+                throw new TeleportProtocolException($"{operation} on {auth.Description} returned a certificate that is not a host certificate for the key sent.");
+            }
 
-        return certificate;
+            return certificate;
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary><c>proto.AuthService/Ping</c>.</summary>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The answer.</returns>
     /// <exception cref="TeleportException">The call failed (see the class remarks).</exception>
-    public async Task<AuthPing> PingAsync(CancellationToken cancellationToken = default) =>
-        await PingOnAsync(await GetAuthAsync(cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+    public Task<AuthPing> PingAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        return OnAuthAsync("Ping", (auth, ct) => UnaryCall.PingAsync(auth, _options, _logger, ct), cancellationToken);
+    }
 
     /// <summary><c>proto.AuthService/GetRole</c> (e.g. the bot's own role <c>bot-&lt;name&gt;</c> for its impersonable roles).</summary>
     /// <param name="name">The role name.</param>
@@ -396,9 +398,9 @@ internal sealed class TeleportWireClient : IAsyncDisposable, IDisposable
     public async Task<RoleInfo> GetRoleAsync(string name, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
-        var auth = await GetIdentityAuthAsync(cancellationToken).ConfigureAwait(false);
-        var role = await UnaryAsync(auth, $"GetRole({name})",
-            (invoker, options) => new AuthService.AuthServiceClient(invoker).GetRoleAsync(new GetRoleRequest { Name = name }, options), cancellationToken)
+        RequireIdentity("This call");
+        var role = await OnAuthAsync($"GetRole({name})", (auth, ct) => UnaryAsync(auth, $"GetRole({name})",
+            (invoker, options) => new AuthService.AuthServiceClient(invoker).GetRoleAsync(new GetRoleRequest { Name = name }, options), ct), cancellationToken)
             .ConfigureAwait(false);
         return ProtoModels.ToRole(role, name);
     }
@@ -409,10 +411,11 @@ internal sealed class TeleportWireClient : IAsyncDisposable, IDisposable
     /// <exception cref="TeleportException">The call failed (see the class remarks).</exception>
     public async Task<AuthPreference> GetAuthPreferenceAsync(CancellationToken cancellationToken = default)
     {
-        var auth = await GetIdentityAuthAsync(cancellationToken).ConfigureAwait(false);
-        var preference = await UnaryAsync(auth, "ClusterConfigService.GetAuthPreference",
+        RequireIdentity("This call");
+        const string operation = "ClusterConfigService.GetAuthPreference";
+        var preference = await OnAuthAsync(operation, (auth, ct) => UnaryAsync(auth, operation,
             (invoker, options) => new ClusterConfigService.ClusterConfigServiceClient(invoker).GetAuthPreferenceAsync(
-                new Proto.ClusterConfig.V1.GetAuthPreferenceRequest(), options), cancellationToken).ConfigureAwait(false);
+                new Proto.ClusterConfig.V1.GetAuthPreferenceRequest(), options), ct), cancellationToken).ConfigureAwait(false);
         return ProtoModels.ToAuthPreference(preference);
     }
 
@@ -427,12 +430,13 @@ internal sealed class TeleportWireClient : IAsyncDisposable, IDisposable
     public async Task<bool> SubmitHeartbeatAsync(BotHeartbeat heartbeat, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(heartbeat);
-        var auth = await GetIdentityAuthAsync(cancellationToken).ConfigureAwait(false);
+        RequireIdentity("This call");
+        const string operation = "BotInstanceService.SubmitHeartbeat";
         try
         {
-            await UnaryAsync(auth, "BotInstanceService.SubmitHeartbeat",
+            await OnAuthAsync(operation, (auth, ct) => UnaryAsync(auth, operation,
                 (invoker, options) => new Proto.MachineId.V1.BotInstanceService.BotInstanceServiceClient(invoker).SubmitHeartbeatAsync(
-                    new Proto.MachineId.V1.SubmitHeartbeatRequest { Heartbeat = ProtoModels.ToProto(heartbeat) }, options), cancellationToken).ConfigureAwait(false);
+                    new Proto.MachineId.V1.SubmitHeartbeatRequest { Heartbeat = ProtoModels.ToProto(heartbeat) }, options), ct), cancellationToken).ConfigureAwait(false);
             return true;
         }
         catch (TeleportProtocolException ex) when (ex.InnerException is RpcException { StatusCode: StatusCode.Unimplemented })
@@ -454,8 +458,11 @@ internal sealed class TeleportWireClient : IAsyncDisposable, IDisposable
     public async IAsyncEnumerable<CertAuthorityEvent> WatchCertAuthoritiesAsync(string clusterName, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(clusterName);
-        var auth = await GetIdentityAuthAsync(cancellationToken).ConfigureAwait(false);
+        RequireIdentity("This call");
         const string operation = "WatchEvents(cert_authority)";
+
+        // The route is chosen when the watch starts; a watch that ends is re-subscribed by the caller.
+        var auth = await _routes.RunAsync(operation, async (route, ct) => await route.GetAuthAsync(ct).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
         var kind = new Proto.Legacy.Types.WatchKind { Kind = CertAuthorityKind };
         kind.Filter.Add(CertAuthorityTypes.Host, clusterName);
         kind.Filter.Add(CertAuthorityTypes.User, clusterName);
@@ -503,9 +510,13 @@ internal sealed class TeleportWireClient : IAsyncDisposable, IDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(hostPort);
         var identity = RequireIdentity("TransportService.ProxySSH");
-        var route = await GetProxyRouteAsync(cancellationToken).ConfigureAwait(false);
-        return await ProxySshStream.OpenAsync(route.Transport.Invoker, hostPort, cluster ?? identity.ClusterName, _options.TransportFrameSize,
-            route.Transport.Description, _logger, cancellationToken).ConfigureAwait(false);
+        const string operation = "TransportService.ProxySSH";
+        return await _routes.RunAsync(operation, async (route, ct) =>
+        {
+            var proxy = await route.GetProxyAsync(ct).ConfigureAwait(false);
+            return await ProxySshStream.OpenAsync(proxy.Transport.Invoker, hostPort, cluster ?? identity.ClusterName, _options.TransportFrameSize,
+                proxy.Transport.Description, _logger, ct).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary><c>TransportService.GetClusterDetails</c> on the proxy (a cheap authenticated ping of the transport path).</summary>
@@ -515,10 +526,14 @@ internal sealed class TeleportWireClient : IAsyncDisposable, IDisposable
     public async Task<bool> GetClusterDetailsAsync(CancellationToken cancellationToken = default)
     {
         RequireIdentity("TransportService.GetClusterDetails");
-        var route = await GetProxyRouteAsync(cancellationToken).ConfigureAwait(false);
-        var response = await UnaryAsync(route.Transport, "TransportService.GetClusterDetails",
-            (invoker, options) => new Proto.Transport.V1.TransportService.TransportServiceClient(invoker).GetClusterDetailsAsync(
-                new Proto.Transport.V1.GetClusterDetailsRequest(), options), cancellationToken).ConfigureAwait(false);
+        const string operation = "TransportService.GetClusterDetails";
+        var response = await _routes.RunAsync(operation, async (route, ct) =>
+        {
+            var proxy = await route.GetProxyAsync(ct).ConfigureAwait(false);
+            return await UnaryAsync(proxy.Transport, operation,
+                (invoker, options) => new Proto.Transport.V1.TransportService.TransportServiceClient(invoker).GetClusterDetailsAsync(
+                    new Proto.Transport.V1.GetClusterDetailsRequest(), options), ct).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
         return response.Details?.FipsEnabled ?? false;
     }
 
@@ -530,8 +545,7 @@ internal sealed class TeleportWireClient : IAsyncDisposable, IDisposable
             return;
         }
 
-        _direct?.Dispose();
-        _proxyRoute?.Dispose();
+        _routes.Dispose();
     }
 
     /// <inheritdoc />
@@ -560,32 +574,36 @@ internal sealed class TeleportWireClient : IAsyncDisposable, IDisposable
         }
     }
 
-    private async Task<AuthPing> PingOnAsync(GrpcEndpoint auth, CancellationToken cancellationToken)
+    private async Task<JoinResult> JoinWithTokenOnAsync(IClusterRoute route, string token, DateTimeOffset expires, CancellationToken cancellationToken)
     {
-        var ping = await UnaryAsync(auth, "Ping",
-            (invoker, options) => new AuthService.AuthServiceClient(invoker).PingAsync(new PingRequest(), options), cancellationToken).ConfigureAwait(false);
-        return ProtoModels.ToPing(ping);
+        var endpoint = await route.GetJoinEndpointAsync(cancellationToken).ConfigureAwait(false);
+        WireLog.JoinStarted(_logger, endpoint.Description);
+        try
+        {
+            return await TokenJoin.JoinUnifiedAsync(endpoint.Invoker, endpoint.Description, token, expires, _logger, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TokenJoin.UnifiedJoinUnavailableException)
+        {
+            WireLog.JoinFallback(_logger, endpoint.Description,
+                route.Candidate.Role == ClusterAddressRole.Proxy ? "POST /webapi/host/credentials" : "proto.JoinService/RegisterUsingToken");
+            return await route.JoinLegacyAsync(token, expires, idToken: null, cancellationToken).ConfigureAwait(false);
+        }
     }
+
+    /// <summary>Runs a call on Auth through the route selector (direct, or through the proxy).</summary>
+    private Task<T> OnAuthAsync<T>(string operation, Func<GrpcEndpoint, CancellationToken, Task<T>> call, CancellationToken cancellationToken) =>
+        _routes.RunAsync(operation, async (route, ct) =>
+        {
+            var auth = await route.GetAuthAsync(ct).ConfigureAwait(false);
+            return await call(auth, ct).ConfigureAwait(false);
+        }, cancellationToken);
 
     private async Task<TResponse> UnaryAsync<TResponse>(
         GrpcEndpoint endpoint, string operation, Func<CallInvoker, CallOptions, AsyncUnaryCall<TResponse>> start, CancellationToken cancellationToken)
     {
-        using var timeout = new CancellationTokenSource(_options.CallTimeout, _options.TimeProvider);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         try
         {
-            using var call = start(endpoint.Invoker, new CallOptions(cancellationToken: linked.Token));
-            return await call.ResponseAsync.ConfigureAwait(false);
-        }
-        catch (RpcException ex)
-        {
-            WireLog.CallFailed(_logger, operation, endpoint.Description, ex.StatusCode);
-            throw WireErrors.FromRpc(ex, operation, endpoint.Description);
-        }
-        catch (OperationCanceledException ex) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-        {
-            throw new TeleportConnectionException(
-                $"{operation} on {endpoint.Description} did not answer within {_options.CallTimeout.TotalSeconds:0.#} s; the call can be retried.", ex);
+            return await UnaryCall.RunAsync(endpoint, operation, start, _options, _logger, cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -601,74 +619,10 @@ internal sealed class TeleportWireClient : IAsyncDisposable, IDisposable
         return _identities.Current ?? throw new InvalidOperationException($"{operation} needs a bot identity; join the cluster first.");
     }
 
-    private async ValueTask<GrpcEndpoint> GetIdentityAuthAsync(CancellationToken cancellationToken)
-    {
-        RequireIdentity("This call");
-        return await GetAuthAsync(cancellationToken).ConfigureAwait(false);
-    }
-
-    private async ValueTask<GrpcEndpoint> GetAuthAsync(CancellationToken cancellationToken)
+    private async ValueTask<ProxyRoute> GetProxyRouteAsync(string operation, CancellationToken cancellationToken)
     {
         ThrowIfDisposed();
-        if (_direct is not null)
-        {
-            return _direct.Auth;
-        }
-
-        RequireIdentity("Calls to Auth through the proxy");
-        return (await GetProxyRouteAsync(cancellationToken).ConfigureAwait(false)).Auth;
-    }
-
-    private async ValueTask<ProxyRoute> GetProxyRouteAsync(CancellationToken cancellationToken)
-    {
-        ThrowIfDisposed();
-        if (Volatile.Read(ref _proxyRoute) is { } ready)
-        {
-            return ready;
-        }
-
-        await _routeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            if (_proxyRoute is not null)
-            {
-                return _proxyRoute;
-            }
-
-            var proxy = _options.ProxyServer ?? await FindProxyThroughAuthAsync(cancellationToken).ConfigureAwait(false);
-            var trust = _options.Insecure ? ServerTrust.Insecure
-                : _options.ProxyCaCertificates is { Count: > 0 } bundle ? ServerTrust.CustomRoots(bundle, "the configured proxy CA certificates", "webca")
-                : ServerTrust.SystemStore;
-            var web = new ProxyWebClient(proxy, trust, _options);
-            try
-            {
-                var discovery = await web.FindAsync(cancellationToken).ConfigureAwait(false);
-                Volatile.Write(ref _proxyRoute, new ProxyRoute(discovery, web, trust, _identities, _options, _logger));
-            }
-            catch
-            {
-                web.Dispose();
-                throw;
-            }
-
-            return _proxyRoute!;
-        }
-        finally
-        {
-            _routeLock.Release();
-        }
-    }
-
-    private async Task<HostPort> FindProxyThroughAuthAsync(CancellationToken cancellationToken)
-    {
-        var ping = await PingOnAsync(_direct!.Auth, cancellationToken).ConfigureAwait(false);
-        if (!HostPort.TryParse(ping.ProxyPublicAddress, ClusterDiscovery.DefaultWebPort, null, out var proxy))
-        {
-            throw new TeleportNotFoundException(
-                $"Auth at {_options.AuthServer} does not know a proxy public address, which reaching nodes needs; configure proxy_server instead of auth_server.");
-        }
-
-        return proxy;
+        return await _routes.RunAsync(operation, async (route, ct) => await route.GetProxyAsync(ct).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
     }
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed != 0, this);

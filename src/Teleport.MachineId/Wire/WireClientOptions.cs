@@ -5,12 +5,15 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace Teleport.MachineId.Wire;
 
 /// <summary>Where and how the wire client reaches a cluster. Exactly one of <see cref="ProxyServer"/> and <see cref="AuthServer"/> is set.</summary>
-internal sealed class WireClientOptions
+internal sealed record WireClientOptions
 {
     /// <summary>The proxy's web address (tbot <c>proxy_server</c>); everything goes through the proxy.</summary>
     public HostPort? ProxyServer { get; init; }
 
-    /// <summary>The Auth Service address (tbot <c>auth_server</c>, port 3025); Auth is dialled directly.</summary>
+    /// <summary>
+    /// tbot's <c>auth_server</c>: tried as the Auth Service (dialled directly) and as a proxy's web
+    /// address, in <see cref="Connections.ClusterAddressPlan"/>'s order.
+    /// </summary>
     public HostPort? AuthServer { get; init; }
 
     /// <summary>
@@ -55,6 +58,15 @@ internal sealed class WireClientOptions
 
     /// <summary>Largest payload of one ProxySSH/ProxyCluster frame this client sends. Default 32 KiB.</summary>
     public int TransportFrameSize { get; init; } = 32 * 1024;
+
+    /// <summary>
+    /// Whether connections to the proxy's ALPN-routed endpoints go through the ALPN connection upgrade
+    /// (a proxy behind an L7 load balancer): detected as Teleport does (default), always, or never.
+    /// </summary>
+    public Connections.AlpnUpgradePolicy ConnectionUpgrade { get; init; } = Connections.AlpnUpgradePolicy.Detect;
+
+    /// <summary>Reads environment variables (<c>TELEPORT_TLS_ROUTING_CONN_UPGRADE</c>, …); tests replace it.</summary>
+    public Func<string, string?> GetEnvironmentVariable { get; init; } = Environment.GetEnvironmentVariable;
 
     /// <summary>The clock for expiry checks and timeouts.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;

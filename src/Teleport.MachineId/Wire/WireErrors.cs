@@ -29,6 +29,7 @@ internal enum WireOperationKind
 internal static class WireErrors
 {
     private const int MaxDetailLength = 600;
+    private const string NotSentKey = "Teleport.MachineId.Wire.NotSent";
 
     /// <summary>Maps a failed gRPC call.</summary>
     /// <param name="exception">The gRPC failure.</param>
@@ -182,17 +183,55 @@ internal static class WireErrors
     public static TeleportException Rewrap(TeleportException exception, string prefix)
     {
         var message = exception.Message.StartsWith(prefix, StringComparison.Ordinal) ? exception.Message : prefix + exception.Message;
-        return exception switch
+        return WithMessage(exception, message, exception);
+    }
+
+    /// <summary>A new exception of the same type and reason as <paramref name="exception"/>, with another message and inner exception.</summary>
+    public static TeleportException WithMessage(TeleportException exception, string message, Exception inner) => exception switch
+    {
+        CertificateValidationException certificate => new CertificateValidationException(certificate.Failure, message, inner),
+        TeleportConnectionException => new TeleportConnectionException(message, inner),
+        TeleportAccessDeniedException => new TeleportAccessDeniedException(message, inner),
+        TeleportNotFoundException => new TeleportNotFoundException(message, inner),
+        TeleportJoinException => new TeleportJoinException(message, inner),
+        TeleportProtocolException => new TeleportProtocolException(message, inner),
+        TeleportFormatException => new TeleportProtocolException(message, inner),
+        _ => new TeleportException(message, inner),
+    };
+
+    /// <summary>
+    /// Marks <paramref name="exception"/> as raised while a connection was being set up or a route
+    /// resolved (TCP, TLS, trust bootstrap, discovery): the request it was for never left this
+    /// process, so trying another route cannot repeat it on the server.
+    /// </summary>
+    /// <returns><paramref name="exception"/>, to be thrown.</returns>
+    public static TException MarkNotSent<TException>(TException exception)
+        where TException : Exception
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        exception.Data[NotSentKey] = true;
+        return exception;
+    }
+
+    /// <summary>Whether a failure (anywhere in its chain) was marked by <see cref="MarkNotSent"/>.</summary>
+    public static bool WasNotSent(Exception? exception)
+    {
+        for (var depth = 0; exception is not null && depth < 16; depth++)
         {
-            CertificateValidationException certificate => new CertificateValidationException(certificate.Failure, message, exception),
-            TeleportConnectionException => new TeleportConnectionException(message, exception),
-            TeleportAccessDeniedException => new TeleportAccessDeniedException(message, exception),
-            TeleportNotFoundException => new TeleportNotFoundException(message, exception),
-            TeleportJoinException => new TeleportJoinException(message, exception),
-            TeleportProtocolException => new TeleportProtocolException(message, exception),
-            TeleportFormatException => new TeleportProtocolException(message, exception),
-            _ => new TeleportException(message, exception),
-        };
+            if (exception.Data.Contains(NotSentKey))
+            {
+                return true;
+            }
+
+            exception = exception switch
+            {
+                RpcException { Status.DebugException: { } debug } => debug,
+                AggregateException { InnerExceptions.Count: 1 } aggregate => aggregate.InnerExceptions[0],
+                _ => exception.InnerException,
+            };
+        }
+
+        return false;
     }
 
     /// <summary>Whether a gRPC failure means the server does not have the method.</summary>

@@ -76,4 +76,24 @@ internal static partial class WireLog
     [LoggerMessage(EventId = MachineIdEventIds.WireCaPathLoaded, EventName = "WireCaPathLoaded", Level = LogLevel.Information,
         Message = "Trusting {Count} Auth CA certificate(s) from {Path}")]
     public static partial void CaPathLoaded(ILogger logger, int count, string path);
+
+    [LoggerMessage(EventId = MachineIdEventIds.WireRouteAttempt, EventName = "WireRouteAttempt", Level = LogLevel.Debug,
+        Message = "{Operation}: trying {Address} {Role}")]
+    public static partial void RouteAttempt(ILogger logger, string operation, HostPort address, string role);
+
+    [LoggerMessage(EventId = MachineIdEventIds.WireRouteFailed, EventName = "WireRouteFailed", Level = LogLevel.Debug,
+        Message = "{Operation}: {Address} {Role} did not work before anything was sent: {Reason}")]
+    public static partial void RouteFailed(ILogger logger, string operation, HostPort address, string role, string reason);
+
+    [LoggerMessage(EventId = MachineIdEventIds.WireRouteSelected, EventName = "WireRouteSelected", Level = LogLevel.Information,
+        Message = "Using auth_server {Address} {Role}")]
+    public static partial void RouteSelected(ILogger logger, HostPort address, string role);
+
+    [LoggerMessage(EventId = MachineIdEventIds.WireConnectionUpgradeDecided, EventName = "WireConnectionUpgradeDecided", Level = LogLevel.Debug,
+        Message = "ALPN connection upgrade required for {Proxy}: {Required} ({Reason})")]
+    public static partial void ConnectionUpgradeDecided(ILogger logger, string proxy, bool required, string reason);
+
+    [LoggerMessage(EventId = MachineIdEventIds.WireConnectionUpgraded, EventName = "WireConnectionUpgraded", Level = LogLevel.Debug,
+        Message = "Connection to {Proxy} upgraded ({Mode}, {Type}); the TLS handshake for the endpoint runs inside it")]
+    public static partial void ConnectionUpgraded(ILogger logger, HostPort proxy, string mode, string type);
 }

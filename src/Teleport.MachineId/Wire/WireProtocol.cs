@@ -22,6 +22,36 @@ internal static class WireProtocol
     /// <summary>ALPN of the proxy's mTLS transport gRPC listener (<c>TransportService</c>).</summary>
     public const string ProxySshGrpcAlpn = "teleport-proxy-ssh-grpc";
 
+    /// <summary>ALPN of the proxy's reverse tunnel; the ALPN connection-upgrade test dials it (<c>IsALPNConnUpgradeRequired</c>).</summary>
+    public const string ReverseTunnelAlpn = "teleport-reversetunnel";
+
+    /// <summary>The proxy's web path that upgrades an HTTP/1.1 connection to a tunnel for ALPN-routed TLS.</summary>
+    public const string ConnectionUpgradePath = "/webapi/connectionupgrade";
+
+    /// <summary>Teleport's own header naming the upgrade type (legacy upgrade, next to the standard <c>Upgrade</c>).</summary>
+    public const string ConnectionUpgradeTeleportHeader = "X-Teleport-Upgrade";
+
+    /// <summary>Upgrade type: a raw tunnel (legacy) or the WebSocket subprotocol for short-lived connections.</summary>
+    public const string ConnectionUpgradeAlpn = "alpn";
+
+    /// <summary>Upgrade type for long-lived connections: the server keeps the tunnel alive with pings.</summary>
+    public const string ConnectionUpgradeAlpnPing = "alpn-ping";
+
+    /// <summary>The standard WebSocket upgrade type (Teleport 15.1+; the only one a Teleport 18 client sends).</summary>
+    public const string ConnectionUpgradeWebSocket = "websocket";
+
+    /// <summary>
+    /// Teleport's override of the connection-upgrade test: <c>true</c>/<c>false</c> (and Teleport's other
+    /// boolean spellings) for every proxy, or <c>&lt;addr&gt;=&lt;bool&gt;</c> entries separated by <c>,</c> or <c>;</c>.
+    /// </summary>
+    public const string ConnectionUpgradeEnvironmentVariable = "TELEPORT_TLS_ROUTING_CONN_UPGRADE";
+
+    /// <summary>
+    /// Teleport 17's switch to the legacy (non-WebSocket) upgrade: <c>legacy</c>. Teleport 18 clients
+    /// removed it; this client keeps it for proxies that only serve the legacy upgrade.
+    /// </summary>
+    public const string ConnectionUpgradeModeEnvironmentVariable = "TELEPORT_TLS_ROUTING_CONN_UPGRADE_MODE";
+
     /// <summary>
     /// The Teleport version this client speaks, sent as gRPC metadata <c>version</c>. Auth refuses a
     /// value below <c>&lt;server major − 1&gt;.0.0-aa</c>, so it must be a valid semver of the
@@ -52,6 +82,9 @@ internal static class WireProtocol
 
     /// <summary>ALPN <c>teleport-proxy-ssh-grpc</c>.</summary>
     public static readonly SslApplicationProtocol ProxySshGrpc = new(ProxySshGrpcAlpn);
+
+    /// <summary>ALPN <c>teleport-reversetunnel</c>.</summary>
+    public static readonly SslApplicationProtocol ReverseTunnel = new(ReverseTunnelAlpn);
 
     /// <summary>
     /// The <c>User-Agent</c> this client sends: <c>teleport-machineid-dotnet/&lt;version&gt;

@@ -173,7 +173,8 @@ public sealed class CliCommandTests
         Assert.That(result.StandardError, Does.Contain("-i"));
     }
 
-    private static async Task<TeleportEmulator> StartClusterAsync()
+    /// <summary>An emulator with the roles <c>access</c> (root) and <c>ops</c> and the bot <c>robot</c> holding both.</summary>
+    internal static async Task<TeleportEmulator> StartClusterAsync()
     {
         var cluster = await TeleportEmulator.StartAsync();
         cluster.UpsertRole(new EmulatorRole { Name = "access", Logins = ["root"], NodeLabels = EmulatorRole.AllNodes });

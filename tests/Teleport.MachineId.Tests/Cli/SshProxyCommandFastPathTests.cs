@@ -1,6 +1,7 @@
 using Teleport.MachineId.Cli;
 using Teleport.MachineId.Cli.Commands;
 using Teleport.MachineId.Outputs.Ssh;
+using Teleport.MachineId.Wire.Connections;
 
 namespace Teleport.MachineId.Tests.Cli;
 
@@ -54,6 +55,7 @@ public sealed class SshProxyCommandFastPathTests
         yield return new TestCaseData((object)new[] { "ssh-proxy-command", "--destination-dir=/d", "--proxy-server", "--host=h" }).SetName("flag followed by a flag");
         yield return new TestCaseData((object)new[] { "ssh-proxy-command", "--destination-dir:/d", "--proxy-server=p:1", "--host=h" }).SetName("colon delimiter");
         yield return new TestCaseData((object)new[] { "ssh-proxy-command", "@args.rsp" }).SetName("response file");
+        yield return new TestCaseData((object)GeneratedLine.Append("--connection-upgrade").ToArray()).SetName("--connection-upgrade and --no-connection-upgrade");
     }
 
     [TestCaseSource(nameof(AcceptedLines))]
@@ -66,7 +68,10 @@ public sealed class SshProxyCommandFastPathTests
         Assert.That(parsed.Errors, Is.Empty, "System.CommandLine accepts the same line");
         var expected = new SshProxyCommandRequest(
             parsed.GetValue<string>("--destination-dir")!, parsed.GetValue<string>("--proxy-server")!, parsed.GetValue<string?>("--cluster"),
-            parsed.GetValue<string>("--host")!, parsed.GetValue<int>("--port"));
+            parsed.GetValue<string>("--host")!, parsed.GetValue<int>("--port"))
+        {
+            ConnectionUpgrade = SshProxyCommandLine.UpgradePolicy(parsed.GetValue<bool>("--connection-upgrade"), parsed.GetValue<bool>("--no-connection-upgrade"))!.Value,
+        };
         Assert.That(request, Is.EqualTo(expected));
         Assert.That(debug, Is.EqualTo(parsed.GetValue<bool>("--debug")));
     }
@@ -75,7 +80,10 @@ public sealed class SshProxyCommandFastPathTests
     public void The_generated_line_is_read_exactly()
     {
         Assert.That(SshProxyCommandLine.TryParse(GeneratedLine, out var request, out var debug), Is.True);
-        Assert.That(request, Is.EqualTo(new SshProxyCommandRequest("/opt/machine-id", "proxy.example.com:443", "example.com", "node1.example.com", 3022)));
+        Assert.That(request, Is.EqualTo(new SshProxyCommandRequest("/opt/machine-id", "proxy.example.com:443", "example.com", "node1.example.com", 3022)
+        {
+            ConnectionUpgrade = AlpnUpgradePolicy.Never,
+        }));
         Assert.That(debug, Is.False);
     }
 

@@ -56,4 +56,35 @@ public sealed class ExampleConfigurationTests
             Assert.That(result.Warnings.Select(w => w.Path), Is.EqualTo(new[] { "onboarding" }), "join_method in the file is replaced");
         });
     }
+
+    [TestCase("examples/github/tbot.yaml", TbotJoinMethod.GitHub, "github-deploy")]
+    [TestCase("examples/gitlab/tbot.yaml", TbotJoinMethod.GitLab, "gitlab-deploy")]
+    [TestCase("examples/kubernetes/tbot.yaml", TbotJoinMethod.Kubernetes, "kubernetes-in-cluster")]
+    [TestCase("examples/bound-keypair/tbot.yaml", TbotJoinMethod.BoundKeypair, "bound-keypair-host")]
+    public void Join_method_examples_read_without_warnings(string file, TbotJoinMethod method, string tokenName)
+    {
+        var result = TbotConfigurationReader.ReadFile(ConfigurationTestFiles.RepositoryPath(file));
+        var options = result.Configuration.ToMachineIdOptions();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(result.Warnings, Is.Empty, string.Join("\n", result.Warnings));
+            Assert.That(result.Configuration.Onboarding.JoinMethod, Is.EqualTo(method));
+            Assert.That(options.Token, Is.EqualTo(tokenName));
+            Assert.That(result.Configuration.Services.Single().Roles, Is.EqualTo(new[] { "access" }));
+        });
+        switch (method)
+        {
+            case TbotJoinMethod.GitLab:
+                Assert.That(options.GitLab.TokenEnvironmentVariable, Is.EqualTo("TBOT_GITLAB_JWT"));
+                break;
+            case TbotJoinMethod.Kubernetes:
+                Assert.That(options.Kubernetes.TokenPath, Is.EqualTo("/var/run/secrets/tbot/token"));
+                break;
+            case TbotJoinMethod.BoundKeypair:
+                Assert.That(options.BoundKeypair.RegistrationSecretPath, Is.EqualTo("/etc/tbot/registration-secret"));
+                Assert.That(options.StorageType, Is.EqualTo(BotStorageType.Directory));
+                break;
+        }
+    }
 }

@@ -119,4 +119,41 @@ public sealed class EmulatorHostTests
     {
         Assert.That(() => EmulatorConfiguration.Parse(yaml), Throws.InstanceOf<TeleportFormatException>().With.Message.Contains(message));
     }
+
+    [Test]
+    public async Task The_join_methods_example_writes_what_each_bot_needs_to_join()
+    {
+        using var directory = new SshTestDirectory("tmid-emulator-joins");
+        var configuration = await EmulatorConfiguration.LoadAsync(Configuration.ConfigurationTestFiles.RepositoryPath("examples/emulator-joins.yaml"));
+        var output = Path.Combine(directory.Path, "out");
+
+        await using var cluster = await EmulatorHost.StartAsync(configuration, output);
+
+        var helpers = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(output, "join-helpers.json")))!;
+        Assert.That((string?)helpers["oidc_issuer"]!["host"], Is.EqualTo(cluster.OidcIssuer.Host));
+        var files = helpers["tokens"]!.AsArray().ToDictionary(t => (string)t!["name"]!, t => Path.Combine(output, (string)t!["file"]!));
+        Assert.That(files.Keys, Is.EquivalentTo(new[] { "github-bot", "gitlab-bot", "kubernetes-bot", "bound-keypair-bot" }));
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.That(files.Values.Select(File.GetUnixFileMode), Is.All.EqualTo(UnixFileMode.UserRead | UnixFileMode.UserWrite), "they hold secrets");
+        }
+
+        await using var client = MachineId.Wire.TeleportWireClient.Create(
+            new MachineId.Wire.WireClientOptions { ProxyServer = MachineId.Wire.HostPort.Parse(cluster.ProxyAddress), ProxyCaCertificates = [cluster.WebCaCertificate] }, () => null);
+        var environment = File.ReadAllLines(files["github-bot"]).Select(l => l.Split('=', 2)).ToDictionary(p => p[0], p => p[1]);
+        var github = await new MachineId.Identity.Joining.GitHubActionsIdTokenSource(environment.GetValueOrDefault).GetIdTokenAsync(default);
+        foreach (var (token, idToken) in new[]
+        {
+            ("github-bot", github),
+            ("gitlab-bot", (await File.ReadAllTextAsync(files["gitlab-bot"])).Trim()),
+            ("kubernetes-bot", (await File.ReadAllTextAsync(files["kubernetes-bot"])).Trim()),
+        })
+        {
+            var joined = await client.JoinWithIdTokenAsync(token, idToken, TimeSpan.FromHours(1), presentIdentity: false);
+            Assert.That(joined.Certificates.TlsIdentity!.BotName, Is.EqualTo("robot"), token);
+        }
+
+        Assert.That((await File.ReadAllTextAsync(files["bound-keypair-bot"])).Trim(), Is.EqualTo("emulator-registration-secret"));
+        Assert.That(File.Exists(Path.Combine(output, "kubernetes-jwks.json")), Is.True);
+    }
 }

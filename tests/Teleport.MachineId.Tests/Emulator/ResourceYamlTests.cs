@@ -134,6 +134,21 @@ public sealed class ResourceYamlTests
             Throws.InvalidOperationException.With.Message.Contains("ghost"));
     }
 
+    [Test]
+    public async Task The_join_method_example_token_resources_are_accepted()
+    {
+        await using var cluster = await TeleportEmulator.StartAsync();
+        cluster.ApplyResources("kind: role\nmetadata: {name: access}\n---\nkind: bot\nmetadata: {name: deploy}\nspec: {roles: [access]}\n");
+
+        foreach (var example in new[] { "github", "gitlab", "kubernetes", "bound-keypair" })
+        {
+            await cluster.ApplyResourceFileAsync(Configuration.ConfigurationTestFiles.RepositoryPath($"examples/{example}/token.yaml"));
+        }
+
+        Assert.That(cluster.CountJoinTokens("deploy"), Is.EqualTo(5));
+        Assert.That(cluster.GetBoundKeypairStatus("bound-keypair-host")!.RegistrationSecret, Is.EqualTo("replace-with-a-long-random-secret"));
+    }
+
     // Fuzzing regressions (emulator-yaml): YamlDotNet's scanner threw InvalidOperationException on
     // some malformed input, and its recursive node model overflowed the stack on deep nesting.
     [Test]

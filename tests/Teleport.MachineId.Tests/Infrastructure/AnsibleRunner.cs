@@ -10,7 +10,9 @@ internal static class AnsibleRunner
     /// <param name="arguments">ansible's arguments.</param>
     /// <param name="sshArgs">ANSIBLE_SSH_ARGS.</param>
     /// <param name="pipelining">ANSIBLE_PIPELINING: one ssh connection per task instead of several.</param>
-    public static async Task<ToolResult> RunAsync(string ansible, string workDirectory, string[] arguments, string sshArgs, bool pipelining = false)
+    /// <param name="environment">More environment variables (e.g. for the ProxyCommand ssh runs).</param>
+    public static async Task<ToolResult> RunAsync(
+        string ansible, string workDirectory, string[] arguments, string sshArgs, bool pipelining = false, IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo(ansible)
         {
@@ -31,6 +33,11 @@ internal static class AnsibleRunner
         info.Environment["ANSIBLE_NOCOLOR"] = "1";
         info.Environment["ANSIBLE_PYTHON_INTERPRETER"] = "auto_silent";
         info.Environment["ANSIBLE_PIPELINING"] = pipelining ? "True" : "False";
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[name] = value;
+        }
+
         using var process = Process.Start(info)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();

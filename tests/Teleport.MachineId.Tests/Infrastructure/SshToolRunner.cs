@@ -25,6 +25,7 @@ internal static class SshToolRunner
         IEnumerable<string> arguments,
         string? standardInput = null,
         TimeSpan? timeout = null,
+        IReadOnlyDictionary<string, string>? environment = null,
         CancellationToken cancellationToken = default)
     {
         var info = new ProcessStartInfo(program)
@@ -38,6 +39,11 @@ internal static class SshToolRunner
         };
         // ssh-keygen prints validity in local time; UTC keeps expected output stable.
         info.Environment["TZ"] = "UTC";
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[name] = value;
+        }
+
         foreach (var argument in arguments)
         {
             info.ArgumentList.Add(argument);

@@ -145,7 +145,7 @@ internal sealed class NodeEnvironment : IAsyncDisposable
     }
 
     /// <summary>Runs <c>ssh -F &lt;dir&gt;/ssh_config</c> with strict host key checking (the generated known_hosts).</summary>
-    public Task<ToolResult> SshAsync(string directory, string user, string host, string command) =>
+    public Task<ToolResult> SshAsync(string directory, string user, string host, string command, IReadOnlyDictionary<string, string>? environment = null) =>
         SshToolRunner.RunAsync(OpenSshTools.Ssh,
         [
             "-F", Path.Combine(directory, "ssh_config"),
@@ -156,7 +156,7 @@ internal sealed class NodeEnvironment : IAsyncDisposable
             "-o", "ConnectTimeout=30",
             user + "@" + host,
             command,
-        ]);
+        ], environment: environment);
 
     public async ValueTask DisposeAsync()
     {

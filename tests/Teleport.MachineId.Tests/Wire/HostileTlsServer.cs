@@ -81,6 +81,9 @@ internal sealed class HostileTlsServer : IAsyncDisposable
 
     public string? LastServerName { get; private set; }
 
+    /// <summary>Every SNI the server saw, in order (empty for none).</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<string> ServerNames { get; } = new();
+
     /// <summary>Completes with whether the client presented a certificate, when a handshake completes on the server side.</summary>
     public TaskCompletionSource<bool> ClientCertificatePresented { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -122,6 +125,7 @@ internal sealed class HostileTlsServer : IAsyncDisposable
                 ServerCertificateSelectionCallback = (_, hostName) =>
                 {
                     LastServerName = hostName;
+                    ServerNames.Enqueue(hostName ?? string.Empty);
                     return _certificate;
                 },
                 ApplicationProtocols = _protocols,

@@ -25,7 +25,8 @@ public sealed class WireTlsSecurityTests
         Assert.That(error!.Failure, Is.EqualTo(CertificateValidationFailure.UntrustedAuthority));
         Assert.That(error.Message, Does.Contain($"Auth at {server.Address}"));
         Assert.That(error.Message, Does.Contain("not issued by a trusted authority"));
-        Assert.That(server.LastServerName, Is.EqualTo(WireProtocol.EncodeClusterServerName(Cluster)), "SNI is the encoded cluster name");
+        Assert.That(server.ServerNames.First(), Is.EqualTo(WireProtocol.EncodeClusterServerName(Cluster)), "SNI is the encoded cluster name");
+        Assert.That(error.Message, Does.Contain("as the Auth Service, then as a proxy"), "auth_server is then tried as a proxy (Teleport's order)");
     }
 
     [Test]

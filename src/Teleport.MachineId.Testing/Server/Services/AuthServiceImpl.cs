@@ -25,7 +25,7 @@ internal sealed class AuthServiceImpl(EmulatorRuntime runtime) : AuthService.Aut
             ClusterName = settings.ClusterName,
             ServerVersion = settings.ServerVersion,
             ServerFeatures = new Features(),
-            ProxyPublicAddr = runtime.ProxyAddress,
+            ProxyPublicAddr = runtime.PublicProxyAddress,
             RemoteAddr = RequestContext.RemoteAddress(context),
             SignatureAlgorithmSuite = (Proto.Legacy.Types.SignatureAlgorithmSuite)settings.Suite.ToProtoValue(),
         });

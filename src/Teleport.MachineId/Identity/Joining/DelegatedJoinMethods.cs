@@ -109,8 +109,16 @@ internal sealed class BoundKeypairJoinMethod(Func<string, string?>? environment 
                 $"(BoundKeypair.StaticPrivateKeyPath or {StaticKeyVariable}); the bot's storage ({context.Storage.Description}) holds no bound key yet.");
         }
 
-        var answer = await context.Client.JoinWithBoundKeypairAsync(
-            new BoundKeypairJoinParameters(tokenName, secret, state.JoinState, state), context.CredentialTtl, context.Current is not null, cancellationToken).ConfigureAwait(false);
+        BoundKeypairJoinAnswer answer;
+        try
+        {
+            answer = await context.Client.JoinWithBoundKeypairAsync(
+                new BoundKeypairJoinParameters(tokenName, secret, state.JoinState, state), context.CredentialTtl, context.Current is not null, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TeleportJoinException ex) when (ex.Message.Contains("join state", StringComparison.Ordinal))
+        {
+            throw new TeleportJoinException(ex.Message + " " + JoinStateHint(tokenName, state), ex);
+        }
         BoundKeypairCommit commit;
         try
         {
@@ -131,6 +139,17 @@ internal sealed class BoundKeypairJoinMethod(Func<string, string?>? environment 
                 .With(BoundKeypairClientState.JoinStateFile, commit.JoinState);
         return answer.Join with { State = committed };
     }
+
+    /// <summary>
+    /// Why the cluster may refuse this bot's join state, and what an administrator does about it: a
+    /// join the cluster counted as a recovery was cut off before the bot stored its answer, and
+    /// Teleport does not let a bot recover from that on its own (it could be a stolen key).
+    /// </summary>
+    private static string JoinStateHint(string tokenName, BoundKeypairClientState state) => state.JoinState.IsEmpty
+        ? $"This bot holds a bound key for token '{tokenName}' but no join state: a join was cut off after the cluster bound the key and before the bot stored the answer. " +
+          $"An administrator resets the token's recovery counter (status.bound_keypair.recovery_count, tctl edit token/{tokenName}) or sets spec.bound_keypair.recovery.mode: insecure; then the bot joins again on its own."
+        : $"The bot's stored join state is older than the cluster's: a recovery join was cut off after the cluster counted it and before the bot stored the answer. " +
+          $"An administrator removes the lock on token '{tokenName}' (tctl get locks, tctl rm lock/<name>) and resets its recovery counter, or sets recovery.mode: insecure.";
 
     private async Task<BoundKeypairClientState> LoadStateAsync(BotJoinContext context, CancellationToken cancellationToken)
     {

@@ -27,7 +27,11 @@ internal interface IOutputClusterSource
 /// <param name="ProxyPort">The port the ProxyCommand dials (the web port with TLS routing, else the SSH proxy port).</param>
 /// <param name="TlsRouting">Whether the proxy multiplexes on one port.</param>
 /// <param name="Suite">The key algorithm suite for output keys.</param>
-internal sealed record OutputClusterInfo(string ClusterName, string ProxyHost, int ProxyPort, bool TlsRouting, SignatureAlgorithmSuite Suite);
+internal sealed record OutputClusterInfo(string ClusterName, string ProxyHost, int ProxyPort, bool TlsRouting, SignatureAlgorithmSuite Suite)
+{
+    /// <summary>Whether the ProxyCommand goes through the ALPN connection upgrade (a TLS-routing proxy behind an L7 load balancer).</summary>
+    public bool ConnectionUpgrade { get; init; }
+}
 
 /// <summary>The public material of one certificate authority.</summary>
 /// <param name="ClusterName">The cluster it belongs to.</param>

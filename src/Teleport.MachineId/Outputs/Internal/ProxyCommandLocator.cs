@@ -44,9 +44,9 @@ internal static class ProxyCommandLocator
     /// <summary>tbot's <c>ssh-proxy-command</c> invocation for the resolved program.</summary>
     public static SshProxyCommand Create(string executable, IReadOnlyList<string> prefix, string directory, OutputClusterInfo cluster)
     {
-        // No connection upgrade (no ALPN probe) and no connection resumption: this client offers neither.
+        // --connection-upgrade from Teleport's ALPN test (as tbot); no connection resumption: this client does not offer it.
         var command = SshProxyCommand.ForTbotDotnet(executable, directory, cluster.ProxyHost, cluster.ProxyPort,
-            cluster.TlsRouting, connectionUpgrade: false, resume: false);
+            cluster.TlsRouting, connectionUpgrade: cluster.ConnectionUpgrade, resume: false);
         return prefix.Count == 0
             ? command
             : new SshProxyCommand(executable, string.Join(' ', prefix.Select(SshProxyCommand.Quote)) + " " + command.ArgumentTemplate);

@@ -14,6 +14,7 @@ namespace Teleport.MachineId.Outputs.Ssh;
 internal sealed class ProxyNodeDialer : IDisposable
 {
     private readonly GrpcEndpoint _endpoint;
+    private readonly ProxyStreamDialer _dialer;
     private readonly WireClientOptions _options;
     private readonly ILogger _logger;
 
@@ -30,13 +31,17 @@ internal sealed class ProxyNodeDialer : IDisposable
         var target = TlsTargets.ProxyTransport(proxy);
         var identities = new IdentityProfiles(identity);
         Proxy = proxy;
+
+        // Behind an L7 load balancer the connection goes through the ALPN connection upgrade; the load
+        // balancer's certificate is then verified with the OS trust store (or the configured bundle).
+        var dialer = _dialer = new ProxyStreamDialer([proxy], ServerTrust.ForProxyWeb(options), options.ConnectionUpgrade, options, logger);
         _endpoint = new GrpcEndpoint(target.Peer, proxy.ToString(), _ => ValueTask.FromResult(identities.GetCurrent(target.Peer)),
             async (profile, ct) =>
             {
                 trace?.Mark("HTTP/2 connection requested");
-                var tcp = await TlsConnector.ConnectTcpAsync(proxy, target.Peer, ct).ConfigureAwait(false);
-                trace?.Mark("TCP connected");
-                var tls = await TlsConnector.AuthenticateAsync(tcp, target, profile.Identity, profile.Trust, options.TimeProvider, logger, ct).ConfigureAwait(false);
+                var (transport, upgraded) = await dialer.DialAsync(proxy, target, ct).ConfigureAwait(false);
+                trace?.Mark(upgraded ? "connection upgraded (ALPN connection upgrade)" : "TCP connected");
+                var tls = await TlsConnector.AuthenticateAsync(transport, target, profile.Identity, profile.Trust, options.TimeProvider, logger, ct).ConfigureAwait(false);
                 trace?.Mark("TLS established");
                 return tls;
             },
@@ -51,7 +56,11 @@ internal sealed class ProxyNodeDialer : IDisposable
     public Task<ProxySshStream> OpenAsync(string hostPort, string cluster, CancellationToken cancellationToken) =>
         ProxySshStream.OpenAsync(_endpoint.Invoker, hostPort, cluster, _options.TransportFrameSize, _endpoint.Description, _logger, cancellationToken);
 
-    public void Dispose() => _endpoint.Dispose();
+    public void Dispose()
+    {
+        _endpoint.Dispose();
+        _dialer.Dispose();
+    }
 }
 
 /// <summary>Turns the host name ssh was given into the node name the proxy resolves (tbot's <c>cleanTargetHost</c>).</summary>

@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Teleport.MachineId.Outputs.Internal;
 using Teleport.MachineId.Wire;
+using Teleport.MachineId.Wire.Connections;
 using Teleport.MachineId.Wire.Streams;
 
 namespace Teleport.MachineId.Outputs.Ssh;
@@ -12,7 +13,11 @@ namespace Teleport.MachineId.Outputs.Ssh;
 /// <param name="Cluster">The cluster of the node; the credentials' cluster when <see langword="null"/>.</param>
 /// <param name="Host">The host ssh was asked for (<c>%h</c>).</param>
 /// <param name="Port">The port ssh was asked for (<c>%p</c>).</param>
-internal sealed record SshProxyCommandRequest(string DestinationDirectory, string ProxyServer, string? Cluster, string Host, int Port);
+internal sealed record SshProxyCommandRequest(string DestinationDirectory, string ProxyServer, string? Cluster, string Host, int Port)
+{
+    /// <summary>tbot's <c>--[no-]connection-upgrade</c>: always or never; detected (Teleport's test) when neither is given.</summary>
+    public AlpnUpgradePolicy ConnectionUpgrade { get; init; } = AlpnUpgradePolicy.Detect;
+}
 
 /// <summary>
 /// The ProxyCommand: reads one consistent credential set from the destination, opens
@@ -40,7 +45,7 @@ internal static class SshProxyCommandRunner
         trace?.Mark("credentials read");
         var cluster = string.IsNullOrEmpty(request.Cluster) ? credentials.ClusterName : request.Cluster;
         var node = TargetHostNames.Clean(request.Host, proxy.Host, cluster);
-        var options = new WireClientOptions { ProxyServer = proxy, LoggerFactory = loggerFactory };
+        var options = new WireClientOptions { ProxyServer = proxy, LoggerFactory = loggerFactory, ConnectionUpgrade = request.ConnectionUpgrade };
         using var dialer = new ProxyNodeDialer(proxy, () => credentials.Wire, options, logger, trace);
         var stream = await dialer.OpenAsync(node + ":" + request.Port.ToString(CultureInfo.InvariantCulture), cluster, cancellationToken).ConfigureAwait(false);
         await using (stream.ConfigureAwait(false))

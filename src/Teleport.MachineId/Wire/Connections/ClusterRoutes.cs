@@ -1,5 +1,7 @@
 using Microsoft.Extensions.Logging;
+using Teleport.MachineId.Wire.Calls;
 using Teleport.MachineId.Wire.Discovery;
+using Teleport.MachineId.Wire.Join;
 using Teleport.MachineId.Wire.Streams;
 
 namespace Teleport.MachineId.Wire.Connections;
@@ -13,6 +15,206 @@ internal static class EndpointStreams
     {
         var tcp = await TlsConnector.ConnectTcpAsync(address, target.Peer, cancellationToken).ConfigureAwait(false);
         return await TlsConnector.AuthenticateAsync(tcp, target, profile.Identity, profile.Trust, options.TimeProvider, logger, cancellationToken).ConfigureAwait(false);
+    }
+}
+
+/// <summary>
+/// One way to the cluster through the configured address (<see cref="ClusterAddressCandidate"/>):
+/// where joins go, where Auth is, and which proxy reaches nodes. <see cref="ClusterRouteSelector"/>
+/// tries the routes in <see cref="ClusterAddressPlan"/>'s order.
+/// </summary>
+internal interface IClusterRoute : IDisposable
+{
+    /// <summary>The address and as what it is tried.</summary>
+    ClusterAddressCandidate Candidate { get; }
+
+    /// <summary>Where unauthenticated join RPCs go: the proxy's <c>teleport-proxy-grpc</c>, or Auth without a client certificate.</summary>
+    /// <exception cref="TeleportException">The route cannot be resolved (discovery, trust).</exception>
+    ValueTask<GrpcEndpoint> GetJoinEndpointAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The legacy <c>RegisterUsingToken</c> join of this route (the token method, and OIDC-style methods
+    /// with their <paramref name="idToken"/>): <c>POST /webapi/host/credentials</c> on a proxy, or
+    /// <c>proto.JoinService/RegisterUsingToken</c> on Auth (keys for the suite the route reports).
+    /// </summary>
+    /// <exception cref="TeleportException">The join failed.</exception>
+    Task<JoinResult> JoinLegacyAsync(string token, DateTimeOffset expires, string? idToken, CancellationToken cancellationToken);
+
+    /// <summary>Auth: with the current identity (required through a proxy), or unauthenticated on direct Auth before joining.</summary>
+    /// <exception cref="InvalidOperationException">Through a proxy, there is no identity yet.</exception>
+    /// <exception cref="TeleportException">The route cannot be resolved.</exception>
+    ValueTask<GrpcEndpoint> GetAuthAsync(CancellationToken cancellationToken);
+
+    /// <summary>The proxy (discovery, transport): the address itself, or the proxy Auth names in <c>Ping</c>.</summary>
+    /// <exception cref="TeleportException">The proxy cannot be found or discovered.</exception>
+    ValueTask<ProxyRoute> GetProxyAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>Discovers a proxy (<c>/webapi/find</c>) once and keeps its <see cref="ProxyRoute"/>; a failed discovery is retried by the next call.</summary>
+internal sealed class ProxyDiscovery : IDisposable
+{
+    private readonly IdentityProfiles _identities;
+    private readonly WireClientOptions _options;
+    private readonly ILogger _logger;
+    private readonly SemaphoreSlim _lock = new(1, 1);
+    private ProxyRoute? _route;
+
+    public ProxyDiscovery(IdentityProfiles identities, WireClientOptions options, ILogger logger)
+    {
+        _identities = identities;
+        _options = options;
+        _logger = logger;
+    }
+
+    /// <summary>How the proxy's web certificate is verified: insecure only when asked, else the configured CA bundle or the OS store.</summary>
+    public ServerTrust WebTrust => ServerTrust.ForProxyWeb(_options);
+
+    /// <summary>The route of the proxy at the address <paramref name="address"/> returns (discovered on first use).</summary>
+    /// <exception cref="TeleportException">Discovery failed; marked as not sent (<see cref="WireErrors.MarkNotSent"/>).</exception>
+    public async ValueTask<ProxyRoute> GetAsync(Func<CancellationToken, ValueTask<HostPort>> address, CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _route) is { } ready)
+        {
+            return ready;
+        }
+
+        await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_route is not null)
+            {
+                return _route;
+            }
+
+            ProxyWebClient? web = null;
+            try
+            {
+                var proxy = await address(cancellationToken).ConfigureAwait(false);
+                var trust = WebTrust;
+                web = new ProxyWebClient(proxy, trust, _options);
+                var discovery = await web.FindAsync(cancellationToken).ConfigureAwait(false);
+                Volatile.Write(ref _route, new ProxyRoute(discovery, web, trust, _identities, _options, _logger));
+                return _route!;
+            }
+            catch (Exception ex)
+            {
+                web?.Dispose();
+                if (ex is not OperationCanceledException)
+                {
+                    // Finding and discovering the proxy only reads; nothing the caller asked for was sent.
+                    WireErrors.MarkNotSent(ex);
+                }
+
+                throw;
+            }
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
+    public void Dispose() => _route?.Dispose();
+}
+
+/// <summary>The configured address as a proxy's web address (tbot <c>proxy_server</c>, or <c>auth_server</c> naming a proxy).</summary>
+internal sealed class ProxyClusterRoute : IClusterRoute
+{
+    private readonly ProxyDiscovery _discovery;
+    private readonly IdentityProfiles _identities;
+
+    public ProxyClusterRoute(HostPort address, IdentityProfiles identities, WireClientOptions options, ILogger logger)
+    {
+        Candidate = new ClusterAddressCandidate(ClusterAddressRole.Proxy, address);
+        _identities = identities;
+        _discovery = new ProxyDiscovery(identities, options, logger);
+        if (options.Insecure)
+        {
+            WireLog.InsecureMode(logger, $"proxy {address} (web)");
+        }
+    }
+
+    public ClusterAddressCandidate Candidate { get; }
+
+    public async ValueTask<GrpcEndpoint> GetJoinEndpointAsync(CancellationToken cancellationToken) =>
+        (await GetProxyAsync(cancellationToken).ConfigureAwait(false)).Join;
+
+    public async Task<JoinResult> JoinLegacyAsync(string token, DateTimeOffset expires, string? idToken, CancellationToken cancellationToken)
+    {
+        var route = await GetProxyAsync(cancellationToken).ConfigureAwait(false);
+        return await TokenJoin.JoinLegacyHttpAsync(route.Web, route.Discovery.SignatureAlgorithmSuite, token, expires, cancellationToken, idToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask<GrpcEndpoint> GetAuthAsync(CancellationToken cancellationToken)
+    {
+        // Through a proxy, Auth is reached with an identity only (TLS routing or ProxyCluster, both mTLS).
+        if (_identities.Current is null)
+        {
+            // Not possible on this route before joining; another route (direct Auth) may still serve the call.
+            throw WireErrors.MarkNotSent(new InvalidOperationException("Calls to Auth through the proxy need a bot identity; join the cluster first."));
+        }
+
+        return (await GetProxyAsync(cancellationToken).ConfigureAwait(false)).Auth;
+    }
+
+    public ValueTask<ProxyRoute> GetProxyAsync(CancellationToken cancellationToken) =>
+        _discovery.GetAsync(_ => ValueTask.FromResult(Candidate.Address), cancellationToken);
+
+    public void Dispose() => _discovery.Dispose();
+}
+
+/// <summary>
+/// The configured address as the Auth Service (tbot <c>auth_server</c>); the proxy for nodes is the
+/// one Auth names in <c>Ping</c> (<c>proxy_public_addr</c>).
+/// </summary>
+internal sealed class DirectAuthClusterRoute : IClusterRoute
+{
+    private readonly DirectAuthRoute _auth;
+    private readonly ProxyDiscovery _proxy;
+    private readonly WireClientOptions _options;
+    private readonly ILogger _logger;
+
+    public DirectAuthClusterRoute(HostPort address, IdentityProfiles identities, WireClientOptions options, ILogger logger)
+    {
+        Candidate = new ClusterAddressCandidate(ClusterAddressRole.Auth, address);
+        _auth = new DirectAuthRoute(address, identities, options, logger);
+        _proxy = new ProxyDiscovery(identities, options, logger);
+        _options = options;
+        _logger = logger;
+    }
+
+    public ClusterAddressCandidate Candidate { get; }
+
+    public ValueTask<GrpcEndpoint> GetJoinEndpointAsync(CancellationToken cancellationToken) => ValueTask.FromResult(_auth.Anonymous);
+
+    public async Task<JoinResult> JoinLegacyAsync(string token, DateTimeOffset expires, string? idToken, CancellationToken cancellationToken)
+    {
+        var endpoint = _auth.Anonymous;
+        var ping = await UnaryCall.PingAsync(endpoint, _options, _logger, cancellationToken).ConfigureAwait(false);
+        return await TokenJoin.JoinLegacyGrpcAsync(endpoint.Invoker, endpoint.Description, ping.SignatureAlgorithmSuite, token, expires, _logger, cancellationToken, idToken)
+            .ConfigureAwait(false);
+    }
+
+    public ValueTask<GrpcEndpoint> GetAuthAsync(CancellationToken cancellationToken) => ValueTask.FromResult(_auth.Auth);
+
+    public ValueTask<ProxyRoute> GetProxyAsync(CancellationToken cancellationToken) => _proxy.GetAsync(FindProxyAsync, cancellationToken);
+
+    public void Dispose()
+    {
+        _auth.Dispose();
+        _proxy.Dispose();
+    }
+
+    private async ValueTask<HostPort> FindProxyAsync(CancellationToken cancellationToken)
+    {
+        var ping = await UnaryCall.PingAsync(_auth.Auth, _options, _logger, cancellationToken).ConfigureAwait(false);
+        if (!HostPort.TryParse(ping.ProxyPublicAddress, ClusterDiscovery.DefaultWebPort, null, out var proxy))
+        {
+            throw new TeleportNotFoundException(
+                $"Auth at {Candidate.Address} does not know a proxy public address, which reaching nodes needs; configure proxy_server instead of auth_server.");
+        }
+
+        return proxy;
     }
 }
 
@@ -33,20 +235,24 @@ internal sealed class ProxyRoute : IDisposable
         var cluster = discovery.ClusterName;
         var anonymous = new ConnectionProfile(null, webTrust);
 
+        // With TLS routing the public (SSH) address is a web address of the proxy too (often the load balancer's).
+        Dialer = new ProxyStreamDialer(discovery.TlsRoutingEnabled ? [proxy, sshProxy] : [proxy], webTrust, options.ConnectionUpgrade, options, logger);
+        var dialer = Dialer;
+
         var joinTarget = TlsTargets.ProxyJoinGrpc(proxy);
         Join = new GrpcEndpoint(joinTarget.Peer, proxy.ToString(), _ => ValueTask.FromResult(anonymous),
-            (profile, ct) => EndpointStreams.TcpTlsAsync(proxy, joinTarget, profile, options, logger, ct), options);
+            (profile, ct) => dialer.ConnectTlsAsync(proxy, joinTarget, profile, ct), options);
 
         var transportTarget = TlsTargets.ProxyTransport(sshProxy);
         Transport = new GrpcEndpoint(transportTarget.Peer, sshProxy.ToString(), _ => ValueTask.FromResult(identities.GetCurrent(transportTarget.Peer)),
-            (profile, ct) => EndpointStreams.TcpTlsAsync(sshProxy, transportTarget, profile, options, logger, ct), options,
+            (profile, ct) => dialer.ConnectTlsAsync(sshProxy, transportTarget, profile, ct), options,
             InputLimits.ProxySshFrameBytes);
 
         if (discovery.TlsRoutingEnabled)
         {
             var authTarget = TlsTargets.AuthViaTlsRouting(proxy, cluster);
             Auth = new GrpcEndpoint(authTarget.Peer, authTarget.ServerName, _ => ValueTask.FromResult(identities.GetCurrent(authTarget.Peer)),
-                (profile, ct) => EndpointStreams.TcpTlsAsync(proxy, authTarget, profile, options, logger, ct), options);
+                (profile, ct) => dialer.ConnectTlsAsync(proxy, authTarget, profile, ct), options);
         }
         else
         {
@@ -65,6 +271,9 @@ internal sealed class ProxyRoute : IDisposable
 
     /// <summary>What the proxy said about the cluster.</summary>
     public ClusterDiscovery Discovery { get; }
+
+    /// <summary>Dials the proxy's endpoints (TCP, or through the ALPN connection upgrade).</summary>
+    public ProxyStreamDialer Dialer { get; }
 
     /// <summary>The proxy's HTTPS web API.</summary>
     public ProxyWebClient Web { get; }
@@ -85,6 +294,7 @@ internal sealed class ProxyRoute : IDisposable
         Transport.Dispose();
         Join.Dispose();
         Web.Dispose();
+        Dialer.Dispose();
     }
 }
 

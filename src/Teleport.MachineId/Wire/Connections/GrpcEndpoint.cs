@@ -99,8 +99,14 @@ internal sealed class GrpcEndpoint : IDisposable
         }
         catch (OperationCanceledException ex) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            throw new TeleportConnectionException(
-                $"Connecting to {Description} timed out after {_options.ConnectTimeout.TotalSeconds:0.#} s. Check the address and that the server is reachable.", ex);
+            throw WireErrors.MarkNotSent(new TeleportConnectionException(
+                $"Connecting to {Description} timed out after {_options.ConnectTimeout.TotalSeconds:0.#} s. Check the address and that the server is reachable.", ex));
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // No request has been written to this connection yet.
+            WireErrors.MarkNotSent(ex);
+            throw;
         }
     }
 
@@ -111,7 +117,18 @@ internal sealed class GrpcEndpoint : IDisposable
 
         protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
         {
-            var profile = await endpoint._selectProfile(cancellationToken).ConfigureAwait(false);
+            ConnectionProfile profile;
+            try
+            {
+                profile = await endpoint._selectProfile(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // Choosing the identity and trust (e.g. the CA-pin bootstrap) failed before this request was sent.
+                WireErrors.MarkNotSent(ex);
+                throw;
+            }
+
             request.Options.Set(ProfileKey, profile);
             request.RequestUri = profile.GetRequestUri(request.RequestUri!.PathAndQuery);
             request.Headers.Host = authority;

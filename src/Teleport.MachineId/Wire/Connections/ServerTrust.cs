@@ -13,17 +13,25 @@ internal enum ServerTrustMode
 
     /// <summary>Not verified; only on explicit opt-in (<c>insecure</c>) or for the CA-pin bootstrap call.</summary>
     Unverified,
+
+    /// <summary>
+    /// A proxy reached through the ALPN connection upgrade before the cluster's CAs are known:
+    /// <see cref="ServerTrust.Inner"/>, or else Teleport's rule for such connections — a certificate
+    /// for <c>teleport.cluster.local</c> that has not expired (the proxy's host certificate).
+    /// </summary>
+    UpgradedProxy,
 }
 
 /// <summary>An immutable description of which server certificates a connection accepts.</summary>
 internal sealed class ServerTrust
 {
-    private ServerTrust(ServerTrustMode mode, X509Certificate2Collection? roots, string description, string label)
+    private ServerTrust(ServerTrustMode mode, X509Certificate2Collection? roots, string description, string label, ServerTrust? inner = null)
     {
         Mode = mode;
         Roots = roots;
         Description = description;
         Label = label;
+        Inner = inner;
     }
 
     /// <summary>The operating system's trust store.</summary>
@@ -40,6 +48,9 @@ internal sealed class ServerTrust
 
     /// <summary>The trusted CA certificates for <see cref="ServerTrustMode.CustomRoots"/>.</summary>
     public X509Certificate2Collection? Roots { get; }
+
+    /// <summary>For <see cref="ServerTrustMode.UpgradedProxy"/>: the trust tried first.</summary>
+    public ServerTrust? Inner { get; }
 
     /// <summary>What is trusted, for messages (e.g. "the cluster's CA certificates").</summary>
     public string Description { get; }
@@ -61,5 +72,33 @@ internal sealed class ServerTrust
         }
 
         return new ServerTrust(ServerTrustMode.CustomRoots, roots, description, label);
+    }
+
+    /// <summary>
+    /// The trust for the proxy's unauthenticated endpoints reached through the ALPN connection
+    /// upgrade: <paramref name="web"/>, or Teleport's <c>verifyALPNUpgradedConn</c> rule (unexpired, DNS name
+    /// <c>teleport.cluster.local</c>), because behind a load balancer the proxy presents its host
+    /// certificate, which cannot be verified before joining; the load balancer's certificate was
+    /// verified with <paramref name="web"/> on the way in.
+    /// </summary>
+    /// <param name="web">The trust of the web certificate.</param>
+    /// <returns>The trust (<paramref name="web"/> itself when it verifies nothing).</returns>
+    public static ServerTrust ForUpgradedProxy(ServerTrust web)
+    {
+        ArgumentNullException.ThrowIfNull(web);
+        return web.Mode is ServerTrustMode.Unverified or ServerTrustMode.UpgradedProxy ? web
+            : new ServerTrust(ServerTrustMode.UpgradedProxy, null,
+                $"{web.Description}, or a proxy host certificate for {WireProtocol.ApiDomain} (connection upgrade)", web.Label + "-upgraded", web);
+    }
+
+    /// <summary>How a proxy's web certificate (or a load balancer's in front of it) is verified: not at all only when <c>insecure</c> is set, else the configured CA bundle, else the OS trust store.</summary>
+    /// <param name="options">The client options.</param>
+    /// <returns>The trust.</returns>
+    public static ServerTrust ForProxyWeb(WireClientOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return options.Insecure ? Insecure
+            : options.ProxyCaCertificates is { Count: > 0 } bundle ? CustomRoots(bundle, "the configured proxy CA certificates", "webca")
+            : SystemStore;
     }
 }

@@ -68,7 +68,8 @@ internal static class TlsConnector
             RemoteCertificateValidationCallback = verifier.Validate,
         };
 
-        if (trust.Mode == ServerTrustMode.CustomRoots)
+        var chainTrust = trust.Mode == ServerTrustMode.UpgradedProxy ? trust.Inner! : trust;
+        if (chainTrust.Mode == ServerTrustMode.CustomRoots)
         {
             // SslStream's own pre-check of the chain (before our callback) would otherwise load and
             // parse the whole OS trust store: ~50-100 ms of every ProxyCommand start. The callback
@@ -79,7 +80,7 @@ internal static class TlsConnector
                 RevocationMode = X509RevocationMode.NoCheck,
                 DisableCertificateDownloads = true,
             };
-            options.CertificateChainPolicy.CustomTrustStore.AddRange(trust.Roots!);
+            options.CertificateChainPolicy.CustomTrustStore.AddRange(chainTrust.Roots!);
         }
 
         if (identity is not null)
@@ -108,6 +109,15 @@ internal static class TlsConnector
                 throw WireErrors.Rewrap(tunnel, $"Connecting to {target.Peer}: ");
             }
 
+            if (DescribeProtocolRefusal(ex) is { } refusal && target.Protocols.Any(IsTeleportRouted))
+            {
+                var offered = string.Join(", ", target.Protocols.Select(p => $"'{p}'"));
+                throw new TeleportConnectionException(
+                    $"The TLS handshake with {target.Peer} failed: {refusal} for {offered}, so it is not the expected Teleport {KindHint(target)}. " +
+                    "A load balancer that terminates TLS strips ALPN; such proxies are reached through the ALPN connection upgrade, detected unless " +
+                    $"{WireProtocol.ConnectionUpgradeEnvironmentVariable} or --no-connection-upgrade turns it off.", ex);
+            }
+
             throw new TeleportConnectionException(
                 $"The TLS handshake with {target.Peer} failed: {ex.Message.TrimEnd('.')}. Check that the address points at a Teleport {KindHint(target)}.", ex);
         }
@@ -131,6 +141,32 @@ internal static class TlsConnector
         WireLog.TlsConnected(logger, target.Peer, ssl.NegotiatedApplicationProtocol, ssl.SslProtocol, identity?.Tls.SerialNumber ?? "none");
         return ssl;
     }
+
+    /// <summary>
+    /// Whether a failed handshake is the server refusing the offered ALPN protocols: the TLS alert
+    /// <c>no_application_protocol</c> (120), or a protocol the client did not offer (OpenSSL fails the
+    /// handshake for that). Returns the reason, or <see langword="null"/>.
+    /// </summary>
+    internal static string? DescribeProtocolRefusal(Exception exception)
+    {
+        for (var e = (Exception?)exception; e is not null; e = e.InnerException)
+        {
+            var text = e.Message;
+            if (text.Contains("no application protocol", StringComparison.OrdinalIgnoreCase) || text.Contains("reason(1120)", StringComparison.Ordinal))
+            {
+                return "the server refused the ALPN protocol (TLS alert no_application_protocol)";
+            }
+
+            if (text.Contains("unadvertised", StringComparison.OrdinalIgnoreCase) || text.Contains("bad extension", StringComparison.OrdinalIgnoreCase))
+            {
+                return "the server selected an ALPN protocol that was not offered";
+            }
+        }
+
+        return null;
+    }
+
+    private static bool IsTeleportRouted(SslApplicationProtocol protocol) => protocol != WireProtocol.Http2 && protocol != WireProtocol.Http11;
 
     private static string KindHint(TlsTarget target) =>
         target.Protocols.Any(p => p.ToString().StartsWith(WireProtocol.AuthAlpnPrefix, StringComparison.Ordinal)) ? "proxy with TLS routing"
@@ -158,17 +194,43 @@ internal static class TlsConnector
             }
 
             var leaf = certificate as X509Certificate2 ?? new X509Certificate2(certificate);
-            return trust.Mode == ServerTrustMode.CustomRoots
-                ? ValidateCustom(leaf, chain)
-                : ValidateSystem(leaf, chain, errors);
+            if (trust.Mode == ServerTrustMode.UpgradedProxy)
+            {
+                return Validate(trust.Inner!, leaf, chain, errors) || IsUnexpiredProxyHostCertificate(leaf);
+            }
+
+            return Validate(trust, leaf, chain, errors);
         }
 
-        private bool ValidateCustom(X509Certificate2 leaf, X509Chain? presented)
+        private bool Validate(ServerTrust with, X509Certificate2 leaf, X509Chain? chain, SslPolicyErrors errors) =>
+            with.Mode == ServerTrustMode.CustomRoots ? ValidateCustom(with, leaf, chain) : ValidateSystem(with, leaf, chain, errors);
+
+        /// <summary>Teleport's <c>verifyALPNUpgradedConn</c>: a certificate for <c>teleport.cluster.local</c> that has not expired.</summary>
+        private bool IsUnexpiredProxyHostCertificate(X509Certificate2 leaf)
+        {
+            var names = leaf.Extensions.OfType<X509SubjectAlternativeNameExtension>().SelectMany(e => e.EnumerateDnsNames());
+            if (!names.Contains(WireProtocol.ApiDomain, StringComparer.OrdinalIgnoreCase))
+            {
+                return false;
+            }
+
+            if (timeProvider.GetUtcNow() >= leaf.NotAfter.ToUniversalTime())
+            {
+                Failure = new(CertificateValidationFailure.Expired,
+                    $"The host certificate of {target.Peer} (subject '{leaf.Subject}') expired at {leaf.NotAfter.ToUniversalTime():u}.");
+                return false;
+            }
+
+            Failure = null;
+            return true;
+        }
+
+        private bool ValidateCustom(ServerTrust with, X509Certificate2 leaf, X509Chain? presented)
         {
             var now = timeProvider.GetUtcNow();
             using var chain = new X509Chain();
             chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-            chain.ChainPolicy.CustomTrustStore.AddRange(trust.Roots!);
+            chain.ChainPolicy.CustomTrustStore.AddRange(with.Roots!);
             chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
             chain.ChainPolicy.VerificationTime = now.LocalDateTime;
             chain.ChainPolicy.VerificationTimeIgnored = false;
@@ -179,7 +241,7 @@ internal static class TlsConnector
 
             if (!chain.Build(leaf))
             {
-                Failure = Describe(leaf, chain.ChainStatus.Aggregate(X509ChainStatusFlags.NoError, (a, s) => a | s.Status), now);
+                Failure = Describe(with, leaf, chain.ChainStatus.Aggregate(X509ChainStatusFlags.NoError, (a, s) => a | s.Status), now);
                 return false;
             }
 
@@ -192,7 +254,7 @@ internal static class TlsConnector
             return true;
         }
 
-        private bool ValidateSystem(X509Certificate2 leaf, X509Chain? chain, SslPolicyErrors errors)
+        private bool ValidateSystem(ServerTrust with, X509Certificate2 leaf, X509Chain? chain, SslPolicyErrors errors)
         {
             if (errors == SslPolicyErrors.None)
             {
@@ -202,7 +264,7 @@ internal static class TlsConnector
             if (errors.HasFlag(SslPolicyErrors.RemoteCertificateChainErrors))
             {
                 var flags = chain?.ChainStatus.Aggregate(X509ChainStatusFlags.NoError, (a, s) => a | s.Status) ?? X509ChainStatusFlags.UntrustedRoot;
-                Failure = Describe(leaf, flags, timeProvider.GetUtcNow());
+                Failure = Describe(with, leaf, flags, timeProvider.GetUtcNow());
             }
             else if (errors.HasFlag(SslPolicyErrors.RemoteCertificateNameMismatch))
             {
@@ -221,7 +283,7 @@ internal static class TlsConnector
             $"The certificate of {target.Peer} (subject '{leaf.Subject}', issuer '{leaf.Issuer}') is not valid for the name '{target.ServerName}'. " +
             "Check that the address points at the right Teleport cluster.");
 
-        private CertificateValidationFailureInfo Describe(X509Certificate2 leaf, X509ChainStatusFlags flags, DateTimeOffset now)
+        private CertificateValidationFailureInfo Describe(ServerTrust with, X509Certificate2 leaf, X509ChainStatusFlags flags, DateTimeOffset now)
         {
             var who = $"The certificate of {target.Peer} (subject '{leaf.Subject}', issuer '{leaf.Issuer}')";
             if (flags.HasFlag(X509ChainStatusFlags.NotTimeValid))
@@ -236,7 +298,7 @@ internal static class TlsConnector
                 return new(CertificateValidationFailure.InvalidSignature, $"{who} has an invalid signature.");
             }
 
-            var hint = trust.Mode == ServerTrustMode.SystemStore
+            var hint = with.Mode == ServerTrustMode.SystemStore
                 ? " If the proxy uses a private CA, pass its CA bundle; 'insecure' skips verification only when explicitly set."
                 : " If the cluster's certificate authorities were rotated, refresh the stored CA certificates; otherwise something other than the expected Teleport server answered.";
             return new(CertificateValidationFailure.UntrustedAuthority, $"{who} is not issued by a trusted authority: it was checked against {trust.Description} ({flags}).{hint}");

@@ -8,7 +8,10 @@ internal static class TlsTargets
         $"Auth via TLS-routing proxy {proxy}",
         WireProtocol.EncodeClusterServerName(cluster),
         [WireProtocol.AuthAlpn(cluster), WireProtocol.Http2],
-        RequireNegotiatedProtocol: true);
+        RequireNegotiatedProtocol: true)
+    {
+        LongLived = true,
+    };
 
     /// <summary>Auth dialled directly: ALPN <c>h2</c>, SNI the encoded cluster name (or <c>teleport.cluster.local</c> before it is known).</summary>
     public static TlsTarget AuthDirect(HostPort auth, string? cluster) => new(
@@ -29,12 +32,18 @@ internal static class TlsTargets
         $"proxy {web} (join gRPC)",
         web.Host,
         [WireProtocol.ProxyGrpc, WireProtocol.Http2],
-        RequireNegotiatedProtocol: true);
+        RequireNegotiatedProtocol: true)
+    {
+        AcceptsUpgradedProxyHostCertificate = true,
+    };
 
     /// <summary>The proxy's transport gRPC (mTLS): ALPN <c>teleport-proxy-ssh-grpc</c> only; SNI the proxy host.</summary>
     public static TlsTarget ProxyTransport(HostPort sshProxy) => new(
         $"proxy {sshProxy} (SSH transport)",
         sshProxy.Host,
         [WireProtocol.ProxySshGrpc],
-        RequireNegotiatedProtocol: true);
+        RequireNegotiatedProtocol: true)
+    {
+        LongLived = true,
+    };
 }

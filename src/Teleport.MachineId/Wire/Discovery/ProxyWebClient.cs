@@ -254,11 +254,30 @@ internal sealed class ProxyWebClient : IDisposable
 
     private async ValueTask<Stream> ConnectTlsAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
     {
-        var tcp = await TlsConnector.ConnectTcpAsync(_proxy, Peer, cancellationToken).ConfigureAwait(false);
-        var target = new TlsTarget(Peer, _proxy.Host, [WireProtocol.Http11], RequireNegotiatedProtocol: false);
-        return await TlsConnector.AuthenticateAsync(tcp, target, identity: null, _trust, _options.TimeProvider, _logger, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var tcp = await TlsConnector.ConnectTcpAsync(_proxy, Peer, cancellationToken).ConfigureAwait(false);
+            var target = new TlsTarget(Peer, _proxy.Host, [WireProtocol.Http11], RequireNegotiatedProtocol: false);
+            return await TlsConnector.AuthenticateAsync(tcp, target, identity: null, _trust, _options.TimeProvider, _logger, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TeleportException ex)
+        {
+            // The request waits for this connection: nothing has been sent yet.
+            WireErrors.MarkNotSent(ex);
+            throw;
+        }
     }
 
-    private async ValueTask<Stream> ConnectPlainAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken) =>
-        await TlsConnector.ConnectTcpAsync(_proxy, $"proxy {_proxy} (plain HTTP)", cancellationToken).ConfigureAwait(false);
+    private async ValueTask<Stream> ConnectPlainAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await TlsConnector.ConnectTcpAsync(_proxy, $"proxy {_proxy} (plain HTTP)", cancellationToken).ConfigureAwait(false);
+        }
+        catch (TeleportException ex)
+        {
+            WireErrors.MarkNotSent(ex);
+            throw;
+        }
+    }
 }
