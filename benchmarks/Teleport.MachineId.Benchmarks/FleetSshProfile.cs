@@ -18,7 +18,7 @@ namespace Teleport.MachineId.Benchmarks;
 /// Both outputs are written by the given <c>tbot-dotnet</c> as a user runs it (the installed tool by default
 /// options), so the ssh_configs run that program. Per round and path: <c>ssh … true</c> (connection set-up),
 /// a 64 MiB download (bulk), and <c>ansible all -m ping</c> over the 20 names with <c>-f 10</c> (Ansible's
-/// defaults otherwise, <c>ANSIBLE_SSH_ARGS=-F &lt;ssh_config&gt;</c> as the README says). Paths alternate
+/// defaults otherwise — but a 60 s connect timeout — and <c>ANSIBLE_SSH_ARGS=-F &lt;ssh_config&gt;</c> as the README says). Paths alternate
 /// within a round so machine load hits all three alike. The emulator runs in this process.
 /// </summary>
 internal static class FleetSshProfile
@@ -182,6 +182,10 @@ internal static class FleetSshProfile
             ["ANSIBLE_LOCAL_TEMP"] = Path.Combine(work, "ansible-local"),
             ["ANSIBLE_NOCOLOR"] = "1",
             ["ANSIBLE_PYTHON_INTERPRETER"] = "auto_silent",
+
+            // Ansible's default 10 s connect timeout is too short for ten JIT-started ProxyCommands at
+            // once on two busy cores (they time out in the banner exchange); the same 60 s for every path.
+            ["ANSIBLE_TIMEOUT"] = "60",
         };
         var clock = Stopwatch.StartNew();
         var result = await RunAsync("ansible", ["all", "-i", inventory, "-f", Forks.ToString(CultureInfo.InvariantCulture), "-m", "ping"], environment);
