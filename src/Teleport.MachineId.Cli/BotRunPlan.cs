@@ -180,7 +180,7 @@ internal sealed record BotRunPlan
 
     private static void CheckAddress(string? value, string setting, string example)
     {
-        if (value is not null && !Wire.HostPort.TryParse(value, 443, null, out _))
+        if (value is not null && !Wire.HostPort.TryParse(value, TeleportDefaults.ProxyPort, null, out _))
         {
             throw CliException.Usage($"{setting} '{value}' is not a host:port address (for example {example}).");
         }

@@ -29,9 +29,6 @@ internal static partial class CliLog
     [LoggerMessage(EventId = 4058, EventName = "CliStartupRenewalFailed", Level = LogLevel.Warning, Message = "Renewing the stored bot identity at start-up failed; the outputs use the stored identity while it is valid: {Reason}")]
     public static partial void StartupRenewalFailed(ILogger logger, string reason);
 
-    [LoggerMessage(EventId = 4056, EventName = "CliEmulatorStarted", Level = LogLevel.Information, Message = "Emulator for cluster {Cluster} serving on proxy {Proxy}")]
-    public static partial void EmulatorStarted(ILogger logger, string cluster, string proxy);
-
-    [LoggerMessage(EventId = 4058, EventName = "CliOneshotSkipped", Level = LogLevel.Warning, Message = "{Service} does not run in one-shot mode (it is a long-running service); skipped")]
+    [LoggerMessage(EventId = 4059, EventName = "CliOneshotSkipped", Level = LogLevel.Warning, Message = "{Service} does not run in one-shot mode (it is a long-running service); skipped")]
     public static partial void OneshotSkipped(ILogger logger, string service);
 }

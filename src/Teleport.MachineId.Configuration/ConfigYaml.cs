@@ -100,19 +100,6 @@ internal sealed class ConfigYamlMapping : ConfigYamlNode
         return null;
     }
 
-    public ConfigYamlScalar? FindKey(string key)
-    {
-        foreach (var entry in Entries)
-        {
-            if (entry.Key.Value == key)
-            {
-                return entry.Key;
-            }
-        }
-
-        return null;
-    }
-
     public override string Describe() => "a mapping";
 }
 

@@ -18,10 +18,10 @@ namespace Teleport.MachineId.Configuration;
 public sealed record TbotAddress
 {
     /// <summary>The port <c>proxy_server</c> uses when none is written: HTTPS, 443.</summary>
-    public const int DefaultProxyPort = 443;
+    public const int DefaultProxyPort = TeleportDefaults.ProxyPort;
 
     /// <summary>The port <c>auth_server</c> uses when none is written: the Auth Service's 3025.</summary>
-    public const int DefaultAuthPort = 3025;
+    public const int DefaultAuthPort = TeleportDefaults.AuthPort;
 
     /// <summary>The host name or IP address, without brackets.</summary>
     public required string Host { get; init; }

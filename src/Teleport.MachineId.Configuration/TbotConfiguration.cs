@@ -61,7 +61,7 @@ public sealed record TbotConfiguration
 public sealed record TbotCredentialLifetime(TimeSpan Ttl, TimeSpan RenewalInterval)
 {
     /// <summary>tbot's defaults: <c>credential_ttl: 1h</c>, <c>renewal_interval: 20m</c>.</summary>
-    public static TbotCredentialLifetime Default { get; } = new(TimeSpan.FromHours(1), TimeSpan.FromMinutes(20));
+    public static TbotCredentialLifetime Default { get; } = new(TeleportDefaults.CredentialTtl, TeleportDefaults.RenewalInterval);
 
     /// <summary>The lifetime in tbot's notation, e.g. <c>credential_ttl 1h0m0s, renewal_interval 20m0s</c>.</summary>
     /// <returns>A description of the lifetime.</returns>

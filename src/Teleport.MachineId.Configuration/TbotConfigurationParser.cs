@@ -13,7 +13,6 @@ internal sealed class TbotConfigurationParser
     internal const string DefaultStoragePath = "/var/lib/teleport/bot";
 
     /// <summary>The longest credential TTL a bot may request in Teleport 18 (<c>MaxRenewableCertTTL</c>).</summary>
-    internal static readonly TimeSpan MaxRenewableCertTtl = TimeSpan.FromDays(7);
 
     private const string OverrideProxy = "TELEPORT_PROXY or --proxy-server";
     private const string OverrideAuth = "TELEPORT_AUTH_SERVER or --auth-server";
@@ -1159,11 +1158,11 @@ internal sealed class TbotConfigurationParser
                 at);
         }
 
-        if (lifetime.Ttl > MaxRenewableCertTtl)
+        if (lifetime.Ttl > TeleportDefaults.MaxRenewableCertTtl)
         {
             Warn(
                 Child(path, "credential_ttl"),
-                $"credential_ttl ({GoDuration.Format(lifetime.Ttl)}) is longer than the {GoDuration.Format(MaxRenewableCertTtl)} "
+                $"credential_ttl ({GoDuration.Format(lifetime.Ttl)}) is longer than the {GoDuration.Format(TeleportDefaults.MaxRenewableCertTtl)} "
                 + "a bot may request; the cluster will shorten it",
                 at);
         }

@@ -134,7 +134,7 @@ public sealed class TeleportSshClientFactory : IDisposable
     /// <exception cref="SshAuthenticationException">The node refused the login (not granted by the roles).</exception>
     /// <exception cref="SshException">The SSH connection failed otherwise.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
-    public async Task<SshClient> ConnectAsync(string user, string host, int port = 3022, CancellationToken cancellationToken = default)
+    public async Task<SshClient> ConnectAsync(string user, string host, int port = TeleportDefaults.NodeSshPort, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(user);
         ArgumentException.ThrowIfNullOrEmpty(host);

@@ -70,4 +70,13 @@ public sealed class BotHeartbeatInfo
 
     /// <summary>The join method the bot reported.</summary>
     public string? JoinMethod { get; init; }
+
+    /// <summary>How long the bot process had been running (<c>uptime</c>).</summary>
+    public TimeSpan? Uptime { get; init; }
+
+    /// <summary>The processor architecture as Go names it (<c>architecture</c>: <c>amd64</c>, <c>arm64</c>, …).</summary>
+    public string? Architecture { get; init; }
+
+    /// <summary>The operating system as Go names it (<c>os</c>: <c>linux</c>, <c>darwin</c>, <c>windows</c>, …).</summary>
+    public string? OperatingSystem { get; init; }
 }

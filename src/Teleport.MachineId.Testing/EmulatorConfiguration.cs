@@ -28,10 +28,10 @@ public sealed class EmulatorConfiguration
     public int ProxyPort { get; set; } = 3080;
 
     /// <summary>The proxy SSH port without TLS routing (<c>ssh_proxy_port</c>). Default 3023.</summary>
-    public int SshProxyPort { get; set; } = 3023;
+    public int SshProxyPort { get; set; } = TeleportDefaults.SshProxyPort;
 
     /// <summary>The Auth port (<c>auth_port</c>). Default 3025.</summary>
-    public int AuthPort { get; set; } = 3025;
+    public int AuthPort { get; set; } = TeleportDefaults.AuthPort;
 
     /// <summary>TLS routing (<c>tls_routing</c>). Default true.</summary>
     public bool TlsRouting { get; set; } = true;

@@ -188,9 +188,6 @@ public static class MachineIdEventIds
     /// <summary>A node's host certificate was refused (Warning).</summary>
     public const int SshHostCertificateRejected = 4011;
 
-    /// <summary>The SSH proxy command ended with a failure (Error).</summary>
-    public const int SshProxyCommandFailed = 4012;
-
     /// <summary>An ssh-multiplexer listens on its sockets and serves connections (Information).</summary>
     public const int MultiplexerListening = 4020;
 

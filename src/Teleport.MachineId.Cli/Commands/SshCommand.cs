@@ -16,7 +16,7 @@ internal static class SshCommand
     private static readonly Option<string> Proxy = new("--proxy") { Description = "The proxy's SSH transport address host:port (the web port with TLS routing).", Required = true };
     private static readonly Option<string?> Cluster = new("--cluster") { Description = "The node's cluster (default: the identity's)." };
     private static readonly Option<string?> Login = new("--login", "-l") { Description = "Remote login (alternative to user@host)." };
-    private static readonly Option<int> Port = CommonOptions.Port("--port", "-p", "Node SSH port.", 3022);
+    private static readonly Option<int> Port = CommonOptions.Port("--port", "-p", "Node SSH port.", TeleportDefaults.NodeSshPort);
     private static readonly Argument<string> Destination = new("destination") { Description = "[user@]host" };
     private static readonly Argument<string[]> Remote = new("command") { Description = "The command to run (put it after -- when it has options).", Arity = ArgumentArity.ZeroOrMore };
 

@@ -20,7 +20,7 @@ internal static class SshProxyCommandLine
     public const string User = "--user";
     public const string Host = "--host";
     public const string Port = "--port";
-    public const int DefaultPort = 3022;
+    public const int DefaultPort = TeleportDefaults.NodeSshPort;
 
     public const string ConnectionUpgrade = "--connection-upgrade";
     public const string NoConnectionUpgrade = "--no-connection-upgrade";

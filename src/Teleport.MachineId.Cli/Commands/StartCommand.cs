@@ -320,8 +320,8 @@ internal static class StartCommand
             bot.CaPins.Add(pin);
         }
 
-        var ttl = Duration(parseResult.GetValue(CredentialTtl), "--credential-ttl") ?? TimeSpan.FromHours(1);
-        var interval = Duration(parseResult.GetValue(RenewalInterval), "--renewal-interval") ?? TimeSpan.FromMinutes(20);
+        var ttl = Duration(parseResult.GetValue(CredentialTtl), "--credential-ttl") ?? TeleportDefaults.CredentialTtl;
+        var interval = Duration(parseResult.GetValue(RenewalInterval), "--renewal-interval") ?? TeleportDefaults.RenewalInterval;
         if (ttl < TimeSpan.FromMinutes(1))
         {
             throw CliException.Usage($"--credential-ttl '{parseResult.GetValue(CredentialTtl)}' is too short; certificates live at least 1m.");

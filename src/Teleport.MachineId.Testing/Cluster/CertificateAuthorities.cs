@@ -104,10 +104,6 @@ internal sealed class CertificateAuthorities : IDisposable
         _clock = clock;
     }
 
-    /// <summary>Every CA type, in Teleport's order.</summary>
-    public static IReadOnlyList<CertificateAuthorityType> AllTypes { get; } =
-        [CertificateAuthorityType.Host, CertificateAuthorityType.User, CertificateAuthorityType.Database];
-
     public static async Task<CertificateAuthorities> CreateAsync(string clusterName, SignatureAlgorithmSuite suite, TimeProvider clock, CancellationToken cancellationToken)
     {
         var authorities = new CertificateAuthorities(clusterName, suite, clock);

@@ -80,14 +80,6 @@ internal sealed class ClusterState
         }
     }
 
-    public bool DeleteRole(string name)
-    {
-        lock (_gate)
-        {
-            return _roles.Remove(name);
-        }
-    }
-
     public IReadOnlyList<EmulatorRole> Roles()
     {
         lock (_gate)
@@ -548,6 +540,4 @@ internal sealed class ClusterState
             return _audit.ToArray();
         }
     }
-
-    internal static string Fingerprint(PublicKeyInfo? key) => key?.Sha256Fingerprint ?? string.Empty;
 }

@@ -7,10 +7,10 @@ internal static class RoleEvaluation
     public static readonly TimeSpan DefaultMaxSessionTtl = TimeSpan.FromHours(30);
 
     /// <summary>A bot role's default <c>max_session_ttl</c>.</summary>
-    public static readonly TimeSpan DefaultBotMaxSessionTtl = TimeSpan.FromHours(12);
+    public static readonly TimeSpan DefaultBotMaxSessionTtl = TeleportDefaults.BotMaxSessionTtl;
 
     /// <summary>Longest renewable certificate (v18: 7 days).</summary>
-    public static readonly TimeSpan MaxRenewableCertTtl = TimeSpan.FromDays(7);
+    public static readonly TimeSpan MaxRenewableCertTtl = TeleportDefaults.MaxRenewableCertTtl;
 
     /// <summary>Default expiry of a bot join when the client asks for none.</summary>
     public static readonly TimeSpan DefaultRenewableCertTtl = TimeSpan.FromHours(1);

@@ -29,6 +29,4 @@ internal sealed class CaEventBroadcaster
             channel.Writer.TryWrite(snapshot);
         }
     }
-
-    public int SubscriberCount => _subscribers.Count;
 }

@@ -158,7 +158,7 @@ public sealed class MachineIdOptions
     /// cluster may grant less (the bot role's <c>max_session_ttl</c>, at most 7 days); the
     /// schedule follows the granted lifetime. Default: 1 hour.
     /// </summary>
-    public TimeSpan CredentialTtl { get; set; } = TimeSpan.FromHours(1);
+    public TimeSpan CredentialTtl { get; set; } = TeleportDefaults.CredentialTtl;
 
     /// <summary>How renewals are scheduled. Default: <see cref="BotRenewalMode.Adaptive"/>.</summary>
     public BotRenewalMode RenewalMode { get; set; } = BotRenewalMode.Adaptive;
@@ -167,16 +167,16 @@ public sealed class MachineIdOptions
     /// The renewal period in <see cref="BotRenewalMode.FixedInterval"/> mode, as tbot's
     /// <c>renewal_interval</c>; must be shorter than <see cref="CredentialTtl"/>. Default: 20 minutes.
     /// </summary>
-    public TimeSpan RenewalInterval { get; set; } = TimeSpan.FromMinutes(20);
+    public TimeSpan RenewalInterval { get; set; } = TeleportDefaults.RenewalInterval;
 
     /// <summary>
     /// The first delay before retrying a failed join or renewal; later delays double up to
     /// <see cref="RetryMaxBackoff"/>, each drawn at random below its cap (full jitter). Default: 1 second.
     /// </summary>
-    public TimeSpan RetryMinBackoff { get; set; } = TimeSpan.FromSeconds(1);
+    public TimeSpan RetryMinBackoff { get; set; } = TeleportDefaults.RetryMinBackoff;
 
     /// <summary>The longest delay between retries. Default: 1 minute.</summary>
-    public TimeSpan RetryMaxBackoff { get; set; } = TimeSpan.FromMinutes(1);
+    public TimeSpan RetryMaxBackoff { get; set; } = TeleportDefaults.RetryMaxBackoff;
 
     /// <summary>Where the bot keeps its identity. Default: <see cref="BotStorageType.Directory"/>.</summary>
     public BotStorageType StorageType { get; set; } = BotStorageType.Directory;

@@ -31,13 +31,13 @@ public sealed class IdentityOutputOptions
     public string? Cluster { get; set; }
 
     /// <summary>The requested lifetime of the credentials (tbot's <c>credential_ttl</c>). Default 1 hour.</summary>
-    public TimeSpan CredentialTtl { get; set; } = TimeSpan.FromHours(1);
+    public TimeSpan CredentialTtl { get; set; } = TeleportDefaults.CredentialTtl;
 
     /// <summary>
     /// How often the credentials are renewed (tbot's <c>renewal_interval</c>); they are also renewed
     /// whenever the bot identity changes, and before two thirds of their granted lifetime. Default 20 minutes.
     /// </summary>
-    public TimeSpan RenewalInterval { get; set; } = TimeSpan.FromMinutes(20);
+    public TimeSpan RenewalInterval { get; set; } = TeleportDefaults.RenewalInterval;
 
     /// <summary>Whether <c>known_hosts</c> and (for directories) <c>ssh_config</c> are written (tbot's <c>ssh_config: on</c>). Default true.</summary>
     public bool WriteSshConfig { get; set; } = true;

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Teleport.MachineId.Crypto;
 using Teleport.MachineId.Destinations;
 using Teleport.MachineId.Outputs.Internal;
+using Teleport.MachineId.Scheduling;
 using Teleport.MachineId.Wire.Calls;
 
 namespace Teleport.MachineId.Outputs;
@@ -33,7 +34,7 @@ public sealed class IdentityOutputService : IAsyncDisposable, IOutputService
     private readonly (string Executable, IReadOnlyList<string> Prefix) _proxyCommand;
     private readonly OutputServiceRunner<IdentityOutputResult> _runner;
 
-    private IdentityOutputService(IOutputBackend backend, IdentityOutputOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider)
+    private IdentityOutputService(IOutputBackend backend, IdentityOutputOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider, Func<double>? random)
     {
         _backend = backend;
         _options = options;
@@ -50,7 +51,8 @@ public sealed class IdentityOutputService : IAsyncDisposable, IOutputService
             options.RenewalInterval,
             backend.Bot,
             _logger,
-            timeProvider);
+            timeProvider,
+            random);
     }
 
     /// <summary>The output's name (for logs): the configured name or the destination's description.</summary>
@@ -64,6 +66,9 @@ public sealed class IdentityOutputService : IAsyncDisposable, IOutputService
 
     /// <summary>The last failure since the last success, or <see langword="null"/>.</summary>
     public Exception? LastError => _runner.LastError;
+
+    /// <summary>Tracks the background loop for simulated-time tests.</summary>
+    internal LoopActivityTracker Activity => _runner.Activity;
 
     /// <summary>
     /// Creates an output fed by the cluster through <paramref name="signer"/> (renewed with its bot).
@@ -128,13 +133,15 @@ public sealed class IdentityOutputService : IAsyncDisposable, IOutputService
     /// <returns>A task that completes when the background loop ended.</returns>
     public ValueTask DisposeAsync() => _runner.DisposeAsync();
 
-    internal static IdentityOutputService CreateCore(IOutputBackend backend, IdentityOutputOptions options, ILoggerFactory? loggerFactory, TimeProvider? timeProvider)
+    /// <summary>Creates an output over any backend; <paramref name="random"/> drives the retry jitter (tests seed it).</summary>
+    internal static IdentityOutputService CreateCore(
+        IOutputBackend backend, IdentityOutputOptions options, ILoggerFactory? loggerFactory, TimeProvider? timeProvider, Func<double>? random = null)
     {
         ArgumentNullException.ThrowIfNull(backend);
         ArgumentNullException.ThrowIfNull(options);
         var copy = options.Clone();
         copy.Validate();
-        return new IdentityOutputService(backend, copy, loggerFactory ?? NullLoggerFactory.Instance, timeProvider ?? TimeProvider.System);
+        return new IdentityOutputService(backend, copy, loggerFactory ?? NullLoggerFactory.Instance, timeProvider ?? TimeProvider.System, random);
     }
 
     bool IOutputService.SupportsOneshot => true;

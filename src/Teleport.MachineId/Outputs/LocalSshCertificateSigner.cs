@@ -145,7 +145,7 @@ public sealed class LocalSshCertificateSigner : ISshCertificateSigner, IOutputBa
 
     Task<OutputClusterInfo> IOutputClusterSource.GetClusterInfoAsync(CancellationToken cancellationToken)
     {
-        var proxy = Wire.HostPort.Parse(_authority.ProxyAddress, Wire.Discovery.ClusterDiscovery.DefaultWebPort);
+        var proxy = Wire.HostPort.Parse(_authority.ProxyAddress, TeleportDefaults.ProxyPort);
         return Task.FromResult(new OutputClusterInfo(_authority.ClusterName, proxy.Host, proxy.Port, _authority.TlsRoutingEnabled, _authority.SignatureAlgorithmSuite));
     }
 

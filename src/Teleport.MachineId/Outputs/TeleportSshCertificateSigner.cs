@@ -2,6 +2,7 @@ using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Teleport.MachineId.Crypto;
+using Teleport.MachineId.Identity.Internal;
 using Teleport.MachineId.Outputs.Internal;
 using Teleport.MachineId.Wire;
 using Teleport.MachineId.Wire.Calls;
@@ -48,7 +49,7 @@ public sealed class TeleportSshCertificateSigner : ISshCertificateSigner, IOutpu
         _bot = bot;
         _time = wireOptions.TimeProvider;
         _logger = wireOptions.LoggerFactory.CreateLogger("Teleport.MachineId.Outputs.TeleportSshCertificateSigner");
-        var identity = new MachineIdWireOptions.BotWireIdentity(bot);
+        var identity = new MachineIdWireOptions.BotWireIdentity(() => bot.Current);
         _wire = TeleportWireClient.Create(wireOptions, identity.Current);
     }
 

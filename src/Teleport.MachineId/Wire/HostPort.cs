@@ -20,9 +20,6 @@ internal readonly record struct HostPort(string Host, int Port)
         || Host.EndsWith(".localhost", StringComparison.OrdinalIgnoreCase)
         || (IPAddress.TryParse(Host, out var ip) && IPAddress.IsLoopback(ip));
 
-    /// <summary>Whether the host is an IP address literal (no SNI is sent for those).</summary>
-    public bool IsIpAddress => IPAddress.TryParse(Host, out _);
-
     /// <summary>The endpoint to connect a socket to.</summary>
     public EndPoint ToEndPoint() =>
         IPAddress.TryParse(Host, out var ip) ? new IPEndPoint(ip, Port) : new DnsEndPoint(Host, Port, AddressFamily.Unspecified);

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.Extensions.Time.Testing;
 using Teleport.MachineId.Destinations;
 using Teleport.MachineId.Identity.Internal;
@@ -168,11 +169,14 @@ public sealed class BotIdentityProviderSimulationTests
         File.Delete(tokenFile); // the cluster deleted the token on use; the operator removes the file
         time.Advance(TimeSpan.FromMinutes(10));
         await using var restarted = CreateProvider(Options(storage, tokenFile), cluster, time);
-        var reasons = new List<BotIdentityChangeReason>();
-        restarted.IdentityChanged += (_, e) => reasons.Add(e.Reason);
+        var reasons = new ConcurrentQueue<BotIdentityChangeReason>();
+        restarted.IdentityChanged += (_, e) => reasons.Enqueue(e.Reason);
         await restarted.StartAsync();
         Assert.That(restarted.Current?.InstanceId, Is.EqualTo(first.InstanceId), "loaded from storage at start");
         await EventuallyAsync(() => restarted.Current!.Generation == first.Generation + 1, "the loaded identity is renewed");
+
+        // Handlers run on the renewal task after the identity is published (documented), so wait for them too.
+        await EventuallyAsync(() => reasons.Count == 2, "the handlers saw the load and the renewal");
         Assert.Multiple(() =>
         {
             Assert.That(restarted.Current!.InstanceId, Is.EqualTo(first.InstanceId));
@@ -200,10 +204,13 @@ public sealed class BotIdentityProviderSimulationTests
 
         await File.WriteAllTextAsync(tokenFile, cluster.AddToken());
         await using var restarted = CreateProvider(Options(storage, tokenFile), cluster, time);
-        var reasons = new List<BotIdentityChangeReason>();
-        restarted.IdentityChanged += (_, e) => reasons.Add(e.Reason);
+        var reasons = new ConcurrentQueue<BotIdentityChangeReason>();
+        restarted.IdentityChanged += (_, e) => reasons.Enqueue(e.Reason);
         await restarted.StartAsync();
         var second = await restarted.WaitUntilReadyAsync();
+
+        // WaitUntilReadyAsync may return before the handlers have run (they run on the renewal task after publication).
+        await EventuallyAsync(() => !reasons.IsEmpty, "the handlers saw the re-join");
         Assert.Multiple(() =>
         {
             Assert.That(second.InstanceId, Is.Not.EqualTo(first.InstanceId));

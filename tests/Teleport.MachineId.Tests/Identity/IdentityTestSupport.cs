@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
+using Teleport.MachineId.Tests.Infrastructure;
 
 namespace Teleport.MachineId.Tests.Identity;
 
@@ -42,32 +43,9 @@ internal static class IdentityTestSupport
         return BotIdentityProvider.CreateInternal(options, loggerFactory, time, cluster.ClientFactory, meterFactory, null, () => random.NextDouble());
     }
 
-    /// <summary>
-    /// Advances the fake clock to <paramref name="until"/>, stepping to each moment the provider's
-    /// loops wait for once they are idle; <paramref name="onStep"/> runs after each step.
-    /// </summary>
-    public static async Task RunUntilAsync(FakeTimeProvider time, BotIdentityProvider provider, DateTimeOffset until, Action<DateTimeOffset>? onStep = null)
-    {
-        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(5));
-        while (time.GetUtcNow() < until)
-        {
-            await provider.Activity.WhenIdleAsync(cts.Token);
-            var next = provider.Activity.NextDue ?? until;
-            if (next > until)
-            {
-                next = until;
-            }
-
-            if (next <= time.GetUtcNow())
-            {
-                next = time.GetUtcNow().AddMilliseconds(1);
-            }
-
-            time.SetUtcNow(next);
-            await provider.Activity.WhenIdleAsync(cts.Token);
-            onStep?.Invoke(time.GetUtcNow());
-        }
-    }
+    /// <summary>Advances the fake clock to <paramref name="until"/> through each moment the provider's loops wait for.</summary>
+    public static Task RunUntilAsync(FakeTimeProvider time, BotIdentityProvider provider, DateTimeOffset until, Action<DateTimeOffset>? onStep = null) =>
+        SimulatedTime.RunUntilAsync(time, provider.Activity, until, onStep);
 
     /// <summary>Polls (real time) until <paramref name="condition"/> holds; <paramref name="betweenPolls"/> runs after each failed check.</summary>
     public static async Task EventuallyAsync(Func<bool> condition, string what, Action? betweenPolls = null)

@@ -1,12 +1,14 @@
 using Microsoft.Extensions.Time.Testing;
 using Teleport.MachineId.Destinations;
 using Teleport.MachineId.Outputs;
+using Teleport.MachineId.Tests.Infrastructure;
 
 namespace Teleport.MachineId.Tests.Outputs;
 
 /// <summary>
-/// The output's own schedule, on a <see cref="FakeTimeProvider"/>: renewed every <c>RenewalInterval</c>,
-/// earlier when two thirds of the certificate lifetime come first, and retried with backoff after a failure.
+/// The output's own schedule, on a <see cref="FakeTimeProvider"/> stepped exactly to each moment the
+/// loop waits for: renewed every <c>RenewalInterval</c>, earlier when two thirds of the certificate
+/// lifetime come first, and retried with the shared backoff after a failure.
 /// </summary>
 public sealed class IdentityOutputScheduleTests
 {
@@ -20,24 +22,21 @@ public sealed class IdentityOutputScheduleTests
         using var authority = Authority(time);
         var memory = new MemoryDestination();
         var options = new IdentityOutputOptions { Destination = memory, RenewalInterval = TimeSpan.FromMinutes(5), CredentialTtl = TimeSpan.FromHours(1) };
-        await using var output = IdentityOutputService.Create(new LocalSshCertificateSigner(authority, time), options, timeProvider: time);
+        await using var output = Create(authority, options, time);
 
         await output.StartAsync();
         var first = await output.WaitUntilReadyAsync().WaitAsync(Patience);
-
-        await Task.Delay(250);
-        time.Advance(TimeSpan.FromMinutes(4));
-        await Task.Delay(250);
+        await SimulatedTime.RunUntilAsync(time, output.Activity, Now.AddMinutes(5).AddSeconds(-1));
         Assert.That(output.Current, Is.SameAs(first), "nothing is renewed before the interval");
 
-        var second = await AdvanceUntilRenewedAsync(time, output, first, TimeSpan.FromMinutes(1));
-        var third = await AdvanceUntilRenewedAsync(time, output, second, TimeSpan.FromMinutes(5));
-
-        // The clock moves in steps, so a loop that armed its timer a step late renews a step late: allow one.
-        Assert.That(second.WrittenAt - first.WrittenAt, Is.InRange(TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(6)));
-        Assert.That(third.WrittenAt - second.WrittenAt, Is.InRange(TimeSpan.FromMinutes(5), TimeSpan.FromMinutes(10)));
-        Assert.That(second.Certificates.SshCertificate.PublicKey, Is.Not.EqualTo(first.Certificates.SshCertificate.PublicKey));
-        Assert.That(CertificateKey(memory), Is.EqualTo(third.Certificates.SshCertificate.PublicKey), "the destination holds the latest set");
+        await SimulatedTime.RunUntilAsync(time, output.Activity, Now.AddMinutes(10));
+        var third = output.Current!;
+        Assert.Multiple(() =>
+        {
+            Assert.That(third.WrittenAt, Is.EqualTo(Now.AddMinutes(10)), "renewed at 5 and at 10 minutes exactly");
+            Assert.That(third.Certificates.SshCertificate.PublicKey, Is.Not.EqualTo(first.Certificates.SshCertificate.PublicKey));
+            Assert.That(CertificateKey(memory), Is.EqualTo(third.Certificates.SshCertificate.PublicKey), "the destination holds the latest set");
+        });
     }
 
     [Test]
@@ -46,17 +45,15 @@ public sealed class IdentityOutputScheduleTests
         var time = new FakeTimeProvider(Now);
         using var authority = Authority(time);
         var options = new IdentityOutputOptions { Destination = new MemoryDestination(), RenewalInterval = TimeSpan.FromHours(1), CredentialTtl = TimeSpan.FromMinutes(29) };
-        await using var output = IdentityOutputService.Create(new LocalSshCertificateSigner(authority, time), options, timeProvider: time);
+        await using var output = Create(authority, options, time);
 
         await output.StartAsync();
         var first = await output.WaitUntilReadyAsync().WaitAsync(Patience);
-        var second = await AdvanceUntilRenewedAsync(time, output, first, TimeSpan.FromMinutes(1));
+        Assert.That(await SimulatedTime.RunUntilAsync(time, output.Activity, () => !ReferenceEquals(output.Current, first), Now.AddHours(1)), Is.True);
 
         // The local CA back-dates NotBefore by a minute: lifetime 30 min, two thirds = 20 min after NotBefore.
         var lifetime = first.Certificates.NotAfter - first.Certificates.NotBefore;
-        var twoThirds = first.Certificates.NotBefore + (lifetime * 2 / 3);
-        Assert.That(second.WrittenAt, Is.InRange(twoThirds, twoThirds + TimeSpan.FromMinutes(1)));
-        Assert.That(second.WrittenAt - first.WrittenAt, Is.LessThan(options.RenewalInterval));
+        Assert.That(output.Current!.WrittenAt, Is.EqualTo(first.Certificates.NotBefore + (lifetime * 2 / 3)));
     }
 
     [Test]
@@ -66,73 +63,37 @@ public sealed class IdentityOutputScheduleTests
         using var authority = Authority(time);
         var destination = new FlakyDestination();
         var options = new IdentityOutputOptions { Destination = destination, RenewalInterval = TimeSpan.FromMinutes(5) };
-        await using var output = IdentityOutputService.Create(new LocalSshCertificateSigner(authority, time), options, timeProvider: time);
+        await using var output = Create(authority, options, time);
         await output.StartAsync();
         var first = await output.WaitUntilReadyAsync().WaitAsync(Patience);
 
         destination.Failing = true;
-        await AdvanceUntilAsync(time, () => output.LastError is not null, TimeSpan.FromMinutes(5));
-        var failedAt = time.GetUtcNow();
-        Assert.That(output.LastError, Is.InstanceOf<DestinationException>());
-        Assert.That(output.Current, Is.SameAs(first), "the previous set stays current");
-        Assert.That(CertificateKey(destination.Inner), Is.EqualTo(first.Certificates.SshCertificate.PublicKey), "the destination keeps the previous set");
+        await SimulatedTime.RunUntilAsync(time, output.Activity, Now.AddMinutes(5));
+        Assert.Multiple(() =>
+        {
+            Assert.That(output.LastError, Is.InstanceOf<DestinationException>(), "the scheduled renewal at 5 minutes failed");
+            Assert.That(output.Current, Is.SameAs(first), "the previous set stays current");
+            Assert.That(CertificateKey(destination.Inner), Is.EqualTo(first.Certificates.SshCertificate.PublicKey), "the destination keeps the previous set");
+        });
+
+        // Retries follow the shared full-jitter backoff (1 s doubling to 1 min): five more failures take under a minute.
+        await SimulatedTime.RunUntilAsync(time, output.Activity, () => destination.Checks >= 6, Now.AddMinutes(6));
+        Assert.That(destination.Checks, Is.GreaterThanOrEqualTo(6), "retried with backoff, not at the next interval");
 
         destination.Failing = false;
-        var renewed = await AdvanceUntilRenewedAsync(time, output, first, TimeSpan.FromSeconds(1));
-
-        Assert.That(output.LastError, Is.Null, "a success clears the error");
-        Assert.That(renewed.WrittenAt - failedAt, Is.LessThanOrEqualTo(TimeSpan.FromMinutes(1)), "retried within the backoff cap, not at the next interval");
-    }
-
-    private static async Task<IdentityOutputResult> AdvanceUntilRenewedAsync(FakeTimeProvider time, IdentityOutputService output, IdentityOutputResult previous, TimeSpan step)
-    {
-        await AdvanceUntilAsync(time, () => !ReferenceEquals(output.Current, previous), step);
-        return output.Current!;
-    }
-
-    /// <summary>
-    /// Moves the clock one step at a time until <paramref name="condition"/> holds. Steps, not one jump:
-    /// the loop may arm its timer just after a jump, and would then wait a whole period more.
-    /// </summary>
-    private static async Task AdvanceUntilAsync(FakeTimeProvider time, Func<bool> condition, TimeSpan step)
-    {
-        var deadline = DateTime.UtcNow + Patience;
-        while (DateTime.UtcNow < deadline)
+        var failedAt = time.GetUtcNow();
+        Assert.That(await SimulatedTime.RunUntilAsync(time, output.Activity, () => !ReferenceEquals(output.Current, first), failedAt.AddMinutes(2)), Is.True);
+        Assert.Multiple(() =>
         {
-            await Task.Delay(50);
-            if (condition())
-            {
-                return;
-            }
-
-            time.Advance(step);
-            await WaitUntilAsync(condition, TimeSpan.FromMilliseconds(500), throwOnTimeout: false);
-            if (condition())
-            {
-                return;
-            }
-        }
-
-        throw new AssertionException("the clock moved on but the condition was never reached");
+            Assert.That(output.LastError, Is.Null, "a success clears the error");
+            Assert.That(output.Current!.WrittenAt - failedAt, Is.LessThanOrEqualTo(TimeSpan.FromMinutes(1)), "within one capped backoff step");
+        });
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition, TimeSpan? timeout = null, bool throwOnTimeout = true)
+    private static IdentityOutputService Create(LocalCertificateAuthority authority, IdentityOutputOptions options, FakeTimeProvider time)
     {
-        var deadline = DateTime.UtcNow + (timeout ?? Patience);
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                if (throwOnTimeout)
-                {
-                    throw new AssertionException("condition not reached");
-                }
-
-                return;
-            }
-
-            await Task.Delay(10);
-        }
+        var random = new Random(11);
+        return IdentityOutputService.CreateCore(new LocalSshCertificateSigner(authority, time), options, null, time, random.NextDouble);
     }
 
     private static Crypto.PublicKeyInfo CertificateKey(MemoryDestination destination) =>
@@ -152,14 +113,27 @@ public sealed class IdentityOutputScheduleTests
 
         public volatile bool Failing;
 
+        private int _checks;
+
+        /// <summary>Writability checks made while failing.</summary>
+        public int Checks => Volatile.Read(ref _checks);
+
         public string Description => "flaky memory";
 
         public bool IsPersistent => false;
 
         public Task InitializeAsync(CancellationToken cancellationToken = default) => Inner.InitializeAsync(cancellationToken);
 
-        public Task VerifyWritableAsync(CancellationToken cancellationToken = default) =>
-            Failing ? throw new DestinationException(DestinationFailure.NotWritable, null, "flaky memory is not writable (test)") : Inner.VerifyWritableAsync(cancellationToken);
+        public Task VerifyWritableAsync(CancellationToken cancellationToken = default)
+        {
+            if (!Failing)
+            {
+                return Inner.VerifyWritableAsync(cancellationToken);
+            }
+
+            Interlocked.Increment(ref _checks);
+            throw new DestinationException(DestinationFailure.NotWritable, null, "flaky memory is not writable (test)");
+        }
 
         public Task WriteAsync(DestinationArtifacts artifacts, CancellationToken cancellationToken = default) => Inner.WriteAsync(artifacts, cancellationToken);
 

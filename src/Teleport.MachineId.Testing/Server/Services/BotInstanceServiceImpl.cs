@@ -37,6 +37,9 @@ internal sealed class BotInstanceServiceImpl(EmulatorRuntime runtime) : BotInsta
                 Version = heartbeat.Version,
                 Hostname = heartbeat.Hostname,
                 JoinMethod = heartbeat.JoinMethod,
+                Uptime = heartbeat.Uptime?.ToTimeSpan(),
+                Architecture = heartbeat.Architecture,
+                OperatingSystem = heartbeat.Os,
             });
             return true;
         });

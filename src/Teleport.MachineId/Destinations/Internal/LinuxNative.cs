@@ -54,7 +54,6 @@ internal static unsafe partial class LinuxNative
     internal const int ELOOP = 40;
     internal const int ENODATA = 61;
     internal const int EOPNOTSUPP = 95;
-    internal const int EXDEV = 18;
     internal const int EDQUOT = 122;
     internal const int EWOULDBLOCK = 11;
 

@@ -13,7 +13,6 @@ internal static partial class PosixNative
     internal const int ORdOnly = 0;
     internal const int LockEx = 2;
     internal const int LockNb = 4;
-    internal const int LockUn = 8;
 
     internal const int EPERM = 1;
     internal const int ENOENT = 2;

@@ -50,15 +50,6 @@ internal static class KeyAlgorithmInfo
         _ => throw new ArgumentOutOfRangeException(nameof(algorithm), algorithm, "Unknown key algorithm."),
     };
 
-    /// <summary>The SSH curve identifier (<c>nistp256</c>, …) of an ECDSA algorithm.</summary>
-    public static string CurveName(KeyAlgorithm algorithm) => algorithm switch
-    {
-        KeyAlgorithm.EcdsaP256 => "nistp256",
-        KeyAlgorithm.EcdsaP384 => "nistp384",
-        KeyAlgorithm.EcdsaP521 => "nistp521",
-        _ => throw new ArgumentOutOfRangeException(nameof(algorithm), algorithm, "Not an ECDSA algorithm."),
-    };
-
     public static ReadOnlySpan<byte> CurveNameUtf8(KeyAlgorithm algorithm) => algorithm switch
     {
         KeyAlgorithm.EcdsaP256 => "nistp256"u8,

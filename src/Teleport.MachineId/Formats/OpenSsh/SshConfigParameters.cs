@@ -10,7 +10,7 @@ namespace Teleport.MachineId.OpenSsh;
 public sealed class SshConfigParameters
 {
     private readonly string _generatorName = "tbot";
-    private readonly int _nodePort = 3022;
+    private readonly int _nodePort = TeleportDefaults.NodeSshPort;
 
     /// <summary>Creates the parameters.</summary>
     /// <param name="proxyHost">The proxy host name (host part of the proxy SSH address).</param>

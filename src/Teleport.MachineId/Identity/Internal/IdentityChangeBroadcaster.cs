@@ -26,18 +26,6 @@ internal sealed class IdentityChangeBroadcaster
     /// <summary>The current identity (one volatile read).</summary>
     public BotIdentity? Current => Volatile.Read(ref _current);
 
-    /// <summary>The latest change announced.</summary>
-    public BotIdentityChangedEventArgs? Last
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _last;
-            }
-        }
-    }
-
     /// <summary>
     /// The current identity and, atomically with it, the next one to be announced (or the failure
     /// that ends the wait for it), so a waiter never misses an announcement between the two.

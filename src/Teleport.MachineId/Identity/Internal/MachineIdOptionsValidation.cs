@@ -7,15 +7,6 @@ namespace Teleport.MachineId.Identity.Internal;
 /// <summary>The rules <see cref="MachineIdOptions"/> must satisfy (shared by the provider and the DI validator).</summary>
 internal static class MachineIdOptionsValidation
 {
-    /// <summary>The proxy port when none is written (HTTPS).</summary>
-    public const int DefaultProxyPort = 443;
-
-    /// <summary>The Auth port when none is written.</summary>
-    public const int DefaultAuthPort = 3025;
-
-    /// <summary>The longest lifetime Teleport 18 grants a renewable bot certificate.</summary>
-    public static readonly TimeSpan MaxRenewableCertTtl = TimeSpan.FromDays(7);
-
     /// <summary>Returns every problem, each naming the option; empty when the options are valid.</summary>
     public static List<string> Validate(MachineIdOptions options, JoinMethodRegistry registry)
     {
@@ -30,12 +21,12 @@ internal static class MachineIdOptionsValidation
                 : "Set ProxyServer (the Teleport Proxy address, host:port) or AuthServer (the Auth Service address).");
         }
 
-        if (proxySet && !HostPort.TryParse(options.ProxyServer, DefaultProxyPort, null, out _))
+        if (proxySet && !HostPort.TryParse(options.ProxyServer, TeleportDefaults.ProxyPort, null, out _))
         {
             errors.Add($"ProxyServer: '{options.ProxyServer}' is not a host:port address (for example 'teleport.example.com:443').");
         }
 
-        if (authSet && !HostPort.TryParse(options.AuthServer, DefaultAuthPort, null, out _))
+        if (authSet && !HostPort.TryParse(options.AuthServer, TeleportDefaults.AuthPort, null, out _))
         {
             errors.Add($"AuthServer: '{options.AuthServer}' is not a host:port address (for example 'auth.example.com:3025').");
         }

@@ -29,31 +29,16 @@ internal sealed class WireBotCredentialClient : IBotCredentialClient
 {
     private readonly TeleportWireClient _client;
     private readonly Func<BotIdentity?> _currentIdentity;
-    private readonly object _gate = new();
-    private BotIdentity? _cachedFor;
-    private WireIdentity? _cached;
 
     private WireBotCredentialClient(WireClientOptions options, Func<BotIdentity?> currentIdentity)
     {
         _currentIdentity = currentIdentity;
-        _client = TeleportWireClient.Create(options, CurrentWireIdentity);
+        _client = TeleportWireClient.Create(options, new MachineIdWireOptions.BotWireIdentity(currentIdentity).Current);
     }
 
-    public static WireBotCredentialClient Create(MachineIdOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider, Func<BotIdentity?> currentIdentity)
-    {
-        var wireOptions = new WireClientOptions
-        {
-            ProxyServer = options.ProxyServer is { } proxy ? HostPort.Parse(proxy, MachineIdOptionsValidation.DefaultProxyPort) : null,
-            AuthServer = options.AuthServer is { } auth ? HostPort.Parse(auth, MachineIdOptionsValidation.DefaultAuthPort) : null,
-            Insecure = options.Insecure,
-            ProxyCaCertificates = LoadProxyCas(options),
-            CaPins = [.. options.CaPins],
-            CaPath = options.CaPath,
-            TimeProvider = timeProvider,
-            LoggerFactory = loggerFactory,
-        };
-        return new WireBotCredentialClient(wireOptions, currentIdentity);
-    }
+    /// <exception cref="ArgumentException">An address is malformed or the proxy CA bundle cannot be read.</exception>
+    public static WireBotCredentialClient Create(MachineIdOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider, Func<BotIdentity?> currentIdentity) =>
+        new(MachineIdWireOptions.Create(options, loggerFactory, timeProvider), currentIdentity);
 
     public async Task<SignatureAlgorithmSuite> GetSignatureAlgorithmSuiteAsync(BotIdentity? identity, CancellationToken cancellationToken)
     {
@@ -223,57 +208,9 @@ internal sealed class WireBotCredentialClient : IBotCredentialClient
         return true;
     }
 
-    private static X509Certificate2Collection? LoadProxyCas(MachineIdOptions options)
-    {
-        if (options.ProxyCaBundlePath is null && options.ProxyCaCertificates.Count == 0)
-        {
-            return null;
-        }
-
-        var collection = new X509Certificate2Collection();
-        foreach (var certificate in options.ProxyCaCertificates)
-        {
-            collection.Add(certificate);
-        }
-
-        if (options.ProxyCaBundlePath is { } path)
-        {
-            try
-            {
-                collection.ImportFromPemFile(path);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or CryptographicException)
-            {
-                throw new TeleportException($"Cannot read the proxy CA bundle '{path}': {ex.Message}", ex);
-            }
-        }
-
-        return collection;
-    }
-
     private static IssuedBotCertificates ToIssued(IssuedCertificates certificates) => new(
         certificates.TlsCertificatePem ?? throw new TeleportProtocolException("The cluster issued no TLS certificate for the bot."),
         certificates.SshCertificateLine ?? throw new TeleportProtocolException("The cluster issued no SSH certificate for the bot."),
         certificates.TlsCaCertificatePems,
         certificates.SshCaKeyLines);
-
-    private WireIdentity? CurrentWireIdentity()
-    {
-        var identity = _currentIdentity();
-        if (identity is null)
-        {
-            return null;
-        }
-
-        lock (_gate)
-        {
-            if (!ReferenceEquals(identity, _cachedFor))
-            {
-                _cached = WireIdentity.Create(identity.PrivateKey, identity.TlsIdentity.Certificate, identity.TlsCaCertificates);
-                _cachedFor = identity;
-            }
-
-            return _cached;
-        }
-    }
 }

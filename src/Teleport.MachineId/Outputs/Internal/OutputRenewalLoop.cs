@@ -26,9 +26,8 @@ internal sealed class OutputRenewalLoop : IAsyncDisposable
     private readonly IBotIdentityProvider? _bot;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
-    private readonly LoopActivityTracker _activity;
     private readonly WaitOrWake _wake;
-    private readonly Backoff _backoff = new(TeleportDefaults.RetryMinBackoff, TeleportDefaults.RetryMaxBackoff);
+    private readonly Backoff _backoff;
     private readonly CancellationTokenSource _stopping = new();
     private Task? _loop;
     private int _disposed;
@@ -40,6 +39,7 @@ internal sealed class OutputRenewalLoop : IAsyncDisposable
     /// <param name="bot">Bot identity changes that trigger a renewal; none for a local CA.</param>
     /// <param name="logger">Logger.</param>
     /// <param name="time">The clock.</param>
+    /// <param name="random">Drives the retry jitter; tests seed it (shared random when <see langword="null"/>).</param>
     public OutputRenewalLoop(
         string name,
         Func<string, CancellationToken, Task<RenewalTimes>> renew,
@@ -47,7 +47,8 @@ internal sealed class OutputRenewalLoop : IAsyncDisposable
         TimeSpan interval,
         IBotIdentityProvider? bot,
         ILogger logger,
-        TimeProvider time)
+        TimeProvider time,
+        Func<double>? random = null)
     {
         _name = name;
         _renew = renew;
@@ -56,9 +57,13 @@ internal sealed class OutputRenewalLoop : IAsyncDisposable
         _bot = bot;
         _logger = logger;
         _time = time;
-        _activity = (bot as BotIdentityProvider)?.Activity ?? new LoopActivityTracker(time);
-        _wake = new WaitOrWake(time, _activity);
+        _backoff = new Backoff(TeleportDefaults.RetryMinBackoff, TeleportDefaults.RetryMaxBackoff, random);
+        Activity = (bot as BotIdentityProvider)?.Activity ?? new LoopActivityTracker(time);
+        _wake = new WaitOrWake(time, Activity);
     }
+
+    /// <summary>Tracks the loop for simulated-time tests: the bot's tracker when the bot is a <see cref="BotIdentityProvider"/>, so tests step both.</summary>
+    public LoopActivityTracker Activity { get; }
 
     /// <summary>Starts the loop (the first renewal runs at once, on the thread pool).</summary>
     public void Start()
@@ -68,7 +73,7 @@ internal sealed class OutputRenewalLoop : IAsyncDisposable
             _bot.IdentityChanged += OnBotIdentityChanged;
         }
 
-        _loop = _activity.Run(() => RunAsync(_stopping.Token));
+        _loop = Activity.Run(() => RunAsync(_stopping.Token));
     }
 
     /// <summary>Stops the loop and waits for the renewal in progress to end.</summary>

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Teleport.MachineId.Scheduling;
 
 namespace Teleport.MachineId.Outputs.Internal;
 
@@ -27,6 +28,7 @@ internal sealed class OutputServiceRunner<TResult> : IAsyncDisposable
     /// <param name="bot">Bot identity changes that trigger a renewal; none for a local CA.</param>
     /// <param name="logger">Logger.</param>
     /// <param name="time">The clock.</param>
+    /// <param name="random">Drives the retry jitter; tests seed it (shared random when <see langword="null"/>).</param>
     public OutputServiceRunner(
         string name,
         Func<string, CancellationToken, Task<TResult>> renew,
@@ -34,7 +36,8 @@ internal sealed class OutputServiceRunner<TResult> : IAsyncDisposable
         TimeSpan interval,
         IBotIdentityProvider? bot,
         ILogger logger,
-        TimeProvider time)
+        TimeProvider time,
+        Func<double>? random = null)
     {
         _name = name;
         _renew = renew;
@@ -45,7 +48,8 @@ internal sealed class OutputServiceRunner<TResult> : IAsyncDisposable
             interval,
             bot,
             logger,
-            time);
+            time,
+            random);
     }
 
     /// <summary>The last result, or <see langword="null"/> before the first.</summary>
@@ -53,6 +57,9 @@ internal sealed class OutputServiceRunner<TResult> : IAsyncDisposable
 
     /// <summary>The last failure since the last success, or <see langword="null"/>.</summary>
     public Exception? LastError => Volatile.Read(ref _lastError);
+
+    /// <summary>Tracks the background loop (the bot's tracker when there is a bot) for simulated-time tests.</summary>
+    public LoopActivityTracker Activity => _loop.Activity;
 
     /// <summary>Whether the runner was disposed.</summary>
     public bool IsDisposed => Volatile.Read(ref _state) == 2;

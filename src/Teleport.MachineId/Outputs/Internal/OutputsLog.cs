@@ -37,10 +37,6 @@ internal static partial class OutputsLog
         Message = "Connected to {Node}:{Port} in cluster {Cluster} through proxy {Proxy}")]
     public static partial void NodeConnected(ILogger logger, string node, int port, string cluster, Wire.HostPort proxy);
 
-    [LoggerMessage(EventId = MachineIdEventIds.SshProxyCommandFailed, EventName = "SshProxyCommandFailed", Level = LogLevel.Error,
-        Message = "ssh-proxy-command to {Target}: {Reason}")]
-    public static partial void ProxyCommandFailed(ILogger logger, string target, string reason);
-
     [LoggerMessage(EventId = MachineIdEventIds.MultiplexerListening, EventName = "MultiplexerListening", Level = LogLevel.Information,
         Message = "{Output}: listening on {Socket} (agent {AgentSocket})")]
     public static partial void MultiplexerListening(ILogger logger, string output, string socket, string agentSocket);

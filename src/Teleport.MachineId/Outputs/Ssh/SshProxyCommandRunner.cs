@@ -40,7 +40,7 @@ internal static class SshProxyCommandRunner
         SshProxyCommandRequest request, Stream input, Stream output, ILoggerFactory loggerFactory, CancellationToken cancellationToken, StartupTrace? trace = null)
     {
         var logger = loggerFactory.CreateLogger("Teleport.MachineId.Outputs.Ssh.SshProxyCommand");
-        var proxy = HostPort.Parse(request.ProxyServer, MachineIdWireOptions.DefaultProxyPort);
+        var proxy = HostPort.Parse(request.ProxyServer, TeleportDefaults.ProxyPort);
         using var credentials = await NodeCredentials.LoadDirectoryAsync(request.DestinationDirectory, cancellationToken).ConfigureAwait(false);
         trace?.Mark("credentials read");
         var cluster = string.IsNullOrEmpty(request.Cluster) ? credentials.ClusterName : request.Cluster;

@@ -54,7 +54,7 @@ public sealed class TeleportNodeDialer : IDisposable
         var loggerFactory = Options.LoggerFactory ?? NullLoggerFactory.Instance;
         _logger = loggerFactory.CreateLogger("Teleport.MachineId.Outputs.Ssh.TeleportNodeDialer");
         _credentials = credentials;
-        var proxy = HostPort.Parse(proxyAddress, MachineIdWireOptions.DefaultProxyPort);
+        var proxy = HostPort.Parse(proxyAddress, TeleportDefaults.ProxyPort);
         ClusterName = Options.Cluster ?? credentials.ClusterName;
         var wireOptions = new WireClientOptions
         {
@@ -180,7 +180,7 @@ public sealed class TeleportNodeDialer : IDisposable
     /// <exception cref="TeleportAccessDeniedException">The proxy refused the identity or the node (RBAC).</exception>
     /// <exception cref="TeleportException">The proxy refused or could not reach the node.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
-    public async Task<Stream> OpenNodeStreamAsync(string host, int port = 3022, CancellationToken cancellationToken = default)
+    public async Task<Stream> OpenNodeStreamAsync(string host, int port = TeleportDefaults.NodeSshPort, CancellationToken cancellationToken = default)
     {
         var node = GetNodeName(host);
         var stream = await _dialer.OpenAsync(node + ":" + port.ToString(CultureInfo.InvariantCulture), ClusterName, cancellationToken).ConfigureAwait(false);
@@ -201,7 +201,7 @@ public sealed class TeleportNodeDialer : IDisposable
     /// <exception cref="TeleportAccessDeniedException">The proxy refused the identity or the node (RBAC).</exception>
     /// <exception cref="TeleportException">The proxy refused or could not reach the node.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
-    public async Task<LoopbackForwarder> OpenLoopbackForwarderAsync(string host, int port = 3022, CancellationToken cancellationToken = default)
+    public async Task<LoopbackForwarder> OpenLoopbackForwarderAsync(string host, int port = TeleportDefaults.NodeSshPort, CancellationToken cancellationToken = default)
     {
         var stream = await OpenNodeStreamAsync(host, port, cancellationToken).ConfigureAwait(false);
         try

@@ -208,7 +208,7 @@ internal sealed class DirectAuthClusterRoute : IClusterRoute
     private async ValueTask<HostPort> FindProxyAsync(CancellationToken cancellationToken)
     {
         var ping = await UnaryCall.PingAsync(_auth.Auth, _options, _logger, cancellationToken).ConfigureAwait(false);
-        if (!HostPort.TryParse(ping.ProxyPublicAddress, ClusterDiscovery.DefaultWebPort, null, out var proxy))
+        if (!HostPort.TryParse(ping.ProxyPublicAddress, TeleportDefaults.ProxyPort, null, out var proxy))
         {
             throw new TeleportNotFoundException(
                 $"Auth at {Candidate.Address} does not know a proxy public address, which reaching nodes needs; configure proxy_server instead of auth_server.");

@@ -10,12 +10,6 @@ namespace Teleport.MachineId.Wire.Discovery;
 /// </summary>
 internal sealed record ClusterDiscovery
 {
-    /// <summary>Default HTTPS port of the proxy's web listener.</summary>
-    public const int DefaultWebPort = 443;
-
-    /// <summary>Default port of the proxy's SSH listener.</summary>
-    public const int DefaultSshProxyPort = 3023;
-
     /// <summary>Default port of the proxy's reverse tunnel listener.</summary>
     public const int DefaultTunnelPort = 3024;
 
@@ -96,13 +90,13 @@ internal sealed record ClusterDiscovery
         ArgumentNullException.ThrowIfNull(ssh);
         if (tlsRouting)
         {
-            var webPort = HostPort.PortOf(ssh.WebListenAddr) ?? DefaultWebPort;
+            var webPort = HostPort.PortOf(ssh.WebListenAddr) ?? TeleportDefaults.ProxyPort;
             return First(proxy, new HostPort(proxy.Host, proxy.Port),
                 (ssh.PublicAddr, webPort, null),
                 (ssh.WebListenAddr, webPort, null));
         }
 
-        var sshPort = HostPort.PortOf(ssh.ListenAddr) ?? DefaultSshProxyPort;
+        var sshPort = HostPort.PortOf(ssh.ListenAddr) ?? TeleportDefaults.SshProxyPort;
         return First(proxy, new HostPort(proxy.Host, sshPort),
             (ssh.SshPublicAddr, sshPort, null),
             (ssh.PublicAddr, null, sshPort),

@@ -2,17 +2,15 @@ using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
 using Teleport.MachineId.Wire;
 
-namespace Teleport.MachineId.Outputs.Internal;
+namespace Teleport.MachineId.Identity.Internal;
 
-/// <summary>Maps the public <see cref="MachineIdOptions"/> to the wire client's options.</summary>
+/// <summary>
+/// The one mapping from the public <see cref="MachineIdOptions"/> to the wire client's options, and
+/// the one cache of a bot identity's wire form — shared by the bot's own client and the outputs'
+/// signer.
+/// </summary>
 internal static class MachineIdWireOptions
 {
-    /// <summary>Default proxy web port (tbot: 443).</summary>
-    public const int DefaultProxyPort = 443;
-
-    /// <summary>Default Auth port (tbot: 3025).</summary>
-    public const int DefaultAuthPort = 3025;
-
     /// <exception cref="ArgumentException">An address is malformed or the proxy CA bundle cannot be read.</exception>
     public static WireClientOptions Create(MachineIdOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider)
     {
@@ -36,8 +34,8 @@ internal static class MachineIdWireOptions
 
         return new WireClientOptions
         {
-            ProxyServer = string.IsNullOrWhiteSpace(options.ProxyServer) ? null : HostPort.Parse(options.ProxyServer.Trim(), DefaultProxyPort),
-            AuthServer = string.IsNullOrWhiteSpace(options.AuthServer) ? null : HostPort.Parse(options.AuthServer.Trim(), DefaultAuthPort),
+            ProxyServer = string.IsNullOrWhiteSpace(options.ProxyServer) ? null : HostPort.Parse(options.ProxyServer.Trim(), TeleportDefaults.ProxyPort),
+            AuthServer = string.IsNullOrWhiteSpace(options.AuthServer) ? null : HostPort.Parse(options.AuthServer.Trim(), TeleportDefaults.AuthPort),
             Insecure = options.Insecure,
             ProxyCaCertificates = bundle,
             CaPins = [.. options.CaPins],
@@ -48,16 +46,17 @@ internal static class MachineIdWireOptions
     }
 
     /// <summary>
-    /// The wire identity of a bot identity (its key, certificate and CAs), cached for the last
-    /// identity seen so connection pools are reused until the identity changes.
+    /// The wire identity of the current bot identity (its key, certificate and CAs), built once per
+    /// bot identity, so connection pools are reused until the identity changes and every call
+    /// presents exactly the current one.
     /// </summary>
-    public sealed class BotWireIdentity(IBotIdentityProvider bot)
+    public sealed class BotWireIdentity(Func<BotIdentity?> current)
     {
         private Entry? _last;
 
         public WireIdentity? Current()
         {
-            var identity = bot.Current;
+            var identity = current();
             if (identity is null)
             {
                 return null;
@@ -69,9 +68,8 @@ internal static class MachineIdWireOptions
                 return last.Wire;
             }
 
-            // A fresh certificate object: the provider's copy already carries the key.
-            var certificate = X509CertificateLoader.LoadCertificate(identity.TlsCertificate.RawData);
-            var wire = WireIdentity.Create(identity.PrivateKey, certificate, identity.TlsCaCertificates);
+            // The Teleport view's certificate carries no key (the provider's copy does), so the key can be attached.
+            var wire = WireIdentity.Create(identity.PrivateKey, identity.TlsIdentity.Certificate, identity.TlsCaCertificates);
             Volatile.Write(ref _last, new Entry(identity, wire));
             return wire;
         }
