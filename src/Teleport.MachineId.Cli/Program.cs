@@ -20,7 +20,17 @@ internal static class TbotDotnet
         var trace = StartupTrace.FromEnvironment(CommonOptions.Environment, Console.Error, TimeProvider.System);
         return SshProxyCommandLine.TryParse(args, out var request, out var debug)
             ? RunProxyCommandAsync(request, debug, trace)
-            : RunAsync(args, TimeProvider.System);
+            : RunTracedAsync(args, trace);
+    }
+
+    private static async Task<int> RunTracedAsync(string[] args, StartupTrace? trace)
+    {
+        using (SpanTimingTrace.Attach(trace))
+        {
+            var code = await RunAsync(args, TimeProvider.System).ConfigureAwait(false);
+            trace?.Mark("exit " + code.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            return code;
+        }
     }
 
     /// <summary>Parses and runs; parse errors print the problem and exit with <see cref="ExitCodes.Usage"/>.</summary>

@@ -53,6 +53,26 @@ public sealed class EmulatorFaults
     /// <summary>Brings Auth back.</summary>
     public void BringAuthOnline() => _runtime.SetAuthOnline(true);
 
+    /// <summary>Whether the proxy accepts connections.</summary>
+    public bool IsProxyOnline => _runtime.Faults.ProxyOnline;
+
+    /// <summary>
+    /// Takes the proxy down as a crashed or stopped proxy process is: every open connection to its
+    /// ports (web API, join gRPC, Auth passthrough, ProxySSH streams) is reset, and new connections
+    /// are reset at once until <see cref="BringProxyOnline"/>. Auth itself keeps running.
+    /// </summary>
+    public void TakeProxyOffline() => _runtime.SetProxyOnline(false);
+
+    /// <summary>Brings the proxy back: new connections are accepted again.</summary>
+    public void BringProxyOnline() => _runtime.SetProxyOnline(true);
+
+    /// <summary>A proxy restart: every open proxy connection is reset, then new ones are accepted again.</summary>
+    public void RestartProxy()
+    {
+        _runtime.SetProxyOnline(false);
+        _runtime.SetProxyOnline(true);
+    }
+
     /// <summary>Makes the next <paramref name="count"/> matching calls fail with <paramref name="status"/> before they are handled.</summary>
     /// <param name="count">How many calls fail.</param>
     /// <param name="status">The gRPC status; web requests get the HTTP status Teleport maps it to (e.g. Unavailable ⇒ 504).</param>
@@ -73,11 +93,12 @@ public sealed class EmulatorFaults
         _runtime.Faults.AddFailures(count, status, method, message);
     }
 
-    /// <summary>Clears every fault: pending failures, latency, clock skew; brings Auth online.</summary>
+    /// <summary>Clears every fault: pending failures, latency, clock skew; brings Auth and the proxy online.</summary>
     public void Reset()
     {
         _runtime.Faults.Reset();
         ClockSkew = TimeSpan.Zero;
         _runtime.SetAuthOnline(true);
+        _runtime.SetProxyOnline(true);
     }
 }

@@ -29,6 +29,9 @@ internal interface IRouterTargets
 
     bool AuthOnline { get; }
 
+    /// <summary>Whether the proxy accepts connections (a restart drill takes it offline).</summary>
+    bool ProxyOnline { get; }
+
     int AuthPort { get; }
 
     int WebPort { get; }
@@ -104,6 +107,27 @@ internal sealed partial class AlpnRouter : IAsyncDisposable
 
     public void Start() => _acceptLoop = AcceptLoopAsync(_stop.Token);
 
+    /// <summary>
+    /// Resets every open connection (RST, as when the proxy process dies): piped connections to
+    /// Auth and the web endpoint and terminated gRPC connections with their streams alike.
+    /// </summary>
+    public void ResetAll()
+    {
+        foreach (var socket in _open.Keys)
+        {
+            try
+            {
+                socket.LingerState = new LingerOption(true, 0);
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+                // Already closing.
+            }
+
+            socket.Dispose();
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync().ConfigureAwait(false);
@@ -162,6 +186,14 @@ internal sealed partial class AlpnRouter : IAsyncDisposable
             catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException or SocketException)
             {
                 return;
+            }
+
+            if (!_targets.ProxyOnline)
+            {
+                // Proxy offline: the port refuses (accepted, then reset at once).
+                socket.LingerState = new LingerOption(true, 0);
+                socket.Dispose();
+                continue;
             }
 
             socket.NoDelay = true;

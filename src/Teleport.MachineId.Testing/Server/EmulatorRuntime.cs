@@ -146,6 +146,8 @@ internal sealed class EmulatorRuntime : IRouterTargets, IAsyncDisposable
 
     bool IRouterTargets.AuthOnline => Faults.AuthOnline;
 
+    bool IRouterTargets.ProxyOnline => Faults.ProxyOnline;
+
     X509Certificate2 IRouterTargets.WebCertificate => Certificates.Web;
 
     X509Certificate2 IRouterTargets.ProxyCertificate => Certificates.Proxy;
@@ -235,6 +237,17 @@ internal sealed class EmulatorRuntime : IRouterTargets, IAsyncDisposable
             $"{snapshot.TypeName} CA rotation phase {snapshot.PhaseName}", ("ca_type", snapshot.TypeName), ("phase", snapshot.PhaseName));
         Events.Publish(snapshot);
         return snapshot.Phase;
+    }
+
+    /// <summary>Proxy offline: its listeners refuse new connections and every open proxy connection is reset.</summary>
+    public void SetProxyOnline(bool online)
+    {
+        Faults.SetProxyOffline(!online);
+        if (!online)
+        {
+            _webRouter?.ResetAll();
+            _sshRouter?.ResetAll();
+        }
     }
 
     public void SetAuthOnline(bool online)

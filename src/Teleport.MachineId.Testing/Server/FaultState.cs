@@ -2,15 +2,18 @@ using Grpc.Core;
 
 namespace Teleport.MachineId.Testing.Server;
 
-/// <summary>Injected faults: Auth offline, failures of the next N calls, added latency. Thread-safe.</summary>
+/// <summary>Injected faults: Auth or the proxy offline, failures of the next N calls, added latency. Thread-safe.</summary>
 internal sealed class FaultState
 {
     private readonly object _gate = new();
     private readonly List<FailureRule> _rules = [];
     private long _latencyTicks;
     private volatile bool _authOffline;
+    private volatile bool _proxyOffline;
 
     public bool AuthOnline => !_authOffline;
+
+    public bool ProxyOnline => !_proxyOffline;
 
     public TimeSpan Latency
     {
@@ -19,6 +22,8 @@ internal sealed class FaultState
     }
 
     public void SetAuthOffline(bool offline) => _authOffline = offline;
+
+    public void SetProxyOffline(bool offline) => _proxyOffline = offline;
 
     public void AddFailures(int count, StatusCode status, string? method, string? message)
     {
@@ -37,6 +42,7 @@ internal sealed class FaultState
 
         Latency = TimeSpan.Zero;
         _authOffline = false;
+        _proxyOffline = false;
     }
 
     /// <summary>Consumes one injected failure that applies to <paramref name="method"/> (a gRPC full name or an HTTP path).</summary>

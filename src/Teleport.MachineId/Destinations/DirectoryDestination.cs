@@ -206,6 +206,7 @@ public sealed class DirectoryDestination : IDestinationWriter
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            using var activity = MachineIdActivities.Source.StartActivity(MachineIdActivities.DestinationWrite);
             var state = EnsureInitialized(cancellationToken);
             cancellationToken.ThrowIfCancellationRequested();
             using var directory = OpenDirectory(create: true, "open");

@@ -11,7 +11,12 @@ namespace Teleport.MachineId;
 /// <c>teleport.machineid.bot.renewal.duration</c> (histogram, seconds),
 /// <c>teleport.machineid.bot.ttl_shortened</c> (counter) and
 /// <c>teleport.machineid.bot.identity.time_to_expiry</c> (observable gauge, seconds; negative once expired).
-/// Spans of <see cref="ActivitySourceName"/>: <c>teleport.machineid.bot.join</c> and <c>teleport.machineid.bot.renew</c>.
+/// Spans of <see cref="ActivitySourceName"/>: <c>teleport.machineid.bot.join</c> and <c>teleport.machineid.bot.renew</c>
+/// (one attempt), <c>teleport.machineid.storage.write</c> and <c>teleport.machineid.storage.delete</c> (a file of
+/// the bot's storage, tag <c>teleport.machineid.file</c>), <c>teleport.machineid.wire.connect</c> (a new gRPC
+/// connection: TCP or tunnel, then TLS), <c>teleport.machineid.wire.generate_user_certs</c> (a
+/// <c>GenerateUserCerts</c> call from the moment it can leave), <c>teleport.machineid.output.renew</c> (an identity
+/// output issued and written) and <c>teleport.machineid.destination.write</c> (one artifact set written).
 /// </remarks>
 public static class MachineIdDiagnostics
 {

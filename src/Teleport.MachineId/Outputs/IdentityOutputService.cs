@@ -154,6 +154,7 @@ public sealed class IdentityOutputService : IAsyncDisposable, IOutputService
 
     private async Task<IdentityOutputResult> RenewCoreAsync(string reason, CancellationToken cancellationToken)
     {
+        using var activity = MachineIdActivities.Source.StartActivity(MachineIdActivities.OutputRenew);
         OutputsLog.Renewing(_logger, Name, reason);
         await Destination.VerifyWritableAsync(cancellationToken).ConfigureAwait(false);
         var cluster = await _backend.GetClusterInfoAsync(cancellationToken).ConfigureAwait(false);

@@ -247,6 +247,7 @@ internal sealed class TeleportWireClient : IAsyncDisposable, IDisposable
         RequireIdentity("GenerateUserCerts");
         const string operation = "GenerateUserCerts";
         var message = ProtoModels.ToProto(request);
+        using var activity = MachineIdActivities.Source.StartActivity(MachineIdActivities.GenerateUserCerts);
         return await OnAuthAsync(operation, async (auth, ct) =>
         {
             var client = new AuthService.AuthServiceClient(auth.Invoker);

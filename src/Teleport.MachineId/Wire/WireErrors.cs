@@ -47,7 +47,12 @@ internal static class WireErrors
         }
 
         var code = exception.StatusCode;
-        var detail = Clean(exception.Status.Detail, secret);
+
+        // A failure raised on this side (connection reset, refused, TLS): grpc-dotnet's detail strings
+        // the exception chain together with .NET type names; the innermost message says it in words.
+        var detail = exception.Status.DebugException is { } raisedHere
+            ? Clean(Innermost(raisedHere).Message, secret).TrimEnd('.')
+            : Clean(exception.Status.Detail, secret);
         var what = $"{operation} on {endpoint}";
         var server = detail.Length == 0 ? $"status {code}" : $"{code}: {detail}";
         if (code == StatusCode.ResourceExhausted && IsSizeLimit(detail))

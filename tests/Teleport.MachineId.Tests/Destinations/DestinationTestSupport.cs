@@ -134,6 +134,13 @@ internal static partial class TestNative
     [DllImport("libc", EntryPoint = "umask")]
     private static extern uint UmaskRaw(uint mask);
 
+    /// <summary>SIGHUP on Linux and macOS.</summary>
+    public const int SigHup = 1;
+
+    /// <summary>kill(2): sends <paramref name="signal"/> to <paramref name="pid"/>; 0 on success.</summary>
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    public static extern int Signal(int pid, int signal);
+
     /// <summary>Sets the process umask and returns a scope restoring the previous one.</summary>
     public static IDisposable Umask(uint mask)
     {

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Text;
 using Teleport.MachineId.Crypto;
 using Teleport.MachineId.Ssh;
+using Teleport.MachineId.Tests.Destinations;
 
 namespace Teleport.MachineId.Tests.Infrastructure;
 
@@ -198,6 +199,44 @@ internal sealed class SshdFixture : IAsyncDisposable
         return SshToolRunner.RunAsync(OpenSshTools.Ssh, arguments, cancellationToken: cancellationToken);
     }
 
+    /// <summary>
+    /// Replaces the user CA keys sshd trusts, as a Teleport node does when the user CA rotates.
+    /// sshd reads <c>TrustedUserCAKeys</c> at every authentication, so no reload is needed; the file
+    /// is replaced atomically so a login never reads half of it.
+    /// </summary>
+    public void TrustUserCaKeys(IEnumerable<PublicKeyInfo> keys) =>
+        ReplaceFile("user_ca.pub", string.Concat(keys.Select(k => k.ToAuthorizedKey() + "\n")));
+
+    /// <summary>
+    /// Presents a new host certificate, as a Teleport node does at a host CA rotation's
+    /// <c>update_servers</c> phase: the file is replaced and sshd reloaded with SIGHUP (it re-executes
+    /// itself and reads its host keys again; open sessions live on in their own processes).
+    /// Returns once sshd listens again.
+    /// </summary>
+    public async Task ReplaceHostCertificateAsync(SshCertificate certificate, TimeSpan timeout)
+    {
+        var process = _process ?? throw new InvalidOperationException("sshd is not running.");
+        ReplaceFile("host_key-cert.pub", certificate.ToAuthorizedKey() + "\n");
+        var listening = CountInLog(ListeningLine);
+        if (TestNative.Signal(process.Id, TestNative.SigHup) != 0)
+        {
+            throw new InvalidOperationException("Could not send SIGHUP to sshd.");
+        }
+
+        using var cancel = new CancellationTokenSource(timeout);
+        while (CountInLog(ListeningLine) <= listening)
+        {
+            if (process.HasExited)
+            {
+                throw new InvalidOperationException($"sshd exited on SIGHUP. Log:\n{Log}");
+            }
+
+            await Task.Delay(20, cancel.Token);
+        }
+
+        HostCertificate = certificate;
+    }
+
     public async ValueTask DisposeAsync()
     {
         var process = _process;
@@ -388,6 +427,26 @@ internal sealed class SshdFixture : IAsyncDisposable
         _process = null;
         process.Dispose();
         return false;
+    }
+
+    private const string ListeningLine = "Server listening on";
+
+    private int CountInLog(string text)
+    {
+        var log = Log;
+        var count = 0;
+        for (var at = log.IndexOf(text, StringComparison.Ordinal); at >= 0; at = log.IndexOf(text, at + text.Length, StringComparison.Ordinal))
+        {
+            count++;
+        }
+
+        return count;
+    }
+
+    private void ReplaceFile(string name, string content)
+    {
+        var staged = _directory.Write(name + ".new", content);
+        File.Move(staged, _directory.File(name), overwrite: true);
     }
 
     private void Append(string? line)

@@ -171,6 +171,20 @@ public sealed class WireUnitTests
         Assert.That(error.IsTransient, Is.EqualTo(expected == typeof(TeleportConnectionException)));
     }
 
+    [Test]
+    public void A_connection_lost_on_this_side_is_described_in_words_without_NET_type_names()
+    {
+        var reset = new IOException("The request was aborted.", new IOException("Unable to read data from the transport connection: Connection reset by peer.",
+            new System.Net.Sockets.SocketException(104)));
+        var rpc = new RpcException(new Status(StatusCode.Unavailable,
+            "Error reading next message. IOException: The request was aborted. SocketException: Connection reset by peer", reset));
+
+        var error = WireErrors.FromRpc(rpc, "TransportService.ProxySSH", "proxy p:443 (SSH transport)");
+
+        Assert.That(error, Is.TypeOf<TeleportConnectionException>());
+        Assert.That(error.Message, Does.Contain("Connection reset by peer").And.Not.Contain("IOException").And.Not.Contain("SocketException"));
+    }
+
     [TestCase(StatusCode.PermissionDenied, typeof(TeleportJoinException))]
     [TestCase(StatusCode.NotFound, typeof(TeleportJoinException))]
     [TestCase(StatusCode.InvalidArgument, typeof(TeleportJoinException))]

@@ -168,6 +168,7 @@ internal sealed class DirectoryBotIdentityStore : IBotIdentityStore
 
     private Task DeleteFileAsync(string path)
     {
+        using var activity = MachineIdActivities.StartFile(MachineIdActivities.StorageDelete, path);
         try
         {
             if (File.Exists(path))
@@ -206,6 +207,7 @@ internal sealed class DirectoryBotIdentityStore : IBotIdentityStore
 
     private static async Task WriteFileAsync(string path, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
     {
+        using var activity = MachineIdActivities.StartFile(MachineIdActivities.StorageWrite, path);
         try
         {
             await AtomicFile.WriteAsync(path, content, cancellationToken).ConfigureAwait(false);

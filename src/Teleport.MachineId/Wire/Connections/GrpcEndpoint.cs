@@ -91,6 +91,7 @@ internal sealed class GrpcEndpoint : IDisposable
             throw new InvalidOperationException("A request reached the connection pool without a connection profile.");
         }
 
+        using var activity = MachineIdActivities.Source.StartActivity(MachineIdActivities.Connect);
         using var timeout = new CancellationTokenSource(_options.ConnectTimeout, _options.TimeProvider);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
         try
