@@ -11,6 +11,11 @@ if (args is ["installed-tool", ..])
     return await InstalledToolProfile.RunAsync(args);
 }
 
+if (args is ["fleet-profile", ..])
+{
+    return await FleetSshProfile.RunAsync(args);
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
 return 0;
 

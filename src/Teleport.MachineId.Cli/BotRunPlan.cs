@@ -2,15 +2,20 @@ using Microsoft.Extensions.Logging;
 using Teleport.MachineId.Configuration;
 using Teleport.MachineId.Destinations;
 using Teleport.MachineId.Outputs;
+using Teleport.MachineId.Outputs.SshMultiplexer;
 
 namespace Teleport.MachineId.Cli;
 
-/// <summary>What <c>start</c> runs: the bot's options, its identity outputs, and whether to stop after one round.</summary>
-internal sealed class BotRunPlan
+/// <summary>What <c>start</c> runs: the bot's options, its services (identity outputs, ssh_host outputs, ssh-multiplexers), and whether to stop after one round.</summary>
+internal sealed record BotRunPlan
 {
     public required MachineIdOptions Bot { get; init; }
 
-    public required IReadOnlyList<IdentityOutputOptions> Outputs { get; init; }
+    public IReadOnlyList<IdentityOutputOptions> Outputs { get; init; } = [];
+
+    public IReadOnlyList<SshHostOutputOptions> SshHostOutputs { get; init; } = [];
+
+    public IReadOnlyList<SshMultiplexerOptions> Multiplexers { get; init; } = [];
 
     public bool Oneshot { get; init; }
 
@@ -25,7 +30,15 @@ internal sealed class BotRunPlan
     {
         var bot = configuration.ToMachineIdOptions();
         bot.ProxyCaBundlePath = proxyCaBundle;
-        return new BotRunPlan { Bot = bot, Outputs = configuration.ToIdentityOutputOptions(loggerFactory), Oneshot = configuration.Oneshot, Names = names };
+        return new BotRunPlan
+        {
+            Bot = bot,
+            Outputs = configuration.ToIdentityOutputOptions(loggerFactory),
+            SshHostOutputs = configuration.ToSshHostOutputOptions(loggerFactory),
+            Multiplexers = configuration.ToSshMultiplexerOptions(loggerFactory),
+            Oneshot = configuration.Oneshot,
+            Names = names,
+        };
     }
 
     /// <summary>A <c>--storage</c> or <c>--destination</c> value: <c>memory://</c>, <c>file:///path</c> or a path.</summary>

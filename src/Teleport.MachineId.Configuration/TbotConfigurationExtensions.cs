@@ -2,12 +2,14 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Teleport.MachineId.Destinations;
 using Teleport.MachineId.Outputs;
+using Teleport.MachineId.Outputs.SshMultiplexer;
 
 namespace Teleport.MachineId.Configuration;
 
 /// <summary>
 /// The one mapping from a tbot configuration to Teleport.MachineId's options: the bot
-/// (<see cref="ToMachineIdOptions"/>) and its identity outputs (<see cref="ToIdentityOutputOptions"/>).
+/// (<see cref="ToMachineIdOptions"/>), its identity outputs (<see cref="ToIdentityOutputOptions"/>),
+/// ssh_host outputs (<see cref="ToSshHostOutputOptions"/>) and ssh-multiplexers (<see cref="ToSshMultiplexerOptions"/>).
 /// <c>tbot-dotnet start -c tbot.yaml</c> runs exactly what these return.
 /// </summary>
 public static class TbotConfigurationExtensions
@@ -110,9 +112,7 @@ public static class TbotConfigurationExtensions
             var output = new IdentityOutputOptions
             {
                 Name = service.Name,
-                Destination = service.Destination is TbotDirectoryDestination directory
-                    ? new DirectoryDestination(directory.ToDirectoryDestinationOptions(), loggerFactory.CreateLogger<DirectoryDestination>(), timeProvider)
-                    : new MemoryDestination(),
+                Destination = ToDestination(service.Destination, loggerFactory, timeProvider),
                 Cluster = service.Cluster,
                 CredentialTtl = lifetime.Ttl,
                 RenewalInterval = lifetime.RenewalInterval,
@@ -129,4 +129,90 @@ public static class TbotConfigurationExtensions
 
         return outputs;
     }
+
+    /// <summary>
+    /// Maps every <c>type: ssh_host</c> service to the options of an <see cref="SshHostOutputService"/>:
+    /// <c>name</c>, <c>destination</c>, <c>principals</c>, <c>roles</c>, the CA type, and
+    /// <c>credential_ttl</c>/<c>renewal_interval</c> (the service's, else the bot's).
+    /// </summary>
+    /// <param name="configuration">A validated configuration.</param>
+    /// <param name="loggerFactory">Where the directory destinations log; none when <see langword="null"/>.</param>
+    /// <param name="timeProvider">The destinations' clock; the system clock when <see langword="null"/>.</param>
+    /// <returns>One options object per service, in the file's order.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="configuration"/> is <see langword="null"/>.</exception>
+    public static IReadOnlyList<SshHostOutputOptions> ToSshHostOutputOptions(this TbotConfiguration configuration, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        loggerFactory ??= NullLoggerFactory.Instance;
+        var outputs = new List<SshHostOutputOptions>(configuration.SshHostOutputs.Count);
+        foreach (var service in configuration.SshHostOutputs)
+        {
+            var lifetime = service.CredentialLifetime ?? configuration.CredentialLifetime;
+            var output = new SshHostOutputOptions
+            {
+                Name = service.Name,
+                Destination = ToDestination(service.Destination, loggerFactory, timeProvider),
+                CaType = service.CaType,
+                CredentialTtl = lifetime.Ttl,
+                RenewalInterval = lifetime.RenewalInterval,
+            };
+            foreach (var principal in service.Principals)
+            {
+                output.Principals.Add(principal);
+            }
+
+            foreach (var role in service.Roles)
+            {
+                output.Roles.Add(role);
+            }
+
+            outputs.Add(output);
+        }
+
+        return outputs;
+    }
+
+    /// <summary>
+    /// Maps every <c>type: ssh-multiplexer</c> service to the options of an <see cref="SshMultiplexerService"/>:
+    /// <c>name</c>, its directory <c>destination</c>, <c>proxy_command</c> and
+    /// <c>credential_ttl</c>/<c>renewal_interval</c> (the service's, else the bot's).
+    /// </summary>
+    /// <param name="configuration">A validated configuration (the reader requires a directory destination).</param>
+    /// <param name="loggerFactory">Where the directory destinations log; none when <see langword="null"/>.</param>
+    /// <param name="timeProvider">The destinations' clock; the system clock when <see langword="null"/>.</param>
+    /// <returns>One options object per service, in the file's order.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="configuration"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException">A multiplexer's destination is not a directory.</exception>
+    public static IReadOnlyList<SshMultiplexerOptions> ToSshMultiplexerOptions(this TbotConfiguration configuration, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        loggerFactory ??= NullLoggerFactory.Instance;
+        var multiplexers = new List<SshMultiplexerOptions>(configuration.SshMultiplexers.Count);
+        foreach (var service in configuration.SshMultiplexers)
+        {
+            var lifetime = service.CredentialLifetime ?? configuration.CredentialLifetime;
+            var multiplexer = new SshMultiplexerOptions
+            {
+                Name = service.Name,
+                Destination = ToDestination(service.Destination, loggerFactory, timeProvider) as DirectoryDestination
+                    ?? throw new ArgumentException($"The ssh-multiplexer service {service.Name} needs a directory destination.", nameof(configuration)),
+                CredentialTtl = lifetime.Ttl,
+                RenewalInterval = lifetime.RenewalInterval,
+            };
+            foreach (var argument in service.ProxyCommand)
+            {
+                multiplexer.ProxyCommand.Add(argument);
+            }
+
+            multiplexers.Add(multiplexer);
+        }
+
+        return multiplexers;
+    }
+
+    /// <summary>A directory destination with the service's symlinks, ACLs and readers, or a memory destination.</summary>
+    private static IDestinationWriter ToDestination(TbotDestination destination, ILoggerFactory loggerFactory, TimeProvider? timeProvider) =>
+        destination is TbotDirectoryDestination directory
+            ? new DirectoryDestination(directory.ToDirectoryDestinationOptions(), loggerFactory.CreateLogger<DirectoryDestination>(), timeProvider)
+            : new MemoryDestination();
 }

@@ -11,4 +11,7 @@ public enum CertificateAuthorityType
 
     /// <summary><c>db</c>: the database CA (TLS only, RSA in every suite, as in Teleport).</summary>
     Database = 3,
+
+    /// <summary><c>openssh</c>: signs certificates for agentless OpenSSH nodes (SSH only).</summary>
+    OpenSsh = 4,
 }

@@ -56,8 +56,17 @@ public sealed class TeleportSshCertificateSigner : ISshCertificateSigner, IAsync
     /// <summary>Raised when the bot identity changes (renewal, rejoin, CA rotation): outputs renew at once.</summary>
     public event EventHandler? CredentialsChanged;
 
+    /// <summary>The bot whose identity this signer uses (its activity tracker drives simulated-time tests).</summary>
+    internal IBotIdentityProvider Bot => _bot;
+
     /// <summary>The wire client (for the SSH client factory and tests).</summary>
     internal TeleportWireClient Wire => _wire;
+
+    /// <summary>
+    /// A new wire client to the same cluster presenting <paramref name="identity"/> (an impersonated
+    /// identity this signer issued), for calls made with the output's own roles. Owned by the caller.
+    /// </summary>
+    internal TeleportWireClient CreateWireClient(Func<WireIdentity?> identity) => TeleportWireClient.Create(_wire.Options, identity);
 
     /// <inheritdoc />
     /// <remarks>Waits until the bot has a valid identity.</remarks>

@@ -28,6 +28,7 @@ internal static class CertAuthorityTypes
         CertificateAuthorityType.Host => Host,
         CertificateAuthorityType.User => User,
         CertificateAuthorityType.Database => Database,
+        CertificateAuthorityType.OpenSsh => OpenSsh,
         _ => throw new ArgumentOutOfRangeException(nameof(type), type, "Not a certificate authority type."),
     };
 }
