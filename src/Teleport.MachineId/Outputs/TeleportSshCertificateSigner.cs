@@ -49,8 +49,7 @@ public sealed class TeleportSshCertificateSigner : ISshCertificateSigner, IOutpu
         _bot = bot;
         _time = wireOptions.TimeProvider;
         _logger = wireOptions.LoggerFactory.CreateLogger("Teleport.MachineId.Outputs.TeleportSshCertificateSigner");
-        var identity = new MachineIdWireOptions.BotWireIdentity(() => bot.Current);
-        _wire = TeleportWireClient.Create(wireOptions, identity.Current);
+        _wire = TeleportWireClient.Create(wireOptions, MachineIdWireOptions.BotWireIdentity(() => bot.Current));
     }
 
     ISshCertificateSigner IOutputBackend.Signer => this;

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
+using Teleport.MachineId.Tests.Infrastructure;
 using Teleport.MachineId.Wire.Proto.Transport.V1;
 
 namespace Teleport.MachineId.Tests.Emulator;
@@ -33,17 +34,7 @@ internal sealed class ProxySshBridge : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _stop.CancelAsync();
-        _listener.Stop();
-        try
-        {
-            await _loop;
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
-        {
-        }
-
-        _stop.Dispose();
+        await AcceptLoop.StopAsync(_stop, _listener, _loop);
     }
 
     private async Task AcceptAsync()

@@ -159,12 +159,7 @@ public sealed class BotIdentityProviderSimulationTests
         var storage = Path.Combine(dir, "storage");
         var tokenFile = Path.Combine(dir, "token");
         await File.WriteAllTextAsync(tokenFile, cluster.AddToken());
-        BotIdentity first;
-        await using (var provider = CreateProvider(Options(storage, tokenFile), cluster, time))
-        {
-            await provider.StartAsync();
-            first = await provider.WaitUntilReadyAsync();
-        }
+        var first = await StartUntilReadyThenStopAsync(Options(storage, tokenFile), cluster, time);
 
         File.Delete(tokenFile); // the cluster deleted the token on use; the operator removes the file
         time.Advance(TimeSpan.FromMinutes(10));
@@ -195,12 +190,7 @@ public sealed class BotIdentityProviderSimulationTests
         var storage = Path.Combine(dir, "storage");
         var tokenFile = Path.Combine(dir, "token");
         await File.WriteAllTextAsync(tokenFile, cluster.AddToken());
-        BotIdentity first;
-        await using (var provider = CreateProvider(Options(storage, tokenFile), cluster, time))
-        {
-            await provider.StartAsync();
-            first = await provider.WaitUntilReadyAsync();
-        }
+        var first = await StartUntilReadyThenStopAsync(Options(storage, tokenFile), cluster, time);
 
         await File.WriteAllTextAsync(tokenFile, cluster.AddToken());
         await using var restarted = CreateProvider(Options(storage, tokenFile), cluster, time);

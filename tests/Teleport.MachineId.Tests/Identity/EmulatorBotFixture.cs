@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 using Teleport.MachineId.Testing;
+using Teleport.MachineId.Tests.Infrastructure;
 
 namespace Teleport.MachineId.Tests.Identity;
 
@@ -12,18 +13,19 @@ internal sealed class EmulatorBotFixture : IAsyncDisposable
 {
     public const string BotName = "robot";
 
-    private EmulatorBotFixture(TeleportEmulator emulator, FakeTimeProvider time, string directory)
+    private readonly TempDirectory _directory = new("tmid-identity-");
+
+    private EmulatorBotFixture(TeleportEmulator emulator, FakeTimeProvider time)
     {
         Emulator = emulator;
         Time = time;
-        Directory = directory;
     }
 
     public TeleportEmulator Emulator { get; }
 
     public FakeTimeProvider Time { get; }
 
-    public string Directory { get; }
+    public string Directory => _directory.Path;
 
     public string StoragePath => Path.Combine(Directory, "storage");
 
@@ -36,7 +38,7 @@ internal sealed class EmulatorBotFixture : IAsyncDisposable
         var emulator = await TeleportEmulator.StartAsync(new TeleportEmulatorOptions { TimeProvider = time, JoinApis = joinApis });
         emulator.UpsertRole(new EmulatorRole { Name = "access", Logins = ["root"], NodeLabels = EmulatorRole.AllNodes });
         emulator.AddBot(new EmulatorBot { Name = BotName, Roles = ["access"] });
-        return new EmulatorBotFixture(emulator, time, IdentityTestSupport.NewTempDirectory());
+        return new EmulatorBotFixture(emulator, time);
     }
 
     /// <summary>Writes a fresh join token to <see cref="TokenFile"/> and returns it.</summary>
@@ -72,6 +74,6 @@ internal sealed class EmulatorBotFixture : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await Emulator.DisposeAsync();
-        IdentityTestSupport.DeleteDirectory(Directory);
+        _directory.Dispose();
     }
 }

@@ -10,24 +10,6 @@ internal static class IdentityTestSupport
 {
     public static readonly DateTimeOffset Start = new(2026, 3, 2, 8, 0, 0, TimeSpan.Zero);
 
-    public static string NewTempDirectory()
-    {
-        var path = Path.Combine(Path.GetTempPath(), "tmid-identity-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(path);
-        return path;
-    }
-
-    public static void DeleteDirectory(string path)
-    {
-        try
-        {
-            Directory.Delete(path, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
-
     public static MachineIdOptions Options(string? storagePath, string? tokenFile) => new()
     {
         ProxyServer = "proxy.sim.example.com:443",
@@ -41,6 +23,14 @@ internal static class IdentityTestSupport
     {
         var random = new Random(seed);
         return BotIdentityProvider.CreateInternal(options, loggerFactory, time, cluster.ClientFactory, meterFactory, null, () => random.NextDouble());
+    }
+
+    /// <summary>Starts a provider, waits for its first identity and disposes of it: the first run before a restart.</summary>
+    public static async Task<BotIdentity> StartUntilReadyThenStopAsync(MachineIdOptions options, SimulatedBotCluster cluster, TimeProvider time)
+    {
+        await using var provider = CreateProvider(options, cluster, time);
+        await provider.StartAsync();
+        return await provider.WaitUntilReadyAsync();
     }
 
     /// <summary>Advances the fake clock to <paramref name="until"/> through each moment the provider's loops wait for.</summary>

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Teleport.MachineId.Crypto;
+using Teleport.MachineId.Tests.Infrastructure;
 using Teleport.MachineId.Tls;
 using Teleport.MachineId.Wire;
 
@@ -89,17 +90,7 @@ internal sealed class HostileTlsServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _stop.CancelAsync();
-        _listener.Stop();
-        try
-        {
-            await _loop;
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
-        {
-        }
-
-        _stop.Dispose();
+        await AcceptLoop.StopAsync(_stop, _listener, _loop);
     }
 
     // A hostile server does not care who the client is; it only records that a certificate came.

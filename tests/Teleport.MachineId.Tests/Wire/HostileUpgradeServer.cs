@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
+using Teleport.MachineId.Tests.Infrastructure;
 using Teleport.MachineId.Wire;
 
 namespace Teleport.MachineId.Tests.Wire;
@@ -123,18 +124,9 @@ internal sealed class HostileUpgradeServer : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _stop.CancelAsync();
-        _listener.Stop();
-        try
-        {
-            await _loop;
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
-        {
-        }
+        await AcceptLoop.StopAsync(_stop, _listener, _loop);
 
         _certificate.Dispose();
-        _stop.Dispose();
     }
 
     private async Task RunAsync()

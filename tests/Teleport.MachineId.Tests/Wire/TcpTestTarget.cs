@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Teleport.MachineId.Tests.Infrastructure;
 
 namespace Teleport.MachineId.Tests.Wire;
 
@@ -50,17 +51,7 @@ internal sealed class TcpTestTarget : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _stop.CancelAsync();
-        _listener.Stop();
-        try
-        {
-            await _loop;
-        }
-        catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
-        {
-        }
-
-        _stop.Dispose();
+        await AcceptLoop.StopAsync(_stop, _listener, _loop);
     }
 
     private async Task AcceptLoopAsync()

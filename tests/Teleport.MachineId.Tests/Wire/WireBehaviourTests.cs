@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Teleport.MachineId.Tests.Infrastructure;
 using Teleport.MachineId.Wire;
 
 namespace Teleport.MachineId.Tests.Wire;
@@ -115,16 +116,7 @@ public sealed class WireBehaviourTests
 
         public async ValueTask DisposeAsync()
         {
-            await _stop.CancelAsync();
-            _listener.Stop();
-            try
-            {
-                await _loop;
-            }
-            catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException or InvalidOperationException)
-            {
-                // InvalidOperationException: the loop went back to AcceptSocketAsync after Stop().
-            }
+            await AcceptLoop.StopAsync(_stop, _listener, _loop);
         }
 
         private async Task LoopAsync()

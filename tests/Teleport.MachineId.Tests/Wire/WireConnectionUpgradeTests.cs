@@ -58,6 +58,25 @@ public sealed class WireConnectionUpgradeTests
     }
 
     [Test]
+    public async Task The_test_dial_answer_is_cached_per_proxy_address()
+    {
+        await using var lb = await LoadBalancedCluster.StartAsync();
+        await using var plain = await WireTestCluster.StartAsync();
+        var logs = new CapturingLoggerProvider();
+        using var loggerFactory = LoggerFactory.Create(builder => builder.AddProvider(logs).SetMinimumLevel(LogLevel.Debug));
+        await using var first = TeleportWireClient.Create(WithLogging(lb.Options(), loggerFactory), () => null);
+        await using var second = TeleportWireClient.Create(WithLogging(lb.Options(), loggerFactory), () => null);
+        await using var other = TeleportWireClient.Create(WithLogging(plain.ProxyOptions() with { GetEnvironmentVariable = _ => null }, loggerFactory), () => null);
+
+        Assert.That(await first.IsConnectionUpgradeRequiredAsync(), Is.True);
+        Assert.That(await second.IsConnectionUpgradeRequiredAsync(), Is.True, "another client for the same address reuses the answer");
+        Assert.That(await other.IsConnectionUpgradeRequiredAsync(), Is.False, "another address is tested on its own");
+        var decided = logs.Entries.Where(e => e.EventId.Id == MachineIdEventIds.WireConnectionUpgradeDecided).Select(e => e.Text).ToList();
+        Assert.That(decided.Count(text => text.Contains("required for " + lb.Address + ":", StringComparison.Ordinal)), Is.EqualTo(1), "one test dial for the load balancer");
+        Assert.That(decided.Count(text => text.Contains("required for " + plain.ProxyAddress + ":", StringComparison.Ordinal)), Is.EqualTo(1));
+    }
+
+    [Test]
     public async Task The_environment_override_forces_the_upgrade_on_and_off()
     {
         await using var lb = await LoadBalancedCluster.StartAsync();

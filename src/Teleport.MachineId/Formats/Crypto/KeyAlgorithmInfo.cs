@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Security.Cryptography;
+using System.Text;
 
 namespace Teleport.MachineId.Crypto;
 
@@ -27,28 +29,25 @@ internal static class KeyAlgorithmInfo
     /// <summary>Largest RSA modulus accepted from outside (OpenSSH's limit, 16384 bits).</summary>
     public const int MaxRsaModulusBytes = 16384 / 8;
 
+    // One table for both directions and both encodings (the most common names first: they are
+    // looked up while parsing keys and certificates).
+    private static readonly SshNames[] AllSshNames =
+    [
+        new(KeyAlgorithm.Ed25519, SshEd25519, CertEd25519),
+        new(KeyAlgorithm.EcdsaP256, SshEcdsaP256, CertEcdsaP256),
+        new(KeyAlgorithm.Rsa2048, SshRsa, CertRsa),
+        new(KeyAlgorithm.EcdsaP384, SshEcdsaP384, CertEcdsaP384),
+        new(KeyAlgorithm.EcdsaP521, SshEcdsaP521, CertEcdsaP521),
+    ];
+
     public static bool IsEcdsa(KeyAlgorithm algorithm) =>
         algorithm is KeyAlgorithm.EcdsaP256 or KeyAlgorithm.EcdsaP384 or KeyAlgorithm.EcdsaP521;
 
-    public static string SshKeyType(KeyAlgorithm algorithm) => algorithm switch
-    {
-        KeyAlgorithm.Rsa2048 => SshRsa,
-        KeyAlgorithm.EcdsaP256 => SshEcdsaP256,
-        KeyAlgorithm.EcdsaP384 => SshEcdsaP384,
-        KeyAlgorithm.EcdsaP521 => SshEcdsaP521,
-        KeyAlgorithm.Ed25519 => SshEd25519,
-        _ => throw new ArgumentOutOfRangeException(nameof(algorithm), algorithm, "Unknown key algorithm."),
-    };
+    /// <summary>The SSH public key type name (<c>ssh-ed25519</c>, …).</summary>
+    public static string SshKeyType(KeyAlgorithm algorithm) => SshNamesOf(algorithm).KeyType;
 
-    public static string CertificateType(KeyAlgorithm algorithm) => algorithm switch
-    {
-        KeyAlgorithm.Rsa2048 => CertRsa,
-        KeyAlgorithm.EcdsaP256 => CertEcdsaP256,
-        KeyAlgorithm.EcdsaP384 => CertEcdsaP384,
-        KeyAlgorithm.EcdsaP521 => CertEcdsaP521,
-        KeyAlgorithm.Ed25519 => CertEd25519,
-        _ => throw new ArgumentOutOfRangeException(nameof(algorithm), algorithm, "Unknown key algorithm."),
-    };
+    /// <summary>The OpenSSH certificate type name (<c>ssh-ed25519-cert-v01@openssh.com</c>, …).</summary>
+    public static string CertificateType(KeyAlgorithm algorithm) => SshNamesOf(algorithm).CertificateType;
 
     public static ReadOnlySpan<byte> CurveNameUtf8(KeyAlgorithm algorithm) => algorithm switch
     {
@@ -104,95 +103,70 @@ internal static class KeyAlgorithmInfo
         return algorithm != default;
     }
 
-    /// <summary>Recognises a plain SSH public key type name.</summary>
-    public static bool TryFromSshKeyType(ReadOnlySpan<byte> name, out KeyAlgorithm algorithm)
+    /// <summary>Recognises a plain SSH public key type name (as read from the SSH wire).</summary>
+    public static bool TryFromSshKeyType(ReadOnlySpan<byte> name, out KeyAlgorithm algorithm) => TryFind(name, certificate: false, out algorithm);
+
+    /// <summary>Recognises an OpenSSH certificate type name (as read from the SSH wire).</summary>
+    public static bool TryFromCertificateType(ReadOnlySpan<byte> name, out KeyAlgorithm algorithm) => TryFind(name, certificate: true, out algorithm);
+
+    /// <summary>Recognises a plain SSH public key type name (as written in text).</summary>
+    public static bool TryFromSshKeyType(ReadOnlySpan<char> name, out KeyAlgorithm algorithm) => TryFind(name, certificate: false, out algorithm);
+
+    /// <summary>Recognises an OpenSSH certificate type name (as written in text).</summary>
+    public static bool TryFromCertificateType(ReadOnlySpan<char> name, out KeyAlgorithm algorithm) => TryFind(name, certificate: true, out algorithm);
+
+    private static SshNames SshNamesOf(KeyAlgorithm algorithm)
     {
-        if (name.SequenceEqual("ssh-ed25519"u8))
+        foreach (var names in AllSshNames)
         {
-            algorithm = KeyAlgorithm.Ed25519;
-        }
-        else if (name.SequenceEqual("ecdsa-sha2-nistp256"u8))
-        {
-            algorithm = KeyAlgorithm.EcdsaP256;
-        }
-        else if (name.SequenceEqual("ssh-rsa"u8))
-        {
-            algorithm = KeyAlgorithm.Rsa2048;
-        }
-        else if (name.SequenceEqual("ecdsa-sha2-nistp384"u8))
-        {
-            algorithm = KeyAlgorithm.EcdsaP384;
-        }
-        else if (name.SequenceEqual("ecdsa-sha2-nistp521"u8))
-        {
-            algorithm = KeyAlgorithm.EcdsaP521;
-        }
-        else
-        {
-            algorithm = default;
-            return false;
+            if (names.Algorithm == algorithm)
+            {
+                return names;
+            }
         }
 
-        return true;
+        throw new ArgumentOutOfRangeException(nameof(algorithm), algorithm, "Unknown key algorithm.");
     }
 
-    /// <summary>Recognises an OpenSSH certificate type name.</summary>
-    public static bool TryFromCertificateType(ReadOnlySpan<byte> name, out KeyAlgorithm algorithm)
+    private static bool TryFind(ReadOnlySpan<byte> name, bool certificate, out KeyAlgorithm algorithm)
     {
-        if (name.SequenceEqual("ssh-ed25519-cert-v01@openssh.com"u8))
+        foreach (var names in AllSshNames)
         {
-            algorithm = KeyAlgorithm.Ed25519;
-        }
-        else if (name.SequenceEqual("ecdsa-sha2-nistp256-cert-v01@openssh.com"u8))
-        {
-            algorithm = KeyAlgorithm.EcdsaP256;
-        }
-        else if (name.SequenceEqual("ssh-rsa-cert-v01@openssh.com"u8))
-        {
-            algorithm = KeyAlgorithm.Rsa2048;
-        }
-        else if (name.SequenceEqual("ecdsa-sha2-nistp384-cert-v01@openssh.com"u8))
-        {
-            algorithm = KeyAlgorithm.EcdsaP384;
-        }
-        else if (name.SequenceEqual("ecdsa-sha2-nistp521-cert-v01@openssh.com"u8))
-        {
-            algorithm = KeyAlgorithm.EcdsaP521;
-        }
-        else
-        {
-            algorithm = default;
-            return false;
+            if (name.SequenceEqual(certificate ? names.CertificateTypeUtf8 : names.KeyTypeUtf8))
+            {
+                algorithm = names.Algorithm;
+                return true;
+            }
         }
 
-        return true;
+        algorithm = default;
+        return false;
     }
 
-    public static bool TryFromSshKeyType(ReadOnlySpan<char> name, out KeyAlgorithm algorithm)
+    private static bool TryFind(ReadOnlySpan<char> name, bool certificate, out KeyAlgorithm algorithm)
     {
-        algorithm = name switch
+        // Every name is short ASCII: compare the text's ASCII bytes with the wire names.
+        Span<byte> ascii = stackalloc byte[64];
+        if (name.Length <= ascii.Length && Ascii.FromUtf16(name, ascii, out var written) == OperationStatus.Done)
         {
-            SshEd25519 => KeyAlgorithm.Ed25519,
-            SshEcdsaP256 => KeyAlgorithm.EcdsaP256,
-            SshRsa => KeyAlgorithm.Rsa2048,
-            SshEcdsaP384 => KeyAlgorithm.EcdsaP384,
-            SshEcdsaP521 => KeyAlgorithm.EcdsaP521,
-            _ => default,
-        };
-        return algorithm != default;
+            return TryFind(ascii[..written], certificate, out algorithm);
+        }
+
+        algorithm = default;
+        return false;
     }
 
-    public static bool TryFromCertificateType(ReadOnlySpan<char> name, out KeyAlgorithm algorithm)
+    /// <summary>An algorithm's SSH names, in text and (precomputed) in the wire's bytes.</summary>
+    private sealed class SshNames(KeyAlgorithm algorithm, string keyType, string certificateType)
     {
-        algorithm = name switch
-        {
-            CertEd25519 => KeyAlgorithm.Ed25519,
-            CertEcdsaP256 => KeyAlgorithm.EcdsaP256,
-            CertRsa => KeyAlgorithm.Rsa2048,
-            CertEcdsaP384 => KeyAlgorithm.EcdsaP384,
-            CertEcdsaP521 => KeyAlgorithm.EcdsaP521,
-            _ => default,
-        };
-        return algorithm != default;
+        public KeyAlgorithm Algorithm { get; } = algorithm;
+
+        public string KeyType { get; } = keyType;
+
+        public string CertificateType { get; } = certificateType;
+
+        public byte[] KeyTypeUtf8 { get; } = Encoding.ASCII.GetBytes(keyType);
+
+        public byte[] CertificateTypeUtf8 { get; } = Encoding.ASCII.GetBytes(certificateType);
     }
 }

@@ -50,30 +50,12 @@ internal static class MachineIdWireOptions
     /// bot identity, so connection pools are reused until the identity changes and every call
     /// presents exactly the current one.
     /// </summary>
-    public sealed class BotWireIdentity(Func<BotIdentity?> current)
-    {
-        private Entry? _last;
-
-        public WireIdentity? Current()
-        {
-            var identity = current();
-            if (identity is null)
-            {
-                return null;
-            }
-
-            var last = Volatile.Read(ref _last);
-            if (last is not null && ReferenceEquals(last.Bot, identity))
-            {
-                return last.Wire;
-            }
+    /// <param name="current">The current bot identity.</param>
+    /// <returns>The current wire identity, or <see langword="null"/> before the first join.</returns>
+    public static Func<WireIdentity?> BotWireIdentity(Func<BotIdentity?> current) =>
+        new DerivedPerInstance<BotIdentity, WireIdentity>(
+            current,
 
             // The Teleport view's certificate carries no key (the provider's copy does), so the key can be attached.
-            var wire = WireIdentity.Create(identity.PrivateKey, identity.TlsIdentity.Certificate, identity.TlsCaCertificates);
-            Volatile.Write(ref _last, new Entry(identity, wire));
-            return wire;
-        }
-
-        private sealed record Entry(BotIdentity Bot, WireIdentity Wire);
-    }
+            identity => WireIdentity.Create(identity.PrivateKey, identity.TlsIdentity.Certificate, identity.TlsCaCertificates)).Current;
 }

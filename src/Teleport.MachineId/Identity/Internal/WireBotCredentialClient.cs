@@ -33,7 +33,7 @@ internal sealed class WireBotCredentialClient : IBotCredentialClient
     private WireBotCredentialClient(WireClientOptions options, Func<BotIdentity?> currentIdentity)
     {
         _currentIdentity = currentIdentity;
-        _client = TeleportWireClient.Create(options, new MachineIdWireOptions.BotWireIdentity(currentIdentity).Current);
+        _client = TeleportWireClient.Create(options, MachineIdWireOptions.BotWireIdentity(currentIdentity));
     }
 
     /// <exception cref="ArgumentException">An address is malformed or the proxy CA bundle cannot be read.</exception>

@@ -7,31 +7,16 @@ namespace Teleport.MachineId.Wire.Connections;
 /// </summary>
 internal sealed class IdentityProfiles(Func<WireIdentity?> provider)
 {
-    private Entry? _last;
+    private readonly DerivedPerInstance<WireIdentity, ConnectionProfile> _profiles = new(
+        provider,
+        identity => new ConnectionProfile(
+            identity, ServerTrust.CustomRoots(identity.TrustedCertificateAuthorities, "the cluster's CA certificates held by the identity", "ca")));
 
     /// <summary>The current identity, or <see langword="null"/> before the first join.</summary>
-    public WireIdentity? Current => provider();
+    public WireIdentity? Current => _profiles.Source;
 
     /// <summary>The profile of the current identity, or <see langword="null"/> when there is none.</summary>
-    public ConnectionProfile? TryGetCurrent()
-    {
-        var identity = provider();
-        if (identity is null)
-        {
-            return null;
-        }
-
-        var last = Volatile.Read(ref _last);
-        if (last is not null && ReferenceEquals(last.Identity, identity))
-        {
-            return last.Profile;
-        }
-
-        var profile = new ConnectionProfile(
-            identity, ServerTrust.CustomRoots(identity.TrustedCertificateAuthorities, "the cluster's CA certificates held by the identity", "ca"));
-        Volatile.Write(ref _last, new Entry(identity, profile));
-        return profile;
-    }
+    public ConnectionProfile? TryGetCurrent() => _profiles.Current();
 
     /// <summary>The profile of the current identity.</summary>
     /// <param name="endpoint">The endpoint that needs it, for the message.</param>
@@ -39,6 +24,4 @@ internal sealed class IdentityProfiles(Func<WireIdentity?> provider)
     /// <exception cref="InvalidOperationException">There is no identity yet.</exception>
     public ConnectionProfile GetCurrent(string endpoint) =>
         TryGetCurrent() ?? throw new InvalidOperationException($"Calls to {endpoint} need a bot identity; join the cluster first.");
-
-    private sealed record Entry(WireIdentity Identity, ConnectionProfile Profile);
 }
