@@ -10,7 +10,7 @@ namespace Teleport.MachineId.Testing;
 
 /// <summary>
 /// Runs an emulator from an <see cref="EmulatorConfiguration"/> and writes what clients need to an
-/// output directory (the library behind <c>tbot-dotnet emulator -c emulator.yaml</c>):
+/// output directory (the library behind <c>tbot-dotnet-emulator run -c emulator.yaml</c>):
 /// </summary>
 /// <remarks>
 /// <list type="table">

@@ -34,10 +34,8 @@ public sealed class DelegatedJoinMethodEmulatorTests
         options.CredentialTtl = TimeSpan.FromMinutes(20);
 
         string instanceId;
-        var renewals = 0;
         await using (var provider = fixture.CreateProvider(options))
         {
-            provider.IdentityChanged += (_, e) => renewals += e.Reason == BotIdentityChangeReason.Renewed ? 1 : 0;
             await provider.StartAsync();
             var joined = await provider.WaitUntilReadyAsync();
             instanceId = joined.InstanceId!;
@@ -45,9 +43,10 @@ public sealed class DelegatedJoinMethodEmulatorTests
 
             await RunUntilAsync(fixture.Time, provider, fixture.Time.GetUtcNow().AddHours(2), Kubelet);
 
-            Assert.That(renewals, Is.GreaterThanOrEqualTo(5), "re-joins at about 2/3 of 20 minutes");
+            // Each re-join is a new generation of the same instance (the generation, unlike IdentityChanged handlers, is published with the identity).
+            var rejoins = provider.Current!.Generation - joined.Generation;
+            Assert.That(rejoins, Is.GreaterThanOrEqualTo(5), "re-joins at about 2/3 of 20 minutes");
             Assert.That(provider.Current!.InstanceId, Is.EqualTo(instanceId));
-            Assert.That(provider.Current.Generation, Is.EqualTo(1 + renewals));
         }
 
         // A new process on the same storage continues with the token file alone.
@@ -88,9 +87,12 @@ public sealed class DelegatedJoinMethodEmulatorTests
 
         await provider.StartAsync();
         var joined = await provider.WaitUntilReadyAsync();
+        Assert.That(joined.IsRenewable, Is.False, "github identities are not renewable");
         await RunUntilAsync(fixture.Time, provider, fixture.Time.GetUtcNow().AddHours(4));
 
-        Assert.That(job.RequestedAudiences, Has.Count.GreaterThanOrEqualTo(6), "one ID token per join");
+        var rejoins = provider.Current!.Generation - joined.Generation;
+        Assert.That(rejoins, Is.GreaterThanOrEqualTo(5), "renewed by re-joining");
+        Assert.That(job.RequestedAudiences, Has.Count.EqualTo(1 + rejoins), "one fresh ID token from the runner per join");
         Assert.That(job.RequestedAudiences, Is.All.EqualTo("teleport.cluster.local"));
         Assert.That(provider.Current!.InstanceId, Is.EqualTo(joined.InstanceId));
         Assert.That(fixture.Emulator.BotInstances.Single().Generation, Is.EqualTo(provider.Current.Generation));
@@ -103,13 +105,18 @@ public sealed class DelegatedJoinMethodEmulatorTests
         fixture.Emulator.AddJoinToken(BoundKeypairToken(new EmulatorBoundKeypairJoinSpec { RegistrationSecret = "bkp-secret-e2e", RecoveryLimit = 2 }));
         var options = DelegatedOptions(fixture, MachineIdOptions.BoundKeypairJoinMethod, "bkp-bot");
         options.BoundKeypair.RegistrationSecret = "bkp-secret-e2e";
+        options.CredentialTtl = TimeSpan.FromMinutes(20);
 
         string instanceId;
         await using (var provider = fixture.CreateProvider(options))
         {
             await provider.StartAsync();
-            instanceId = (await provider.WaitUntilReadyAsync()).InstanceId!;
+            var joined = await provider.WaitUntilReadyAsync();
+            instanceId = joined.InstanceId!;
+            Assert.That(joined.IsRenewable, Is.False, "bound keypair identities are not renewable");
             await RunUntilAsync(fixture.Time, provider, fixture.Time.GetUtcNow().AddHours(2));
+            Assert.That(provider.Current!.Generation - joined.Generation, Is.GreaterThanOrEqualTo(5), "renewed by re-joining (a challenge signed with the bound key each time)");
+            Assert.That(provider.Current.InstanceId, Is.EqualTo(instanceId));
 
             // The admin asks for a rotation; the next re-join rotates.
             fixture.Emulator.UpdateJoinToken(BoundKeypairToken(new EmulatorBoundKeypairJoinSpec
