@@ -19,9 +19,9 @@ namespace Teleport.MachineId.Benchmarks;
 [MedianColumn]
 public class JoinMethodBenchmarks
 {
-    private Process _emulator = null!;
-    private string _work = null!;
-    private BotIdentityProvider _bot = null!;
+    private Process? _emulator;
+    private string? _work;
+    private BotIdentityProvider? _bot;
 
     [Params(
         MachineIdOptions.TokenJoinMethod,
@@ -33,6 +33,44 @@ public class JoinMethodBenchmarks
 
     [GlobalSetup]
     public async Task SetUpAsync()
+    {
+        try
+        {
+            await StartAsync();
+        }
+        catch
+        {
+            // BenchmarkDotNet does not clean up after a failed set-up: never leave the emulator running.
+            await CleanUpAsync();
+            throw;
+        }
+    }
+
+    [GlobalCleanup]
+    public async Task CleanUpAsync()
+    {
+        if (_bot is not null)
+        {
+            await _bot.DisposeAsync();
+        }
+
+        if (_emulator is not null)
+        {
+            _emulator.Kill(entireProcessTree: true);
+            await _emulator.WaitForExitAsync();
+            _emulator.Dispose();
+        }
+
+        if (_work is not null)
+        {
+            Directory.Delete(_work, recursive: true);
+        }
+    }
+
+    [Benchmark(Description = "one join (RenewNowAsync)")]
+    public Task<BotIdentity> Join() => _bot!.RenewNowAsync();
+
+    private async Task StartAsync()
     {
         _work = Directory.CreateTempSubdirectory("tmid-bench-joins-").FullName;
         var output = Path.Combine(_work, "emulator");
@@ -83,19 +121,6 @@ public class JoinMethodBenchmarks
         using var ready = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await _bot.WaitUntilReadyAsync(ready.Token);
     }
-
-    [GlobalCleanup]
-    public async Task CleanUpAsync()
-    {
-        await _bot.DisposeAsync();
-        _emulator.Kill(entireProcessTree: true);
-        await _emulator.WaitForExitAsync();
-        _emulator.Dispose();
-        Directory.Delete(_work, recursive: true);
-    }
-
-    [Benchmark(Description = "one join (RenewNowAsync)")]
-    public Task<BotIdentity> Join() => _bot.RenewNowAsync();
 
     private static Process StartEmulator(string output)
     {

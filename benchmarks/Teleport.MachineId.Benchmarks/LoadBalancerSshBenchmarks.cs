@@ -49,7 +49,7 @@ public class LoadBalancerSshBenchmarks
         _cluster.UpsertRole(new EmulatorRole { Name = "access", Logins = [Environment.UserName], NodeLabels = EmulatorRole.AllNodes });
         _cluster.AddBot(new EmulatorBot { Name = "bench", Roles = ["access"] });
         int sshdPort;
-        (_sshd, sshdPort) = await SshAccessBenchmarks.StartSshdAsync(_cluster, _work);
+        (_sshd, sshdPort) = await SshAccessBenchmarks.StartSshdAsync(_cluster, _work, [SshAccessBenchmarks.NodeName]);
         _cluster.AddNode(new EmulatorNode { Name = SshAccessBenchmarks.NodeName, Address = "127.0.0.1:" + sshdPort.ToString(CultureInfo.InvariantCulture) });
 
         // The bot joins through the load balancer; its output's ProxyCommand goes through it too.

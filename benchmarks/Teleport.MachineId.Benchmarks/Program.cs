@@ -6,6 +6,11 @@ if (args is ["cpu-profile", ..])
     return await SshBulkCpuProfile.RunAsync(args);
 }
 
+if (args is ["fleet-profile", ..])
+{
+    return await FleetSshProfile.RunAsync(args);
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
 return 0;
 

@@ -53,7 +53,7 @@ public class SshAccessBenchmarks
         _cluster = await TeleportEmulator.StartAsync();
         _cluster.UpsertRole(new EmulatorRole { Name = "access", Logins = [Environment.UserName], NodeLabels = EmulatorRole.AllNodes });
         _cluster.AddBot(new EmulatorBot { Name = "bench", Roles = ["access"] });
-        (_sshd, _sshdPort) = await StartSshdAsync(_cluster, _work);
+        (_sshd, _sshdPort) = await StartSshdAsync(_cluster, _work, [Node]);
         _cluster.AddNode(new EmulatorNode { Name = Node, Address = "127.0.0.1:" + _sshdPort.ToString(CultureInfo.InvariantCulture) });
 
         var options = new MachineIdOptions { ProxyServer = _cluster.ProxyAddress, Token = _cluster.CreateJoinToken("bench").Name, StorageType = BotStorageType.Memory };
@@ -158,10 +158,11 @@ public class SshAccessBenchmarks
         sshd.Dispose();
     }
 
-    internal static async Task<(Process Process, int Port)> StartSshdAsync(TeleportEmulator cluster, string work)
+    /// <summary>An sshd trusting the cluster's user CA, with a host certificate for <paramref name="nodeNames"/> (bare and with the cluster name).</summary>
+    internal static async Task<(Process Process, int Port)> StartSshdAsync(TeleportEmulator cluster, string work, IReadOnlyList<string> nodeNames)
     {
         using var hostKey = PrivateKey.Generate(KeyAlgorithm.Ed25519);
-        var certificate = cluster.SignHostCertificate(hostKey.PublicKey, [Node, Node + "." + cluster.ClusterName]);
+        var certificate = cluster.SignHostCertificate(hostKey.PublicKey, [.. nodeNames, .. nodeNames.Select(n => n + "." + cluster.ClusterName)]);
         WriteFile(work, "host_key", hostKey.ExportOpenSshPem(), secret: true);
         WriteFile(work, "host_key-cert.pub", certificate.ToAuthorizedKey() + "\n", secret: false);
         WriteFile(work, "user-ca.pub", cluster.ExportUserCaOpenSsh(), secret: false);

@@ -2,15 +2,20 @@ using Microsoft.Extensions.Logging;
 using Teleport.MachineId.Configuration;
 using Teleport.MachineId.Destinations;
 using Teleport.MachineId.Outputs;
+using Teleport.MachineId.Outputs.SshMultiplexer;
 
 namespace Teleport.MachineId.Cli;
 
-/// <summary>What <c>start</c> runs: the bot's options, its identity outputs, and whether to stop after one round.</summary>
-internal sealed class BotRunPlan
+/// <summary>What <c>start</c> runs: the bot's options, its services (identity outputs, ssh_host outputs, ssh-multiplexers), and whether to stop after one round.</summary>
+internal sealed record BotRunPlan
 {
     public required MachineIdOptions Bot { get; init; }
 
-    public required IReadOnlyList<IdentityOutputOptions> Outputs { get; init; }
+    public IReadOnlyList<IdentityOutputOptions> Outputs { get; init; } = [];
+
+    public IReadOnlyList<SshHostOutputOptions> SshHostOutputs { get; init; } = [];
+
+    public IReadOnlyList<SshMultiplexerOptions> Multiplexers { get; init; } = [];
 
     public bool Oneshot { get; init; }
 
@@ -47,7 +52,51 @@ internal sealed class BotRunPlan
             outputs.Add(output);
         }
 
-        return new BotRunPlan { Bot = bot, Outputs = outputs, Oneshot = configuration.Oneshot, Names = names };
+        var hostOutputs = new List<SshHostOutputOptions>();
+        foreach (var service in configuration.SshHostOutputs)
+        {
+            var lifetime = service.CredentialLifetime ?? configuration.CredentialLifetime;
+            var output = new SshHostOutputOptions
+            {
+                Name = service.Name,
+                Destination = ToDestination(service.Destination, loggerFactory),
+                CaType = service.CaType,
+                CredentialTtl = lifetime.Ttl,
+                RenewalInterval = lifetime.RenewalInterval,
+            };
+            foreach (var principal in service.Principals)
+            {
+                output.Principals.Add(principal);
+            }
+
+            foreach (var role in service.Roles)
+            {
+                output.Roles.Add(role);
+            }
+
+            hostOutputs.Add(output);
+        }
+
+        var multiplexers = new List<SshMultiplexerOptions>();
+        foreach (var service in configuration.SshMultiplexers)
+        {
+            var lifetime = service.CredentialLifetime ?? configuration.CredentialLifetime;
+            var multiplexer = new SshMultiplexerOptions
+            {
+                Name = service.Name,
+                Destination = (DirectoryDestination)ToDestination(service.Destination, loggerFactory),
+                CredentialTtl = lifetime.Ttl,
+                RenewalInterval = lifetime.RenewalInterval,
+            };
+            foreach (var argument in service.ProxyCommand)
+            {
+                multiplexer.ProxyCommand.Add(argument);
+            }
+
+            multiplexers.Add(multiplexer);
+        }
+
+        return new BotRunPlan { Bot = bot, Outputs = outputs, SshHostOutputs = hostOutputs, Multiplexers = multiplexers, Oneshot = configuration.Oneshot, Names = names };
     }
 
     /// <summary>A <c>--storage</c> or <c>--destination</c> value: <c>memory://</c>, <c>file:///path</c> or a path.</summary>

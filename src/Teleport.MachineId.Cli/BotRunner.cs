@@ -1,9 +1,11 @@
 using Microsoft.Extensions.Logging;
 using Teleport.MachineId.Outputs;
+using Teleport.MachineId.Outputs.Internal;
+using Teleport.MachineId.Outputs.SshMultiplexer;
 
 namespace Teleport.MachineId.Cli;
 
-/// <summary>Runs a <see cref="BotRunPlan"/>: the bot identity provider, one signer, and the identity outputs.</summary>
+/// <summary>Runs a <see cref="BotRunPlan"/>: the bot identity provider, one signer, and the services (identity and ssh_host outputs, ssh-multiplexers).</summary>
 internal static class BotRunner
 {
     /// <summary>Attempts of a one-shot join or renewal when the cluster cannot be reached.</summary>
@@ -61,24 +63,33 @@ internal static class BotRunner
         var signer = new TeleportSshCertificateSigner(bot, plan.Bot, loggerFactory, timeProvider);
         await using (signer.ConfigureAwait(false))
         {
-            var outputs = await CreateCheckedOutputsAsync(plan, signer, loggerFactory, timeProvider, cancellationToken).ConfigureAwait(false);
-            try
+            var services = await PlanServices.CreateCheckedAsync(plan, signer, loggerFactory, timeProvider, cancellationToken).ConfigureAwait(false);
+            await using (services.ConfigureAwait(false))
             {
                 var identity = await JoinOrRenewOnceAsync(plan.Bot, loggerFactory, timeProvider, cancellationToken).ConfigureAwait(false);
                 bot.Set(identity);
                 CliLog.BotReady(logger, identity);
                 var results = new List<IdentityOutputResult>();
-                for (var i = 0; i < outputs.Count; i++)
+                for (var i = 0; i < services.Outputs.Count; i++)
                 {
-                    results.Add(await RefusalNamesRoles(outputs[i].RenewNowAsync(cancellationToken), plan, i).ConfigureAwait(false));
+                    results.Add(await RefusalNamesRoles(services.Outputs[i].RenewNowAsync(cancellationToken), plan, i).ConfigureAwait(false));
+                }
+
+                foreach (var service in services.Others)
+                {
+                    if (service.SupportsOneshot)
+                    {
+                        await service.RenewOnceAsync(cancellationToken).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        // tbot: long-running services (the ssh-multiplexer) do not take part in one-shot runs.
+                        CliLog.OneshotSkipped(logger, service.Name);
+                    }
                 }
 
                 CliLog.OneshotDone(logger, results.Count);
                 return results;
-            }
-            finally
-            {
-                await DisposeAllAsync(outputs).ConfigureAwait(false);
             }
         }
     }
@@ -92,8 +103,8 @@ internal static class BotRunner
             var signer = new TeleportSshCertificateSigner(provider, plan.Bot, loggerFactory, timeProvider);
             await using (signer.ConfigureAwait(false))
             {
-                var outputs = await CreateCheckedOutputsAsync(plan, signer, loggerFactory, timeProvider, cancellationToken).ConfigureAwait(false);
-                try
+                var services = await PlanServices.CreateCheckedAsync(plan, signer, loggerFactory, timeProvider, cancellationToken).ConfigureAwait(false);
+                await using (services.ConfigureAwait(false))
                 {
                     BotIdentity? loaded = null;
                     void OnLoaded(object? sender, BotIdentityChangedEventArgs change)
@@ -114,18 +125,23 @@ internal static class BotRunner
                     }
 
                     CliLog.BotReady(logger, ready);
-                    foreach (var output in outputs)
+                    foreach (var service in services.All)
                     {
-                        await output.StartAsync(cancellationToken).ConfigureAwait(false);
+                        await service.StartAsync(cancellationToken).ConfigureAwait(false);
                     }
 
                     var results = new List<IdentityOutputResult>();
-                    for (var i = 0; i < outputs.Count; i++)
+                    for (var i = 0; i < services.Outputs.Count; i++)
                     {
-                        results.Add(await RefusalNamesRoles(outputs[i].WaitUntilReadyAsync(cancellationToken), plan, i).ConfigureAwait(false));
+                        results.Add(await RefusalNamesRoles(services.Outputs[i].WaitUntilReadyAsync(cancellationToken), plan, i).ConfigureAwait(false));
                     }
 
-                    CliLog.Running(logger, results.Count);
+                    foreach (var service in services.Others)
+                    {
+                        await service.WaitUntilReadyAsync(cancellationToken).ConfigureAwait(false);
+                    }
+
+                    CliLog.Running(logger, services.All.Count);
                     try
                     {
                         await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
@@ -137,47 +153,87 @@ internal static class BotRunner
 
                     return results;
                 }
-                finally
+            }
+        }
+    }
+
+    /// <summary>
+    /// The plan's services, created (which validates their options) and their destinations checked
+    /// before anything is spent remotely: identity outputs (whose results the run returns), then
+    /// ssh_host outputs and multiplexers.
+    /// </summary>
+    private sealed class PlanServices : IAsyncDisposable
+    {
+        private PlanServices(List<IdentityOutputService> outputs, List<IOutputService> others)
+        {
+            Outputs = outputs;
+            Others = others;
+            All = [.. outputs, .. others];
+        }
+
+        public List<IdentityOutputService> Outputs { get; }
+
+        public List<IOutputService> Others { get; }
+
+        public List<IOutputService> All { get; }
+
+        /// <exception cref="ArgumentException">A service's options are invalid.</exception>
+        /// <exception cref="Destinations.DestinationException">A destination cannot be used.</exception>
+        public static async Task<PlanServices> CreateCheckedAsync(
+            BotRunPlan plan, TeleportSshCertificateSigner signer, ILoggerFactory loggerFactory, TimeProvider timeProvider, CancellationToken cancellationToken)
+        {
+            var services = new PlanServices([], []);
+            try
+            {
+                foreach (var options in plan.Outputs)
                 {
-                    await DisposeAllAsync(outputs).ConfigureAwait(false);
+                    services.Add(IdentityOutputService.Create(signer, options, loggerFactory, timeProvider));
                 }
-            }
-        }
-    }
 
-    /// <summary>Creates every output (which validates its options) and checks each destination can be written.</summary>
-    /// <exception cref="ArgumentException">An output's options are invalid.</exception>
-    /// <exception cref="Destinations.DestinationException">A destination cannot be used.</exception>
-    private static async Task<List<IdentityOutputService>> CreateCheckedOutputsAsync(
-        BotRunPlan plan, TeleportSshCertificateSigner signer, ILoggerFactory loggerFactory, TimeProvider timeProvider, CancellationToken cancellationToken)
-    {
-        var outputs = new List<IdentityOutputService>();
-        try
-        {
-            foreach (var options in plan.Outputs)
+                foreach (var options in plan.SshHostOutputs)
+                {
+                    services.Add(SshHostOutputService.Create(signer, options, loggerFactory, timeProvider));
+                }
+
+                foreach (var options in plan.Multiplexers)
+                {
+                    services.Add(SshMultiplexerService.Create(signer, options, loggerFactory, timeProvider));
+                }
+
+                foreach (var service in services.All)
+                {
+                    await service.VerifyDestinationAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                return services;
+            }
+            catch
             {
-                outputs.Add(IdentityOutputService.Create(signer, options, loggerFactory, timeProvider));
+                await services.DisposeAsync().ConfigureAwait(false);
+                throw;
             }
+        }
 
-            foreach (var output in outputs)
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var service in All)
             {
-                await output.Destination.VerifyWritableAsync(cancellationToken).ConfigureAwait(false);
+                await service.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+
+        private void Add(IOutputService service)
+        {
+            if (service is IdentityOutputService output)
+            {
+                Outputs.Add(output);
+            }
+            else
+            {
+                Others.Add(service);
             }
 
-            return outputs;
-        }
-        catch
-        {
-            await DisposeAllAsync(outputs).ConfigureAwait(false);
-            throw;
-        }
-    }
-
-    private static async Task DisposeAllAsync(List<IdentityOutputService> outputs)
-    {
-        foreach (var output in outputs)
-        {
-            await output.DisposeAsync().ConfigureAwait(false);
+            All.Add(service);
         }
     }
 

@@ -8,7 +8,7 @@ internal static partial class CliLog
     [LoggerMessage(EventId = 4050, EventName = "CliBotReady", Level = LogLevel.Information, Message = "Bot identity ready: {Identity}")]
     public static partial void BotReady(ILogger logger, BotIdentity identity);
 
-    [LoggerMessage(EventId = 4051, EventName = "CliOneshotDone", Level = LogLevel.Information, Message = "One-shot run complete: {Count} output(s) written")]
+    [LoggerMessage(EventId = 4051, EventName = "CliOneshotDone", Level = LogLevel.Information, Message = "One-shot run complete: {Count} identity output(s) written")]
     public static partial void OneshotDone(ILogger logger, int count);
 
     [LoggerMessage(EventId = 4052, EventName = "CliRunning", Level = LogLevel.Information, Message = "All {Count} output(s) written; renewing until stopped")]
@@ -28,4 +28,7 @@ internal static partial class CliLog
 
     [LoggerMessage(EventId = 4058, EventName = "CliStartupRenewalFailed", Level = LogLevel.Warning, Message = "Renewing the stored bot identity at start-up failed; the outputs use the stored identity while it is valid: {Reason}")]
     public static partial void StartupRenewalFailed(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 4059, EventName = "CliOneshotSkipped", Level = LogLevel.Warning, Message = "{Service} does not run in one-shot mode (it is a long-running service); skipped")]
+    public static partial void OneshotSkipped(ILogger logger, string service);
 }

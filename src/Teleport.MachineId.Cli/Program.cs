@@ -11,7 +11,12 @@ internal static class TbotDotnet
     // with other executables that reference this one to get its apphost).
     public static Task<int> Main(string[] args)
     {
-        // ssh runs the ProxyCommand for every connection: its usual command line skips System.CommandLine.
+        // ssh runs the ProxyCommand for every connection: its usual command lines skip System.CommandLine.
+        if (SshMultiplexerProxyCommand.Matches(args))
+        {
+            return Task.FromResult(SshMultiplexerProxyCommand.Run(args[1], args[2]));
+        }
+
         var trace = StartupTrace.FromEnvironment(CommonOptions.Environment, Console.Error, TimeProvider.System);
         return SshProxyCommandLine.TryParse(args, out var request, out var debug)
             ? RunProxyCommandAsync(request, debug, trace)
@@ -76,6 +81,7 @@ internal static class TbotDotnet
             CommonOptions.Debug,
             StartCommand.Create(timeProvider),
             SshProxyCommandCommand.Create(),
+            SshMultiplexerProxyCommand.Create(),
             SshCommand.Create(timeProvider),
         };
         foreach (var moved in MovedCommands.Create())

@@ -2,7 +2,8 @@ namespace Teleport.MachineId.Configuration;
 
 /// <summary>
 /// A validated tbot v2 configuration (<c>tbot.yaml</c>), limited to what Teleport.MachineId
-/// supports: token joining, directory or memory storage, and <c>identity</c> services.
+/// supports: the token, bound_keypair, github, gitlab and kubernetes join methods, directory or
+/// memory storage, and <c>identity</c>, <c>ssh-multiplexer</c> and <c>ssh_host</c> services.
 /// </summary>
 /// <remarks>
 /// Produced by <see cref="TbotConfigurationReader"/>, which has already applied tbot's defaults,
@@ -46,6 +47,12 @@ public sealed record TbotConfiguration
 
     /// <summary><c>services</c> then <c>outputs</c>: the identity outputs to keep written.</summary>
     public IReadOnlyList<TbotIdentityService> Services { get; init; } = [];
+
+    /// <summary>The <c>type: ssh-multiplexer</c> services, in file order.</summary>
+    public IReadOnlyList<TbotSshMultiplexerService> SshMultiplexers { get; init; } = [];
+
+    /// <summary>The <c>type: ssh_host</c> outputs, in file order.</summary>
+    public IReadOnlyList<TbotSshHostService> SshHostOutputs { get; init; } = [];
 }
 
 /// <summary>How long issued credentials live and how often they are renewed.</summary>
@@ -132,14 +139,30 @@ public enum TbotJoinMethod
     Kubernetes = 4,
 }
 
-/// <summary>A service of <c>type: identity</c>: SSH and TLS credentials written like tbot's identity output.</summary>
-public sealed record TbotIdentityService
+/// <summary>What every tbot service has: a name, a destination and its own credential lifetime.</summary>
+public abstract record TbotService
 {
     /// <summary><c>name</c>: the service name for logs and health reports; null when not set.</summary>
     public string? Name { get; init; }
 
-    /// <summary><c>destination</c>: where the credentials are written.</summary>
+    /// <summary><c>destination</c>: where the service writes.</summary>
     public required TbotDestination Destination { get; init; }
+
+    /// <summary>
+    /// <c>credential_ttl</c> and <c>renewal_interval</c> of this service; null to use the bot's
+    /// <see cref="TbotConfiguration.CredentialLifetime"/>.
+    /// </summary>
+    public TbotCredentialLifetime? CredentialLifetime { get; init; }
+
+    /// <summary>tbot's <c>type</c> of the service.</summary>
+    public abstract string Type { get; }
+}
+
+/// <summary>A service of <c>type: identity</c>: SSH and TLS credentials written like tbot's identity output.</summary>
+public sealed record TbotIdentityService : TbotService
+{
+    /// <inheritdoc />
+    public override string Type => "identity";
 
     /// <summary><c>roles</c>: the roles to request; empty means every role the bot may impersonate.</summary>
     public IReadOnlyList<string> Roles { get; init; } = [];
@@ -152,10 +175,42 @@ public sealed record TbotIdentityService
 
     /// <summary><c>allow_reissue</c>: whether the credentials may be used to reissue further certificates.</summary>
     public bool AllowReissue { get; init; }
+}
+
+/// <summary>
+/// A service of <c>type: ssh-multiplexer</c>: in-memory credentials, <c>v1.sock</c>, <c>agent.sock</c>,
+/// <c>ssh_config</c> and <c>known_hosts</c> in a directory destination.
+/// </summary>
+public sealed record TbotSshMultiplexerService : TbotService
+{
+    /// <inheritdoc />
+    public override string Type => "ssh-multiplexer";
 
     /// <summary>
-    /// <c>credential_ttl</c> and <c>renewal_interval</c> of this service; null to use the bot's
-    /// <see cref="TbotConfiguration.CredentialLifetime"/>.
+    /// <c>enable_resumption</c> (tbot's default true). Accepted for compatibility: Teleport's connection
+    /// resumption applies to Teleport SSH agents only and is not implemented here; OpenSSH traffic passes unchanged.
     /// </summary>
-    public TbotCredentialLifetime? CredentialLifetime { get; init; }
+    public bool EnableResumption { get; init; } = true;
+
+    /// <summary><c>proxy_command</c>: the ProxyCommand's program and leading arguments; empty for this tool's own helper.</summary>
+    public IReadOnlyList<string> ProxyCommand { get; init; } = [];
+}
+
+/// <summary>
+/// A service of <c>type: ssh_host</c>: an OpenSSH host key and certificate from the cluster's host CA,
+/// with the user CA keys for <c>TrustedUserCAKeys</c>.
+/// </summary>
+public sealed record TbotSshHostService : TbotService
+{
+    /// <inheritdoc />
+    public override string Type => "ssh_host";
+
+    /// <summary><c>principals</c>: the host names the certificate is valid for (at least one).</summary>
+    public IReadOnlyList<string> Principals { get; init; } = [];
+
+    /// <summary><c>roles</c>: the roles to request; empty means every role the bot may impersonate.</summary>
+    public IReadOnlyList<string> Roles { get; init; } = [];
+
+    /// <summary><c>ca_type</c>: <c>user</c> (default) or <c>openssh</c>.</summary>
+    public string CaType { get; init; } = "user";
 }

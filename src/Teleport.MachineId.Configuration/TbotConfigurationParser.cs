@@ -81,9 +81,22 @@ internal sealed class TbotConfigurationParser
     private static readonly string[] UnsupportedServiceTypes =
     [
         "application", "application-tunnel", "application-proxy", "database", "database-tunnel", "example",
-        "kubernetes", "kubernetes/v2", "kubernetes/argo-cd", "spiffe-svid", "spiffe-workload-api", "ssh_host",
-        "ssh-multiplexer", "workload-identity-x509", "workload-identity-jwt", "workload-identity-api",
+        "kubernetes", "kubernetes/v2", "kubernetes/argo-cd", "spiffe-svid", "spiffe-workload-api",
+        "workload-identity-x509", "workload-identity-jwt", "workload-identity-api",
         "workload-identity-aws-roles-anywhere",
+    ];
+
+    /// <summary>The service types Teleport.MachineId runs.</summary>
+    private static readonly string[] SupportedServiceTypes = ["identity", "ssh-multiplexer", "ssh_host"];
+
+    private static readonly string[] MultiplexerKeys =
+    [
+        "type", "name", "destination", "enable_resumption", "proxy_templates_path", "proxy_command", "relay_addr", "credential_ttl", "renewal_interval",
+    ];
+
+    private static readonly string[] SshHostKeys =
+    [
+        "type", "name", "destination", "roles", "principals", "ca_type", "credential_ttl", "renewal_interval",
     ];
 
     private static readonly string[] IdentityKeys =
@@ -167,8 +180,13 @@ internal sealed class TbotConfigurationParser
         return new TbotConfigurationResult(configuration!, parser.warnings.AsReadOnly());
     }
 
-    /// <summary>Reads a single service entry, e.g. tbot's identity-output golden files.</summary>
-    internal static TbotIdentityService ParseServiceFragment(string text)
+    /// <summary>Reads a single identity service entry, e.g. tbot's identity-output golden files.</summary>
+    internal static TbotIdentityService ParseServiceFragment(string text) =>
+        ParseAnyServiceFragment(text) as TbotIdentityService
+        ?? throw new TbotConfigurationException([new TbotConfigurationIssue("type", "the service is not of type identity")]);
+
+    /// <summary>Reads a single service entry of any supported type, e.g. tbot's service golden files.</summary>
+    internal static TbotService ParseAnyServiceFragment(string text)
     {
         var parser = new TbotConfigurationParser();
         var root = parser.LoadRoot(text, null);
@@ -459,21 +477,25 @@ internal sealed class TbotConfigurationParser
         switch (type)
         {
             case null:
-                Fail(typePath, "'type' is required; Teleport.MachineId supports 'type: identity'", typeNode ?? mapping);
+                Fail(typePath, "'type' is required; Teleport.MachineId supports 'type: identity', 'ssh-multiplexer' and 'ssh_host'", typeNode ?? mapping);
                 return null;
             case "identity":
                 return ReadIdentityService(mapping, path);
+            case "ssh-multiplexer":
+                return ReadMultiplexerService(mapping, path);
+            case "ssh_host":
+                return ReadSshHostService(mapping, path);
             default:
                 if (UnsupportedServiceTypes.Contains(type, StringComparer.Ordinal))
                 {
-                    Fail(typePath, $"service type '{type}' is not supported by Teleport.MachineId yet; only 'identity' services are", typeNode);
+                    Fail(typePath, $"service type '{type}' is not supported by Teleport.MachineId yet; 'identity', 'ssh-multiplexer' and 'ssh_host' services are", typeNode);
                 }
                 else
                 {
                     Fail(
                         typePath,
-                        $"unrecognized service type {Quote(type)}{KeySuggestion.DidYouMean(type, UnsupportedServiceTypes.Prepend("identity"))}; "
-                        + "Teleport.MachineId supports 'identity'",
+                        $"unrecognized service type {Quote(type)}{KeySuggestion.DidYouMean(type, UnsupportedServiceTypes.Concat(SupportedServiceTypes))}; "
+                        + "Teleport.MachineId supports 'identity', 'ssh-multiplexer' and 'ssh_host'",
                         typeNode);
                 }
 
@@ -551,21 +573,7 @@ internal sealed class TbotConfigurationParser
             Fail(path, "an identity service needs a 'destination', e.g. {type: directory, path: /opt/machine-id}", mapping);
         }
 
-        TbotCredentialLifetime? lifetime = null;
-        if (ttl is not null || interval is not null)
-        {
-            if (ttl is null || interval is null)
-            {
-                var (setPath, missing, at) = ttl is null
-                    ? (Child(path, "renewal_interval"), "credential_ttl", interval!.Node)
-                    : (Child(path, "credential_ttl"), "renewal_interval", ttl.Node);
-                Fail(setPath, $"a service that sets credential_ttl or renewal_interval must set both; add '{missing}'", at);
-            }
-            else
-            {
-                lifetime = new TbotCredentialLifetime(ttl.Value, interval.Value);
-            }
-        }
+        var lifetime = ServiceLifetime(ttl, interval, path);
 
         if (destination is null || errors.Count > errorsBefore)
         {
@@ -580,6 +588,184 @@ internal sealed class TbotConfigurationParser
             Cluster = cluster,
             WriteSshConfig = writeSshConfig,
             AllowReissue = allowReissue,
+            CredentialLifetime = lifetime,
+        };
+        return new ServiceDraft(service, path, mapping, name, ttl?.Node ?? interval?.Node);
+    }
+
+    /// <summary>A service's own lifetime: both of credential_ttl and renewal_interval, or neither.</summary>
+    private TbotCredentialLifetime? ServiceLifetime(LocatedDuration? ttl, LocatedDuration? interval, string path)
+    {
+        if (ttl is null && interval is null)
+        {
+            return null;
+        }
+
+        if (ttl is null || interval is null)
+        {
+            var (setPath, missing, at) = ttl is null
+                ? (Child(path, "renewal_interval"), "credential_ttl", interval!.Node)
+                : (Child(path, "credential_ttl"), "renewal_interval", ttl.Node);
+            Fail(setPath, $"a service that sets credential_ttl or renewal_interval must set both; add '{missing}'", at);
+            return null;
+        }
+
+        return new TbotCredentialLifetime(ttl.Value, interval.Value);
+    }
+
+    private ServiceDraft? ReadMultiplexerService(ConfigYamlMapping mapping, string path)
+    {
+        Located? name = null;
+        TbotDestination? destination = null;
+        var hasDestination = false;
+        var enableResumption = true;
+        var proxyCommand = new List<string>();
+        LocatedDuration? ttl = null;
+        LocatedDuration? interval = null;
+        var errorsBefore = errors.Count;
+
+        foreach (var (key, value) in mapping.Entries)
+        {
+            var childPath = Child(path, key.Value);
+            switch (key.Value)
+            {
+                case "type":
+                    break;
+                case "name":
+                    name = ReadLocated(value, childPath);
+                    break;
+                case "destination":
+                    hasDestination = true;
+                    destination = ReadDestination(value, childPath);
+                    if (destination is not null and not TbotDirectoryDestination)
+                    {
+                        Fail(childPath, "the ssh-multiplexer needs a destination of type directory (it serves its sockets from it)", value);
+                    }
+
+                    break;
+                case "enable_resumption":
+                    enableResumption = ReadBoolean(value, childPath) ?? true;
+                    break;
+                case "proxy_command":
+                    proxyCommand.AddRange(ReadStringList(value, childPath).Select(i => i.Value));
+                    break;
+                case "proxy_templates_path":
+                case "relay_addr":
+                    if (!string.IsNullOrEmpty(ReadString(value, childPath)))
+                    {
+                        Fail(childPath, $"'{key.Value}' is not supported by Teleport.MachineId's ssh-multiplexer; remove it", value);
+                    }
+
+                    break;
+                case "credential_ttl":
+                    ttl = ReadDuration(value, childPath);
+                    break;
+                case "renewal_interval":
+                    interval = ReadDuration(value, childPath);
+                    break;
+                default:
+                    UnknownKey(key, path, MultiplexerKeys, IdentityHints);
+                    break;
+            }
+        }
+
+        if (!hasDestination)
+        {
+            Fail(path, "an ssh-multiplexer needs a 'destination', e.g. {type: directory, path: /opt/machine-id}", mapping);
+        }
+
+        var lifetime = ServiceLifetime(ttl, interval, path);
+        if (destination is null || errors.Count > errorsBefore)
+        {
+            return null;
+        }
+
+        var service = new TbotSshMultiplexerService
+        {
+            Name = name?.Value,
+            Destination = destination,
+            EnableResumption = enableResumption,
+            ProxyCommand = proxyCommand.AsReadOnly(),
+            CredentialLifetime = lifetime,
+        };
+        return new ServiceDraft(service, path, mapping, name, ttl?.Node ?? interval?.Node);
+    }
+
+    private ServiceDraft? ReadSshHostService(ConfigYamlMapping mapping, string path)
+    {
+        Located? name = null;
+        TbotDestination? destination = null;
+        var hasDestination = false;
+        var roles = new List<string>();
+        var principals = new List<string>();
+        var caType = "user";
+        LocatedDuration? ttl = null;
+        LocatedDuration? interval = null;
+        var errorsBefore = errors.Count;
+
+        foreach (var (key, value) in mapping.Entries)
+        {
+            var childPath = Child(path, key.Value);
+            switch (key.Value)
+            {
+                case "type":
+                    break;
+                case "name":
+                    name = ReadLocated(value, childPath);
+                    break;
+                case "destination":
+                    hasDestination = true;
+                    destination = ReadDestination(value, childPath);
+                    break;
+                case "roles":
+                    roles.AddRange(ReadStringList(value, childPath).Select(i => i.Value));
+                    break;
+                case "principals":
+                    principals.AddRange(ReadStringList(value, childPath).Select(i => i.Value));
+                    break;
+                case "ca_type":
+                    caType = ReadString(value, childPath) switch
+                    {
+                        null or "" or "user" => "user",
+                        "openssh" => "openssh",
+                        var other => FailAndReturn(childPath, $"ca_type ({Quote(other)}) is unsupported; use \"user\" or \"openssh\"", value, "user"),
+                    };
+                    break;
+                case "credential_ttl":
+                    ttl = ReadDuration(value, childPath);
+                    break;
+                case "renewal_interval":
+                    interval = ReadDuration(value, childPath);
+                    break;
+                default:
+                    UnknownKey(key, path, SshHostKeys, IdentityHints);
+                    break;
+            }
+        }
+
+        if (!hasDestination)
+        {
+            Fail(path, "an ssh_host output needs a 'destination', e.g. {type: directory, path: /etc/ssh/teleport}", mapping);
+        }
+
+        if (principals.Count == 0)
+        {
+            Fail(Child(path, "principals"), "at least one principal must be specified (the host names clients reach the server by)", mapping);
+        }
+
+        var lifetime = ServiceLifetime(ttl, interval, path);
+        if (destination is null || errors.Count > errorsBefore)
+        {
+            return null;
+        }
+
+        var service = new TbotSshHostService
+        {
+            Name = name?.Value,
+            Destination = destination,
+            Roles = roles.AsReadOnly(),
+            Principals = principals.AsReadOnly(),
+            CaType = caType,
             CredentialLifetime = lifetime,
         };
         return new ServiceDraft(service, path, mapping, name, ttl?.Node ?? interval?.Node);
@@ -873,7 +1059,7 @@ internal sealed class TbotConfigurationParser
         CheckDuplicateDirectories();
         if (allServices.Count == 0 && errors.Count == 0)
         {
-            Warn("services", "no identity services are configured; the bot will only keep its own identity renewed", null);
+            Warn("services", "no services are configured; the bot will only keep its own identity renewed", null);
         }
 
         if (errors.Count > 0 || onboarding is null)
@@ -892,7 +1078,9 @@ internal sealed class TbotConfigurationParser
             DiagnosticsAddress = diagnostics,
             Onboarding = onboarding,
             Storage = effectiveStorage,
-            Services = allServices.Select(s => s.Service).ToList().AsReadOnly(),
+            Services = allServices.Select(s => s.Service).OfType<TbotIdentityService>().ToList().AsReadOnly(),
+            SshMultiplexers = allServices.Select(s => s.Service).OfType<TbotSshMultiplexerService>().ToList().AsReadOnly(),
+            SshHostOutputs = allServices.Select(s => s.Service).OfType<TbotSshHostService>().ToList().AsReadOnly(),
         };
     }
 
@@ -1089,7 +1277,7 @@ internal sealed class TbotConfigurationParser
             count++;
             if (draft.Name is null)
             {
-                var generated = string.Create(CultureInfo.InvariantCulture, $"identity-{count}");
+                var generated = string.Create(CultureInfo.InvariantCulture, $"{draft.Service.Type}-{count}");
                 if (!used.Add(generated))
                 {
                     Fail(
@@ -1342,7 +1530,7 @@ internal sealed class TbotConfigurationParser
     private sealed record LocatedDuration(TimeSpan Value, ConfigYamlNode Node);
 
     private sealed record ServiceDraft(
-        TbotIdentityService Service,
+        TbotService Service,
         string Path,
         ConfigYamlMapping Node,
         Located? Name,

@@ -6,7 +6,7 @@ namespace Teleport.MachineId.Hosting;
 
 /// <summary>
 /// Runs a <see cref="BotIdentityProvider"/> for the lifetime of the host: checks the registered
-/// identity outputs and opens the storage when the host starts (so an unusable destination or a
+/// output services (identity, ssh_host, ssh-multiplexer) and opens the storage when the host starts (so an unusable destination or a
 /// locked storage directory stops the host at once, before anything is spent remotely) and stops
 /// renewing when the host stops.
 /// </summary>
@@ -14,9 +14,9 @@ internal sealed class BotIdentityHostedService : BackgroundService
 {
     private readonly BotIdentityProvider _provider;
     private readonly IServiceProvider _services;
-    private readonly IEnumerable<IdentityOutputRegistration> _outputs;
+    private readonly IEnumerable<OutputRegistration> _outputs;
 
-    public BotIdentityHostedService(BotIdentityProvider provider, IServiceProvider services, IEnumerable<IdentityOutputRegistration> outputs)
+    public BotIdentityHostedService(BotIdentityProvider provider, IServiceProvider services, IEnumerable<OutputRegistration> outputs)
     {
         _provider = provider;
         _services = services;
@@ -30,8 +30,7 @@ internal sealed class BotIdentityHostedService : BackgroundService
         // destination proven writable first; the provider then checks its storage before joining.
         foreach (var registration in _outputs)
         {
-            var output = _services.GetRequiredKeyedService<IdentityOutputService>(registration.Name);
-            await output.Destination.VerifyWritableAsync(cancellationToken).ConfigureAwait(false);
+            await registration.VerifyDestinationAsync(_services, cancellationToken).ConfigureAwait(false);
         }
 
         await _provider.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -57,6 +56,7 @@ internal sealed class BotIdentityHostedService : BackgroundService
     }
 }
 
-/// <summary>An identity output registered with <c>AddTeleportIdentityOutput</c>, checked before the bot starts.</summary>
-/// <param name="Name">The output's key.</param>
-internal sealed record IdentityOutputRegistration(string Name);
+/// <summary>An output service (identity, ssh_host, ssh-multiplexer) registered with the host, checked before the bot starts.</summary>
+/// <param name="Name">The service's key.</param>
+/// <param name="VerifyDestinationAsync">Creates the service (validating its options) and checks its destination can be written.</param>
+internal sealed record OutputRegistration(string Name, Func<IServiceProvider, CancellationToken, Task> VerifyDestinationAsync);

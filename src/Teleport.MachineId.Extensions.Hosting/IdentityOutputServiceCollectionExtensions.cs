@@ -54,7 +54,8 @@ public static class IdentityOutputServiceCollectionExtensions
         return AddCore(services, name);
     }
 
-    private static IServiceCollection AddCore(IServiceCollection services, string name)
+    /// <summary>The signer every output of the bot shares (and the clock), registered once.</summary>
+    internal static void TryAddSigner(IServiceCollection services)
     {
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(static sp => new TeleportSshCertificateSigner(
@@ -62,18 +63,40 @@ public static class IdentityOutputServiceCollectionExtensions
             sp.GetRequiredService<IOptions<MachineIdOptions>>().Value,
             sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance,
             sp.GetRequiredService<TimeProvider>()));
-        services.AddKeyedSingleton(name, static (sp, key) =>
+    }
+
+    private static IServiceCollection AddCore(IServiceCollection services, string name) =>
+        AddOutputService<IdentityOutputOptions, IdentityOutputService>(
+            services, name, static (options, key) => options.Name ??= key, IdentityOutputService.Create, static o => o.StartAsync, static o => o.Destination.VerifyWritableAsync);
+
+    /// <summary>
+    /// One output service of the bot: the shared signer, the service keyed by <paramref name="name"/> (its
+    /// named options, named after the key when unnamed), a hosted service starting and stopping it, and
+    /// its destination check (<paramref name="verify"/>) run before the bot joins.
+    /// </summary>
+    internal static IServiceCollection AddOutputService<TOptions, TService>(
+        IServiceCollection services,
+        string name,
+        Action<TOptions, string> nameOptions,
+        Func<TeleportSshCertificateSigner, TOptions, ILoggerFactory?, TimeProvider?, TService> create,
+        Func<TService, Func<CancellationToken, Task>> start,
+        Func<TService, Func<CancellationToken, Task>> verify)
+        where TOptions : class
+        where TService : class, IAsyncDisposable
+    {
+        TryAddSigner(services);
+        services.AddKeyedSingleton(name, (sp, key) =>
         {
-            var options = sp.GetRequiredService<IOptionsMonitor<IdentityOutputOptions>>().Get((string)key!);
-            options.Name ??= (string)key!;
-            return IdentityOutputService.Create(
-                sp.GetRequiredService<TeleportSshCertificateSigner>(),
-                options,
-                sp.GetService<ILoggerFactory>(),
-                sp.GetRequiredService<TimeProvider>());
+            var options = sp.GetRequiredService<IOptionsMonitor<TOptions>>().Get((string)key!);
+            nameOptions(options, (string)key!);
+            return create(sp.GetRequiredService<TeleportSshCertificateSigner>(), options, sp.GetService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>());
         });
-        services.AddSingleton(new IdentityOutputRegistration(name));
-        services.AddSingleton<IHostedService>(sp => new IdentityOutputHostedService(sp.GetRequiredKeyedService<IdentityOutputService>(name)));
+        services.AddSingleton<IHostedService>(sp =>
+        {
+            var service = sp.GetRequiredKeyedService<TService>(name);
+            return new OutputHostedService(start(service), service);
+        });
+        services.AddSingleton(new OutputRegistration(name, (sp, cancellationToken) => verify(sp.GetRequiredKeyedService<TService>(name))(cancellationToken)));
         return services;
     }
 }

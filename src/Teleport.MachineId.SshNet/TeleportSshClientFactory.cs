@@ -6,6 +6,7 @@ using Renci.SshNet.Common;
 using Teleport.MachineId.Destinations;
 using Teleport.MachineId.IdentityFiles;
 using Teleport.MachineId.Outputs.Ssh;
+using Teleport.MachineId.Outputs.SshMultiplexer;
 using Teleport.MachineId.Ssh;
 
 namespace Teleport.MachineId.SshNet;
@@ -145,30 +146,67 @@ public sealed class TeleportSshClientFactory : IDisposable
         var node = _dialer.GetNodeName(host);
         var forwarder = await _dialer.OpenLoopbackForwarderAsync(node, port, cancellationToken).ConfigureAwait(false);
         var verifier = new HostCertificateVerifier(node, ClusterName, _dialer.HostCertificateAuthorities, _dialer.Options.TimeProvider);
-        TeleportSshClient? client = null;
+        using var keyStream = new MemoryStream(_openSshKey, writable: false);
+        using var certificateStream = new MemoryStream(_certificateLine, writable: false);
+        var keyFile = new PrivateKeyFile(keyStream, null, certificateStream);
+        var connection = new ConnectionInfo("127.0.0.1", forwarder.Port, user, new PrivateKeyAuthenticationMethod(user, keyFile))
+        {
+            Timeout = _dialer.Options.ConnectTimeout,
+        };
+        return await ConnectCoreAsync(connection, verifier, forwarder, null, _logger, node, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Connects to a node through a running ssh-multiplexer (this library's or tbot's) and logs in with
+    /// the keys its SSH agent holds — the .NET counterpart of <c>ssh -F &lt;dir&gt;/ssh_config</c>, so several
+    /// processes share one multiplexer and its credentials: the node is reached over <c>v1.sock</c>, the
+    /// host certificate is checked against the cluster's host CA from the directory's <c>known_hosts</c>,
+    /// and the login signs through <c>agent.sock</c> (the private key stays in the multiplexer).
+    /// </summary>
+    /// <param name="multiplexerDirectory">The multiplexer's directory (<c>v1.sock</c>, <c>agent.sock</c>, <c>known_hosts</c>).</param>
+    /// <param name="user">The login, e.g. <c>root</c>.</param>
+    /// <param name="host">The node, as in ssh: <c>node</c> or <c>node.&lt;cluster&gt;</c> (the cluster suffix selects a leaf cluster).</param>
+    /// <param name="port">The node's SSH port (3022 as ssh_config gives it).</param>
+    /// <param name="timeProvider">The clock for the host certificate's validity; the system clock when <see langword="null"/>.</param>
+    /// <param name="cancellationToken">Cancels connecting.</param>
+    /// <returns>A connected client; dispose it to close the connection.</returns>
+    /// <exception cref="TeleportConnectionException">The multiplexer is not running or could not reach the node.</exception>
+    /// <exception cref="TeleportFormatException">The directory has no usable known_hosts.</exception>
+    /// <exception cref="CertificateValidationException">The node's host certificate was refused.</exception>
+    /// <exception cref="SshAuthenticationException">The node refused the login.</exception>
+    /// <exception cref="SshException">The SSH connection failed otherwise.</exception>
+    public static async Task<SshClient> ConnectThroughMultiplexerAsync(
+        string multiplexerDirectory, string user, string host, int port = 3022, TimeProvider? timeProvider = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(multiplexerDirectory);
+        ArgumentException.ThrowIfNullOrEmpty(user);
+        ArgumentException.ThrowIfNullOrEmpty(host);
+        var (cluster, hostCaKeys) = await ReadClusterAsync(Path.Combine(multiplexerDirectory, "known_hosts"), host, cancellationToken).ConfigureAwait(false);
+        var node = host.EndsWith("." + cluster, StringComparison.OrdinalIgnoreCase) ? host[..^(cluster.Length + 1)] : host;
+        var stream = await SshMultiplexerClient.ConnectAsync(
+            Path.Combine(multiplexerDirectory, OpenSsh.MultiplexerSshConfigParameters.SocketFileName), new SshMultiplexerTarget(host, port, cluster), cancellationToken).ConfigureAwait(false);
+        LoopbackForwarder forwarder;
         try
         {
-            using var keyStream = new MemoryStream(_openSshKey, writable: false);
-            using var certificateStream = new MemoryStream(_certificateLine, writable: false);
-            var keyFile = new PrivateKeyFile(keyStream, null, certificateStream);
-            var connection = new ConnectionInfo("127.0.0.1", forwarder.Port, user, new PrivateKeyAuthenticationMethod(user, keyFile))
-            {
-                Timeout = _dialer.Options.ConnectTimeout,
-            };
-            client = new TeleportSshClient(connection, forwarder);
-            client.HostKeyReceived += verifier.OnHostKeyReceived;
-            await client.ConnectAsync(cancellationToken).ConfigureAwait(false);
-            return client;
-        }
-        catch (SshConnectionException ex) when (verifier.Failure is { } failure)
-        {
-            Dispose(client, forwarder);
-            SshNetLog.HostCertificateRejected(_logger, node, failure.Message);
-            throw new CertificateValidationException(failure.Failure, failure.Message, ex);
+            forwarder = LoopbackForwarder.Start(stream);
         }
         catch
         {
-            Dispose(client, forwarder);
+            await stream.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        SshAgentClient? agent = null;
+        try
+        {
+            agent = SshAgentClient.Connect(Path.Combine(multiplexerDirectory, OpenSsh.MultiplexerSshConfigParameters.AgentSocketFileName));
+            var connection = new ConnectionInfo("127.0.0.1", forwarder.Port, user, new PrivateKeyAuthenticationMethod(user, new SshAgentKeySource(agent)));
+            var verifier = new HostCertificateVerifier(node, cluster, hostCaKeys, timeProvider ?? TimeProvider.System);
+            return await ConnectCoreAsync(connection, verifier, forwarder, agent, NullLogger.Instance, node, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            agent?.Dispose();
             throw;
         }
     }
@@ -193,20 +231,69 @@ public sealed class TeleportSshClientFactory : IDisposable
         }
     }
 
-    private static void Dispose(SshClient? client, LoopbackForwarder forwarder)
+    /// <summary>The SSH handshake over a bridged node stream, with the node's host certificate checked; the client owns the bridge (and the agent).</summary>
+    private static async Task<SshClient> ConnectCoreAsync(
+        ConnectionInfo connection, HostCertificateVerifier verifier, LoopbackForwarder forwarder, IDisposable? agent, ILogger logger, string node, CancellationToken cancellationToken)
     {
-        if (client is not null)
+        var client = new TeleportSshClient(connection, forwarder, agent);
+        try
+        {
+            client.HostKeyReceived += verifier.OnHostKeyReceived;
+            await client.ConnectAsync(cancellationToken).ConfigureAwait(false);
+            return client;
+        }
+        catch (SshConnectionException ex) when (verifier.Failure is { } failure)
         {
             client.Dispose();
+            SshNetLog.HostCertificateRejected(logger, node, failure.Message);
+            throw new CertificateValidationException(failure.Failure, failure.Message, ex);
         }
-        else
+        catch
         {
-            forwarder.Dispose();
+            client.Dispose();
+            throw;
         }
     }
 
-    /// <summary>An SSH.NET client that owns its loopback bridge.</summary>
-    private sealed class TeleportSshClient(ConnectionInfo connection, LoopbackForwarder forwarder) : SshClient(connection)
+    /// <summary>The cluster a host name belongs to (by its <c>.&lt;cluster&gt;</c> suffix, else the first) and that cluster's host CA keys, from a known_hosts file.</summary>
+    private static async Task<(string Cluster, IReadOnlyList<Crypto.PublicKeyInfo> HostCaKeys)> ReadClusterAsync(string knownHostsPath, string host, CancellationToken cancellationToken)
+    {
+        string text;
+        try
+        {
+            text = await File.ReadAllTextAsync(knownHostsPath, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new TeleportFormatException($"Cannot read '{knownHostsPath}' (is the multiplexer running?): {ex.Message}", ex);
+        }
+
+        var byCluster = new List<(string Cluster, Crypto.PublicKeyInfo Key)>();
+        foreach (var line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            if (!line.StartsWith(OpenSsh.KnownHostsCertAuthority.Marker, StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            var authority = OpenSsh.KnownHostsCertAuthority.Parse(line);
+            foreach (var pattern in authority.HostPatterns.Where(p => p.StartsWith("*.", StringComparison.Ordinal)))
+            {
+                byCluster.Add((pattern[2..], Crypto.PublicKeyInfo.ParseAuthorizedKey(authority.PublicKey)));
+            }
+        }
+
+        if (byCluster.Count == 0)
+        {
+            throw new TeleportFormatException($"'{knownHostsPath}' names no cluster host CA; is it a multiplexer's known_hosts?");
+        }
+
+        var cluster = byCluster.Select(e => e.Cluster).FirstOrDefault(c => host.EndsWith("." + c, StringComparison.OrdinalIgnoreCase)) ?? byCluster[0].Cluster;
+        return (cluster, [.. byCluster.Where(e => e.Cluster == cluster).Select(e => e.Key)]);
+    }
+
+    /// <summary>An SSH.NET client that owns its loopback bridge (and the agent connection it signs with).</summary>
+    private sealed class TeleportSshClient(ConnectionInfo connection, LoopbackForwarder forwarder, IDisposable? agent) : SshClient(connection)
     {
         protected override void Dispose(bool disposing)
         {
@@ -214,6 +301,7 @@ public sealed class TeleportSshClientFactory : IDisposable
             if (disposing)
             {
                 forwarder.Dispose();
+                agent?.Dispose();
             }
         }
     }

@@ -10,6 +10,7 @@ using Teleport.MachineId.Destinations;
 using Teleport.MachineId.Cli;
 using Teleport.MachineId.Cli.Commands;
 using Teleport.MachineId.Outputs;
+using Teleport.MachineId.Outputs.SshMultiplexer;
 
 namespace Teleport.MachineId.Testing.Tool;
 
@@ -18,6 +19,8 @@ namespace Teleport.MachineId.Testing.Tool;
 /// against an in-process cluster emulator: the guide's role and a bot, one bot run writing
 /// <c>./machine-id</c>, then — when OpenSSH is installed — a real sshd configured only from the
 /// emulator's exports and <c>ssh -F ./machine-id/ssh_config &lt;login&gt;@my-host.&lt;cluster&gt; hostname</c>.
+/// With <c>--multiplexer</c>, an ssh-multiplexer (credentials in memory, <c>v1.sock</c>, <c>agent.sock</c>)
+/// then serves <c>./machine-id-mux</c> and the same ssh runs through it.
 /// </summary>
 internal static class DemoCommand
 {
@@ -31,24 +34,29 @@ internal static class DemoCommand
     private static readonly Option<string> Output = new("--output", "-o") { Description = "Where the identity output is written.", DefaultValueFactory = _ => "machine-id" };
     private static readonly Option<string?> Sshd = new("--sshd") { Description = $"The sshd program (absolute path), or 'none' to skip the SSH step. Env: {SshdVariable}." };
     private static readonly Option<bool> KeepRunning = new("--keep-running") { Description = "Keep the emulator and sshd running until Ctrl+C, to try the files yourself." };
+    private static readonly Option<bool> Multiplexer = new("--multiplexer")
+    {
+        Description = "Also run an ssh-multiplexer (in-memory credentials, v1.sock, agent.sock) into <output>-mux and ssh through it.",
+    };
 
     public static Command Create(TimeProvider timeProvider)
     {
         var command = new Command("demo", "Quick start: an emulated cluster, a bot run writing ./machine-id, and ssh through the proxy to a local sshd.")
         {
-            Output, Sshd, KeepRunning,
+            Output, Sshd, KeepRunning, Multiplexer,
         };
         command.SetAction((parseResult, cancellationToken) => CommonOptions.RunAsync(parseResult, LogLevel.Warning, async loggerFactory =>
         {
             var output = Path.GetFullPath(parseResult.GetValue(Output)!);
             var sshd = FindProgram(parseResult.GetValue(Sshd) ?? CommonOptions.Environment(SshdVariable), "sshd");
             var ssh = sshd is null ? null : FindProgram(null, "ssh");
-            return await RunAsync(output, sshd, ssh, parseResult.GetValue(KeepRunning), loggerFactory, timeProvider, Console.Out, cancellationToken).ConfigureAwait(false);
+            return await RunAsync(output, sshd, ssh, parseResult.GetValue(KeepRunning), parseResult.GetValue(Multiplexer), loggerFactory, timeProvider, Console.Out, cancellationToken)
+                .ConfigureAwait(false);
         }));
         return command;
     }
 
-    internal static async Task<int> RunAsync(string output, string? sshd, string? ssh, bool keepRunning, ILoggerFactory loggerFactory,
+    internal static async Task<int> RunAsync(string output, string? sshd, string? ssh, bool keepRunning, bool multiplexer, ILoggerFactory loggerFactory,
         TimeProvider timeProvider, TextWriter console, CancellationToken cancellationToken)
     {
         var login = Environment.UserName;
@@ -115,21 +123,88 @@ internal static class DemoCommand
 
             await console.WriteLineAsync("   " + stdout.Trim()).ConfigureAwait(false);
             await console.WriteLineAsync("   The connection went: ssh → tbot-dotnet ssh-proxy-command → the proxy's ProxySSH → sshd, with the certificates from " + output).ConfigureAwait(false);
-            if (keepRunning)
+            if (!multiplexer)
             {
-                await console.WriteLineAsync("Running until Ctrl+C; try it yourself:").ConfigureAwait(false);
-                await console.WriteLineAsync($"   ssh -F {config} {login}@{host} hostname").ConfigureAwait(false);
-                await console.WriteLineAsync($"   tbot-dotnet ssh -i {Path.Combine(output, "identity")} --proxy {cluster.ProxyAddress} {login}@{NodeName} hostname").ConfigureAwait(false);
-                try
-                {
-                    await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                }
+                await KeepRunningAsync(keepRunning, [$"ssh -F {config} {login}@{host} hostname",
+                    $"tbot-dotnet ssh -i {Path.Combine(output, "identity")} --proxy {cluster.ProxyAddress} {login}@{NodeName} hostname"], console, cancellationToken).ConfigureAwait(false);
+                return ExitCodes.Success;
             }
 
-            return ExitCodes.Success;
+            bot.Token = cluster.CreateJoinToken(BotName).Name;
+            return await RunMultiplexerAsync(bot, output + "-mux", ssh, $"{login}@{host}", keepRunning, loggerFactory, timeProvider, console, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Steps 6–7: the bot runs (joined with a fresh token) behind an ssh-multiplexer hosted in this
+    /// process, which writes <paramref name="directory"/>'s ssh_config and known_hosts and serves its
+    /// sockets; ssh then connects through it, the key and certificate coming from <c>agent.sock</c>.
+    /// </summary>
+    private static async Task<int> RunMultiplexerAsync(MachineIdOptions bot, string directory, string ssh, string target, bool keepRunning,
+        ILoggerFactory loggerFactory, TimeProvider timeProvider, TextWriter console, CancellationToken cancellationToken)
+    {
+        var provider = BotIdentityProvider.Create(bot, loggerFactory, timeProvider);
+        await using (provider.ConfigureAwait(false))
+        {
+            await provider.StartAsync(cancellationToken).ConfigureAwait(false);
+            var signer = new TeleportSshCertificateSigner(provider, bot, loggerFactory, timeProvider);
+            await using (signer.ConfigureAwait(false))
+            {
+                var (program, arguments) = LocateTbotDotnet();
+                var options = new SshMultiplexerOptions { DestinationPath = directory, ProxyCommand = { program } };
+                foreach (var argument in arguments)
+                {
+                    options.ProxyCommand.Add(argument);
+                }
+
+                options.ProxyCommand.Add("ssh-multiplexer-proxy-command");
+                var mux = SshMultiplexerService.Create(signer, options, loggerFactory, timeProvider);
+                await using (mux.ConfigureAwait(false))
+                {
+                    await mux.StartAsync(cancellationToken).ConfigureAwait(false);
+                    await mux.WaitUntilReadyAsync(cancellationToken).ConfigureAwait(false);
+                    await console.WriteLineAsync($"6. Started an ssh-multiplexer serving {directory}: ssh_config, known_hosts, v1.sock, agent.sock (no key on disk)").ConfigureAwait(false);
+
+                    var config = Path.Combine(directory, "ssh_config");
+                    await console.WriteLineAsync($"7. $ ssh -F {config} {target} hostname").ConfigureAwait(false);
+                    var (code, stdout, stderr) = await RunAsync(ssh, ["-F", config, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", target, "hostname"], cancellationToken)
+                        .ConfigureAwait(false);
+                    if (code != 0)
+                    {
+                        await console.WriteLineAsync($"   ssh failed (exit {code}): {stderr.Trim()}").ConfigureAwait(false);
+                        return ExitCodes.Failure;
+                    }
+
+                    await console.WriteLineAsync("   " + stdout.Trim()).ConfigureAwait(false);
+                    await console.WriteLineAsync("   The connection went: ssh → tbot-dotnet ssh-multiplexer-proxy-command (hands ssh the v1.sock connection and exits) → the multiplexer's pooled ProxySSH connection → sshd; the key came from agent.sock")
+                        .ConfigureAwait(false);
+                    await KeepRunningAsync(keepRunning, [$"ssh -F {config} {target} hostname", $"SSH_AUTH_SOCK={mux.AgentSocketPath} ssh-add -L"], console, cancellationToken)
+                        .ConfigureAwait(false);
+                    return ExitCodes.Success;
+                }
+            }
+        }
+    }
+
+    private static async Task KeepRunningAsync(bool keepRunning, IEnumerable<string> examples, TextWriter console, CancellationToken cancellationToken)
+    {
+        if (!keepRunning)
+        {
+            return;
+        }
+
+        await console.WriteLineAsync("Running until Ctrl+C; try it yourself:").ConfigureAwait(false);
+        foreach (var example in examples)
+        {
+            await console.WriteLineAsync("   " + example).ConfigureAwait(false);
+        }
+
+        try
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
         }
     }
 

@@ -59,9 +59,38 @@ public sealed class EmulatorRole
 /// <summary>One access rule of a role: verbs allowed on resource kinds (<c>'*'</c> matches any).</summary>
 public sealed class EmulatorRoleRule
 {
-    /// <summary>Resource kinds, e.g. <c>cert_authority</c>, <c>role</c>.</summary>
+    private readonly string? _where;
+
+    /// <summary>Resource kinds, e.g. <c>cert_authority</c>, <c>role</c>, <c>host_cert</c>.</summary>
     public IReadOnlyList<string> Resources { get; init; } = [];
 
-    /// <summary>Verbs, e.g. <c>read</c>, <c>list</c>, <c>readnosecrets</c>.</summary>
+    /// <summary>Verbs, e.g. <c>read</c>, <c>list</c>, <c>readnosecrets</c>, <c>create</c>.</summary>
     public IReadOnlyList<string> Verbs { get; init; } = [];
+
+    /// <summary>
+    /// A condition (<c>where</c>) in Teleport's predicate language. The emulator evaluates it for
+    /// <c>host_cert</c> (fields <c>host_cert.principals</c>, <c>host_id</c>, <c>node_name</c>, <c>cluster_name</c>,
+    /// <c>role</c>; functions <c>is_subset</c>, <c>all_end_with</c>, <c>all_equal</c>, <c>contains</c>,
+    /// <c>equals</c>; <c>&amp;&amp;</c>, <c>||</c>, <c>!</c>); a rule with a condition never matches other resources.
+    /// </summary>
+    /// <exception cref="ArgumentException">The condition cannot be parsed or uses something the emulator does not evaluate.</exception>
+    public string? Where
+    {
+        get => _where;
+        init
+        {
+            try
+            {
+                Predicate = string.IsNullOrWhiteSpace(value) ? null : Cluster.RulePredicate.Parse(value);
+            }
+            catch (Cluster.TraceException ex)
+            {
+                throw new ArgumentException(ex.Message, nameof(Where), ex);
+            }
+
+            _where = string.IsNullOrWhiteSpace(value) ? null : value;
+        }
+    }
+
+    internal Cluster.RulePredicate? Predicate { get; private init; }
 }

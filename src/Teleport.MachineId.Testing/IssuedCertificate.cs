@@ -15,7 +15,7 @@ public enum IssuedCertificateKind
     /// <summary>A non-renewable identity reissued itself (for example an impersonated identity with reissue allowed).</summary>
     Reissue = 4,
 
-    /// <summary>An SSH host certificate for a node (<c>TeleportEmulator.SignHostCertificate</c>).</summary>
+    /// <summary>An SSH host certificate for a node (<c>TeleportEmulator.SignHostCertificate</c>, or <c>TrustService.GenerateHostCert</c> for a caller such as tbot's ssh_host output).</summary>
     HostCertificate = 5,
 
     /// <summary>A bot joined (or re-joined) with a delegated or bound keypair method: a non-renewable identity.</summary>
@@ -28,7 +28,7 @@ public sealed class IssuedCertificate
     /// <summary>Why it was issued.</summary>
     public required IssuedCertificateKind Kind { get; init; }
 
-    /// <summary>The Teleport user (key id / CN), or the host name for host certificates.</summary>
+    /// <summary>The Teleport user (key id / CN); for host certificates the host name (<c>SignHostCertificate</c>) or the requesting user (<c>GenerateHostCert</c>).</summary>
     public required string Username { get; init; }
 
     /// <summary>Roles in the certificate.</summary>

@@ -188,6 +188,27 @@ public static class MachineIdEventIds
     /// <summary>A node's host certificate was refused (Warning).</summary>
     public const int SshHostCertificateRejected = 4011;
 
+    /// <summary>An ssh-multiplexer listens on its sockets and serves connections (Information).</summary>
+    public const int MultiplexerListening = 4020;
+
+    /// <summary>An ssh-multiplexer received a request and is dialing the node (Debug).</summary>
+    public const int MultiplexerRequest = 4021;
+
+    /// <summary>An ssh-multiplexer connection failed: a malformed request or a node that could not be reached; the client was told on its stderr (Warning).</summary>
+    public const int MultiplexerConnectionFailed = 4022;
+
+    /// <summary>An ssh-multiplexer connection ended, with its duration (Debug).</summary>
+    public const int MultiplexerConnectionClosed = 4023;
+
+    /// <summary>An ssh-multiplexer renewed its in-memory credentials (Information).</summary>
+    public const int MultiplexerRenewed = 4024;
+
+    /// <summary>An SSH agent connection of an ssh-multiplexer ended with an error (Debug).</summary>
+    public const int MultiplexerAgentFailed = 4025;
+
+    /// <summary>An ssh_host output wrote a host key and certificate (Information).</summary>
+    public const int SshHostOutputWritten = 4030;
+
     // 5000–5099: wire (Teleport.MachineId.Wire, internal): discovery, connections, join, calls.
 
     /// <summary>The proxy's <c>/webapi/find</c> answered: cluster, version, TLS routing, suite (Information).</summary>

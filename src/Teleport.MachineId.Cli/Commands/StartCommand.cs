@@ -3,12 +3,13 @@ using Microsoft.Extensions.Logging;
 using Teleport.MachineId.Configuration;
 using Teleport.MachineId.Destinations;
 using Teleport.MachineId.Outputs;
+using Teleport.MachineId.Outputs.SshMultiplexer;
 
 namespace Teleport.MachineId.Cli.Commands;
 
 /// <summary>
 /// <c>start</c>: runs the bot like <c>tbot start</c> — from tbot's v2 YAML (<c>-c tbot.yaml</c>) or, with
-/// <c>start identity</c>, from flags — joining (or renewing), then keeping identity outputs written.
+/// <c>start identity|ssh-multiplexer|ssh-host</c>, from flags — joining (or renewing), then keeping its services running.
 /// </summary>
 internal static class StartCommand
 {
@@ -56,6 +57,18 @@ internal static class StartCommand
     private static readonly Option<string?> RenewalInterval = new("--renewal-interval") { Description = "Renewal interval, Go duration (default 20m)." };
     private static readonly Option<string> SshConfig = new("--ssh-config") { Description = "Write ssh_config and known_hosts: on or off (default on).", DefaultValueFactory = _ => "on" };
     private static readonly Option<bool> AllowReissue = new("--allow-reissue") { Description = "Allow the output credentials to be reissued." };
+    private static readonly Option<string[]> ProxyCommand = new("--proxy-command")
+    {
+        Description = "The ssh-multiplexer's ProxyCommand, e.g. fdpass-teleport (repeat for more arguments); default: this tbot-dotnet with ssh-multiplexer-proxy-command.",
+        AllowMultipleArgumentsPerToken = false,
+    };
+
+    private static readonly Option<bool?> EnableResumption = new("--enable-resumption")
+    {
+        Description = "tbot's session resumption switch; accepted for compatibility (resumption applies to Teleport SSH nodes only and is not implemented; OpenSSH traffic passes unchanged).",
+    };
+
+    private static readonly Option<string[]> Principals = new("--principals") { Description = "Host names the ssh_host certificate is valid for (comma-separated or repeated; at least one)." };
 
     public static Command Create(TimeProvider timeProvider)
     {
@@ -71,9 +84,35 @@ internal static class StartCommand
             return ExitCodes.Success;
         }));
 
-        var start = new Command("start", "Run the bot from tbot's YAML configuration (-c tbot.yaml), or 'start identity' with flags.")
+        var multiplexer = new Command("ssh-multiplexer",
+            "Join (or renew) and run an ssh-multiplexer: in-memory credentials served by agent.sock, connections to nodes over v1.sock, and ssh_config/known_hosts in the destination.")
         {
-            Config, ProxyServer, AuthServer, Token, Oneshot, CaBundle, identity,
+            ProxyServer, AuthServer, JoinMethod, Token, RegistrationSecret, RegistrationSecretPath, StaticKeyPath, Destination, Storage,
+            CaPins, CaPath, Insecure, CredentialTtl, RenewalInterval, CaBundle, ProxyCommand, EnableResumption,
+        };
+        multiplexer.SetAction((parseResult, cancellationToken) => CommonOptions.RunAsync(parseResult, LogLevel.Information, async loggerFactory =>
+        {
+            var plan = MultiplexerFromFlags(parseResult, loggerFactory);
+            await BotRunner.RunAsync(plan, loggerFactory, timeProvider, cancellationToken).ConfigureAwait(false);
+            return ExitCodes.Success;
+        }));
+
+        var sshHost = new Command("ssh-host",
+            "Join (or renew) and keep an ssh_host output written: a host key, its certificate from the cluster's host CA, and the user CA keys for an OpenSSH server.")
+        {
+            ProxyServer, AuthServer, JoinMethod, Token, RegistrationSecret, RegistrationSecretPath, StaticKeyPath, Destination, Storage, Oneshot,
+            CaPins, CaPath, Insecure, Roles, Principals, CredentialTtl, RenewalInterval, CaBundle,
+        };
+        sshHost.SetAction((parseResult, cancellationToken) => CommonOptions.RunAsync(parseResult, LogLevel.Information, async loggerFactory =>
+        {
+            var plan = SshHostFromFlags(parseResult, loggerFactory);
+            await BotRunner.RunAsync(plan, loggerFactory, timeProvider, cancellationToken).ConfigureAwait(false);
+            return ExitCodes.Success;
+        }));
+
+        var start = new Command("start", "Run the bot from tbot's YAML configuration (-c tbot.yaml), or 'start identity|ssh-multiplexer|ssh-host' with flags.")
+        {
+            Config, ProxyServer, AuthServer, Token, Oneshot, CaBundle, identity, multiplexer, sshHost,
         };
         start.SetAction((parseResult, cancellationToken) => CommonOptions.RunAsync(parseResult, LogLevel.Information, async loggerFactory =>
         {
@@ -124,6 +163,98 @@ internal static class StartCommand
     /// <summary>The plan of <c>start identity</c>, flags first, then tbot's environment variables.</summary>
     /// <exception cref="CliException">A flag is missing or invalid.</exception>
     internal static BotRunPlan FromFlags(ParseResult parseResult, ILoggerFactory loggerFactory)
+    {
+        var (bot, names) = BotFromFlags(parseResult);
+        var output = new IdentityOutputOptions
+        {
+            Destination = DestinationFromFlags(parseResult, loggerFactory),
+            Cluster = parseResult.GetValue(Cluster),
+            CredentialTtl = bot.CredentialTtl,
+            RenewalInterval = bot.RenewalInterval,
+            WriteSshConfig = parseResult.GetValue(SshConfig) switch
+            {
+                "on" or "true" or "yes" => true,
+                "off" or "false" or "no" => false,
+                var other => throw CliException.Usage($"--ssh-config '{other}' must be on or off."),
+            },
+            AllowReissue = parseResult.GetValue(AllowReissue),
+        };
+        foreach (var role in ListValues(parseResult.GetValue(Roles)))
+        {
+            output.Roles.Add(role);
+        }
+
+        return new BotRunPlan { Bot = bot, Outputs = [output], Oneshot = parseResult.GetValue(Oneshot), Names = names };
+    }
+
+    /// <summary>The plan of <c>start ssh-multiplexer</c> (no one-shot mode: the multiplexer is a daemon).</summary>
+    /// <exception cref="CliException">A flag is missing or invalid.</exception>
+    internal static BotRunPlan MultiplexerFromFlags(ParseResult parseResult, ILoggerFactory loggerFactory)
+    {
+        var (bot, names) = BotFromFlags(parseResult);
+        var (memory, path) = BotRunPlan.ParseLocation(parseResult.GetValue(Destination)!, "--destination");
+        if (memory)
+        {
+            throw CliException.Usage("--destination: the ssh-multiplexer needs a directory (it serves its sockets from it).");
+        }
+
+        var options = new SshMultiplexerOptions
+        {
+            Destination = new DirectoryDestination(new DirectoryDestinationOptions { Path = path! }, loggerFactory.CreateLogger<DirectoryDestination>()),
+            CredentialTtl = bot.CredentialTtl,
+            RenewalInterval = bot.RenewalInterval,
+        };
+        foreach (var argument in parseResult.GetValue(ProxyCommand) ?? [])
+        {
+            options.ProxyCommand.Add(argument);
+        }
+
+        return new BotRunPlan { Bot = bot, Multiplexers = [options], Names = names };
+    }
+
+    /// <summary>The plan of <c>start ssh-host</c>.</summary>
+    /// <exception cref="CliException">A flag is missing or invalid.</exception>
+    internal static BotRunPlan SshHostFromFlags(ParseResult parseResult, ILoggerFactory loggerFactory)
+    {
+        var (bot, names) = BotFromFlags(parseResult);
+        var options = new SshHostOutputOptions
+        {
+            Destination = DestinationFromFlags(parseResult, loggerFactory),
+            CredentialTtl = bot.CredentialTtl,
+            RenewalInterval = bot.RenewalInterval,
+        };
+        foreach (var principal in ListValues(parseResult.GetValue(Principals)))
+        {
+            options.Principals.Add(principal);
+        }
+
+        if (options.Principals.Count == 0)
+        {
+            throw CliException.Usage("--principals: an ssh_host output needs at least one host name, e.g. --principals node1.example.com.");
+        }
+
+        foreach (var role in ListValues(parseResult.GetValue(Roles)))
+        {
+            options.Roles.Add(role);
+        }
+
+        return new BotRunPlan { Bot = bot, SshHostOutputs = [options], Oneshot = parseResult.GetValue(Oneshot), Names = names };
+    }
+
+    private static IEnumerable<string> ListValues(string[]? values) =>
+        (values ?? []).SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+
+    private static IDestinationWriter DestinationFromFlags(ParseResult parseResult, ILoggerFactory loggerFactory)
+    {
+        var (memoryDestination, destinationPath) = BotRunPlan.ParseLocation(parseResult.GetValue(Destination)!, "--destination");
+        return memoryDestination
+            ? new MemoryDestination()
+            : new DirectoryDestination(new DirectoryDestinationOptions { Path = destinationPath! }, loggerFactory.CreateLogger<DirectoryDestination>());
+    }
+
+    /// <summary>The bot's options and the names of its settings, from the shared flags, then tbot's environment variables.</summary>
+    /// <exception cref="CliException">A flag is missing or invalid.</exception>
+    private static (MachineIdOptions Bot, CliSettingNames Names) BotFromFlags(ParseResult parseResult)
     {
         var method = parseResult.GetValue(JoinMethod) ?? MachineIdOptions.TokenJoinMethod;
         if (!JoinMethods.Contains(method, StringComparer.Ordinal))
@@ -202,30 +333,7 @@ internal static class StartCommand
         var (memoryStorage, storagePath) = BotRunPlan.ParseLocation(parseResult.GetValue(Storage) ?? "memory://", "--storage");
         bot.StorageType = memoryStorage ? BotStorageType.Memory : BotStorageType.Directory;
         bot.StoragePath = storagePath;
-
-        var (memoryDestination, destinationPath) = BotRunPlan.ParseLocation(parseResult.GetValue(Destination)!, "--destination");
-        var output = new IdentityOutputOptions
-        {
-            Destination = memoryDestination
-                ? new MemoryDestination()
-                : new DirectoryDestination(new DirectoryDestinationOptions { Path = destinationPath! }, loggerFactory.CreateLogger<DirectoryDestination>()),
-            Cluster = parseResult.GetValue(Cluster),
-            CredentialTtl = ttl,
-            RenewalInterval = interval,
-            WriteSshConfig = parseResult.GetValue(SshConfig) switch
-            {
-                "on" or "true" or "yes" => true,
-                "off" or "false" or "no" => false,
-                var other => throw CliException.Usage($"--ssh-config '{other}' must be on or off."),
-            },
-            AllowReissue = parseResult.GetValue(AllowReissue),
-        };
-        foreach (var role in (parseResult.GetValue(Roles) ?? []).SelectMany(r => r.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)))
-        {
-            output.Roles.Add(role);
-        }
-
-        return new BotRunPlan { Bot = bot, Outputs = [output], Oneshot = parseResult.GetValue(Oneshot), Names = names };
+        return (bot, names);
     }
 
     private static TimeSpan? Duration(string? text, string flag)

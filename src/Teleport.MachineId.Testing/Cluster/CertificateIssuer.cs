@@ -111,19 +111,22 @@ internal sealed class CertificateIssuer
         return new UserCertificates { Ssh = ssh, Tls = tls, TlsCertificateAuthorities = cas, SshCaLines = sshCas };
     }
 
-    /// <summary>An OpenSSH host certificate from the host CA, like <c>tctl auth sign --format=openssh --host=…</c>.</summary>
-    public SshCertificate IssueHost(PublicKeyInfo hostKey, IReadOnlyList<string> principals, DateTimeOffset now, TimeSpan ttl)
+    /// <summary>
+    /// An OpenSSH host certificate from the host CA, like <c>tctl auth sign --format=openssh --host=…</c>
+    /// or <c>TrustService.GenerateHostCert</c>; a zero <paramref name="ttl"/> never expires (Teleport's rule).
+    /// </summary>
+    public SshCertificate IssueHost(PublicKeyInfo hostKey, IReadOnlyList<string> principals, DateTimeOffset now, TimeSpan ttl, string systemRole = "Node", string? keyId = null)
     {
         var builder = new SshCertificateBuilder
         {
             PublicKey = hostKey,
             Type = SshCertificateType.Host,
-            KeyId = principals[0] + "." + _clusterName,
+            KeyId = keyId ?? principals[0] + "." + _clusterName,
             ValidAfter = now - Backdate,
-            ValidBefore = now + ttl,
+            ValidBefore = ttl == TimeSpan.Zero ? DateTimeOffset.MaxValue : now + ttl,
             Extensions =
             {
-                [TeleportSshCertificateInfo.SystemRoleExtension] = "Node",
+                [TeleportSshCertificateInfo.SystemRoleExtension] = systemRole,
                 [TeleportSshCertificateInfo.AuthorityExtension] = _clusterName,
             },
         };

@@ -112,11 +112,15 @@ internal static class RoleEvaluation
         return false;
     }
 
-    /// <summary>Whether a rule of the roles allows <paramref name="verb"/> on <paramref name="resource"/>.</summary>
-    public static bool Allows(IEnumerable<EmulatorRole> roles, string resource, string verb) =>
+    /// <summary>
+    /// Whether a rule of the roles allows <paramref name="verb"/> on <paramref name="resource"/>. A rule
+    /// with a <c>where</c> condition matches only when <paramref name="hostCert"/> is given and satisfies it.
+    /// </summary>
+    public static bool Allows(IEnumerable<EmulatorRole> roles, string resource, string verb, RulePredicate.HostCertRuleContext? hostCert = null) =>
         roles.Any(role => role.Rules.Any(rule =>
             (rule.Resources.Contains(resource, StringComparer.Ordinal) || rule.Resources.Contains("*", StringComparer.Ordinal))
-            && (rule.Verbs.Contains(verb, StringComparer.Ordinal) || rule.Verbs.Contains("*", StringComparer.Ordinal))));
+            && (rule.Verbs.Contains(verb, StringComparer.Ordinal) || rule.Verbs.Contains("*", StringComparer.Ordinal))
+            && (rule.Predicate is null || (hostCert is not null && rule.Predicate.Evaluate(hostCert)))));
 
     /// <summary>The role <c>tctl bots add</c> generates for a bot.</summary>
     public static EmulatorRole BotRole(EmulatorBot bot) => new()

@@ -339,11 +339,19 @@ internal static class ResourceYaml
             for (var index = 0; index < list.Children.Count; index++)
             {
                 var rule = Mapping(list.Children[index], $"{where}.spec.allow.rules[{index}]");
-                rules.Add(new EmulatorRoleRule
+                try
                 {
-                    Resources = StringList(rule, "resources", $"{where}.spec.allow.rules[{index}]"),
-                    Verbs = StringList(rule, "verbs", $"{where}.spec.allow.rules[{index}]"),
-                });
+                    rules.Add(new EmulatorRoleRule
+                    {
+                        Resources = StringList(rule, "resources", $"{where}.spec.allow.rules[{index}]"),
+                        Verbs = StringList(rule, "verbs", $"{where}.spec.allow.rules[{index}]"),
+                        Where = OptionalString(rule, "where", $"{where}.spec.allow.rules[{index}]"),
+                    });
+                }
+                catch (ArgumentException ex)
+                {
+                    throw Error($"{where}.spec.allow.rules[{index}].where", ex.InnerException?.Message ?? ex.Message);
+                }
             }
         }
 

@@ -110,6 +110,7 @@ internal static class ProtoConvert
             var wire = new Rule();
             wire.Resources.AddRange(rule.Resources);
             wire.Verbs.AddRange(rule.Verbs);
+            wire.Where = rule.Where ?? string.Empty;
             allow.Rules.Add(wire);
         }
 

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Globalization;
+using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Logging;
@@ -805,6 +806,101 @@ public sealed class DirectoryDestination : IDestinationWriter
         + _timeProvider.GetUtcNow().ToString("yyyyMMdd'T'HHmmss'.'fffffff'Z'", CultureInfo.InvariantCulture)
         + "-"
         + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4));
+
+    /// <summary>
+    /// Binds and listens on a Unix stream socket <paramref name="name"/> in the directory (the
+    /// ssh-multiplexer's <c>v1.sock</c> and <c>agent.sock</c>), creating the directory when needed. A socket
+    /// left by an earlier run is replaced; one that still accepts connections is another process's.
+    /// </summary>
+    /// <exception cref="DestinationException">Another process serves the socket, something else is at the name, or the bind failed.</exception>
+    internal Socket ListenUnixSocket(string name, int backlog)
+    {
+        _gate.Wait();
+        try
+        {
+            using var directory = OpenDirectory(create: true, "open");
+            var path = directory.PathOf(name);
+            var socketPath = directory.SocketPathOf(name);
+            try
+            {
+                switch (directory.GetEntryKind(name))
+                {
+                    case EntryKind.None:
+                        break;
+                    case EntryKind.Other when !IsServed(socketPath):
+                        directory.DeleteFile(name);
+                        break;
+                    case EntryKind.Other:
+                        throw new DestinationException(DestinationFailure.Locked, Path,
+                            $"'{path}' is served by another process (another ssh-multiplexer on {Description}?). Stop it or choose another directory.");
+                    default:
+                        throw new DestinationException(DestinationFailure.UnexpectedContent, Path,
+                            $"'{path}' exists and is not a socket, so the socket cannot be created there. Remove or rename it.");
+                }
+
+                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                try
+                {
+                    socket.Bind(new UnixDomainSocketEndPoint(socketPath));
+                    socket.Listen(backlog);
+                    return socket;
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            }
+            catch (SocketException ex)
+            {
+                throw new DestinationException(DestinationFailure.IOError, Path, $"Could not listen on '{path}': {ex.Message}", ex);
+            }
+            catch (Exception ex) when (IsFileSystemError(ex))
+            {
+                throw Failure(ex, "create the socket " + name + " in");
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Removes the socket <paramref name="name"/> if it is (still) a socket; errors are ignored.</summary>
+    internal void TryRemoveUnixSocket(string name)
+    {
+        _gate.Wait();
+        try
+        {
+            using var directory = OpenHandle(create: false);
+            if (directory.GetEntryKind(name) == EntryKind.Other)
+            {
+                directory.DeleteFile(name);
+            }
+        }
+        catch (Exception ex) when (IsFileSystemError(ex) || ex is DestinationException)
+        {
+            DestinationLog.CleanupFailed(_logger, ex, "socket " + name, Description);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private static bool IsServed(string socketPath)
+    {
+        using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            probe.Connect(new UnixDomainSocketEndPoint(socketPath));
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
 
     private DirectoryHandle OpenDirectoryForRead() => OpenHandle(create: false);
 

@@ -25,37 +25,34 @@ namespace Teleport.MachineId.Outputs;
 /// <c>await using var output = IdentityOutputService.Create(signer, options); await output.StartAsync();</c>
 /// or, for a one-shot tool, <c>await output.RenewNowAsync()</c>. Thread-safe.</para>
 /// </remarks>
-public sealed class IdentityOutputService : IAsyncDisposable
+public sealed class IdentityOutputService : IAsyncDisposable, IOutputService
 {
     private readonly IOutputBackend _backend;
     private readonly IdentityOutputOptions _options;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
-    private readonly SemaphoreSlim _renewLock = new(1, 1);
-    private readonly CancellationTokenSource _stopping = new();
-    private readonly TaskCompletionSource<IdentityOutputResult> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly (string Executable, IReadOnlyList<string> Prefix) _proxyCommand;
-    private readonly Backoff _backoff;
-    private readonly WaitOrWake _wait;
-    private IdentityOutputResult? _current;
-    private Exception? _lastError;
-    private int _consecutiveFailures;
-    private Task? _loop;
-    private int _state; // 0 created, 1 started, 2 disposed
+    private readonly OutputServiceRunner<IdentityOutputResult> _runner;
 
     private IdentityOutputService(IOutputBackend backend, IdentityOutputOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider, Func<double>? random)
     {
         _backend = backend;
         _options = options;
         _time = timeProvider;
-        _backoff = new Backoff(TeleportDefaults.RetryMinBackoff, TeleportDefaults.RetryMaxBackoff, random);
-        Activity = new LoopActivityTracker(timeProvider);
-        _wait = new WaitOrWake(timeProvider, Activity);
         _logger = loggerFactory.CreateLogger("Teleport.MachineId.Outputs.IdentityOutputService");
         Destination = options.Destination ?? new DirectoryDestination(
             new DirectoryDestinationOptions { Path = options.DestinationPath! }, loggerFactory.CreateLogger<DirectoryDestination>(), timeProvider);
         Name = options.Name ?? Destination.Description;
         _proxyCommand = ProxyCommandLocator.Resolve(options.ProxyCommandPath, [.. options.ProxyCommandArguments]);
+        _runner = new OutputServiceRunner<IdentityOutputResult>(
+            "Identity output " + Name,
+            RenewCoreAsync,
+            result => new RenewalTimes(result.Certificates.NotBefore, result.Certificates.NotAfter, result.WrittenAt),
+            options.RenewalInterval,
+            backend.Bot,
+            _logger,
+            timeProvider,
+            random);
     }
 
     /// <summary>The output's name (for logs): the configured name or the destination's description.</summary>
@@ -65,13 +62,13 @@ public sealed class IdentityOutputService : IAsyncDisposable
     public IDestinationWriter Destination { get; }
 
     /// <summary>The last set written, or <see langword="null"/> before the first.</summary>
-    public IdentityOutputResult? Current => Volatile.Read(ref _current);
+    public IdentityOutputResult? Current => _runner.Current;
 
     /// <summary>The last failure since the last success, or <see langword="null"/>.</summary>
-    public Exception? LastError => Volatile.Read(ref _lastError);
+    public Exception? LastError => _runner.LastError;
 
     /// <summary>Tracks the background loop for simulated-time tests.</summary>
-    internal LoopActivityTracker Activity { get; }
+    internal LoopActivityTracker Activity => _runner.Activity;
 
     /// <summary>
     /// Creates an output fed by the cluster through <paramref name="signer"/> (renewed with its bot).
@@ -107,19 +104,8 @@ public sealed class IdentityOutputService : IAsyncDisposable
     /// <exception cref="TeleportException">The credentials could not be issued (see the subtype).</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     /// <exception cref="ObjectDisposedException">The service was disposed.</exception>
-    public async Task<IdentityOutputResult> RenewNowAsync(CancellationToken cancellationToken = default)
-    {
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _state) == 2, this);
-        try
-        {
-            return await RenewCoreAsync("requested", cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            Volatile.Write(ref _lastError, ex);
-            throw;
-        }
-    }
+    public Task<IdentityOutputResult> RenewNowAsync(CancellationToken cancellationToken = default) =>
+        _runner.RenewNowAsync(this, cancellationToken);
 
     /// <summary>
     /// Starts renewing in the background: the first renewal runs at once, later ones on the
@@ -132,19 +118,7 @@ public sealed class IdentityOutputService : IAsyncDisposable
     public Task StartAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        var previous = Interlocked.CompareExchange(ref _state, 1, 0);
-        ObjectDisposedException.ThrowIf(previous == 2, this);
-        if (previous == 1)
-        {
-            throw new InvalidOperationException($"Identity output {Name} was already started.");
-        }
-
-        if (_backend.Bot is { } bot)
-        {
-            bot.IdentityChanged += OnBotIdentityChanged;
-        }
-
-        _loop = Activity.Run(() => RunAsync(_stopping.Token));
+        _runner.Start(this);
         return Task.CompletedTask;
     }
 
@@ -153,36 +127,11 @@ public sealed class IdentityOutputService : IAsyncDisposable
     /// <returns>The first set written.</returns>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     public Task<IdentityOutputResult> WaitUntilReadyAsync(CancellationToken cancellationToken = default) =>
-        _ready.Task.WaitAsync(cancellationToken);
+        _runner.WaitUntilReadyAsync(cancellationToken);
 
     /// <summary>Stops renewing (the files stay in place).</summary>
     /// <returns>A task that completes when the background loop ended.</returns>
-    public async ValueTask DisposeAsync()
-    {
-        if (Interlocked.Exchange(ref _state, 2) == 2)
-        {
-            return;
-        }
-
-        if (_backend.Bot is { } bot)
-        {
-            bot.IdentityChanged -= OnBotIdentityChanged;
-        }
-
-        await _stopping.CancelAsync().ConfigureAwait(false);
-        if (_loop is not null)
-        {
-            try
-            {
-                await _loop.ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-            }
-        }
-
-        _stopping.Dispose();
-    }
+    public ValueTask DisposeAsync() => _runner.DisposeAsync();
 
     /// <summary>Creates an output over any backend; <paramref name="random"/> drives the retry jitter (tests seed it).</summary>
     internal static IdentityOutputService CreateCore(
@@ -195,90 +144,49 @@ public sealed class IdentityOutputService : IAsyncDisposable
         return new IdentityOutputService(backend, copy, loggerFactory ?? NullLoggerFactory.Instance, timeProvider ?? TimeProvider.System, random);
     }
 
-    // Runs on the provider's renewal task: only wake the loop (a wake during a renewal renews again after it).
-    private void OnBotIdentityChanged(object? sender, BotIdentityChangedEventArgs e) => _wait.Wake();
+    bool IOutputService.SupportsOneshot => true;
+
+    Task IOutputService.WaitUntilReadyAsync(CancellationToken cancellationToken) => WaitUntilReadyAsync(cancellationToken);
+
+    Task IOutputService.RenewOnceAsync(CancellationToken cancellationToken) => RenewNowAsync(cancellationToken);
+
+    Task IOutputService.VerifyDestinationAsync(CancellationToken cancellationToken) => Destination.VerifyWritableAsync(cancellationToken);
 
     private async Task<IdentityOutputResult> RenewCoreAsync(string reason, CancellationToken cancellationToken)
     {
-        await _renewLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        using var activity = MachineIdActivities.Source.StartActivity(MachineIdActivities.OutputRenew);
+        OutputsLog.Renewing(_logger, Name, reason);
+        await Destination.VerifyWritableAsync(cancellationToken).ConfigureAwait(false);
+        var cluster = await _backend.GetClusterInfoAsync(cancellationToken).ConfigureAwait(false);
+        using var key = PrivateKey.Generate(cluster.Suite, KeyPurpose.BotImpersonatedIdentity);
+        var certificates = await _backend.Signer.SignAsync(new SshCertificateSigningRequest
         {
-            using var activity = MachineIdActivities.Source.StartActivity(MachineIdActivities.OutputRenew);
-            OutputsLog.Renewing(_logger, Name, reason);
-            await Destination.VerifyWritableAsync(cancellationToken).ConfigureAwait(false);
-            var cluster = await _backend.GetClusterInfoAsync(cancellationToken).ConfigureAwait(false);
-            using var key = PrivateKey.Generate(cluster.Suite, KeyPurpose.BotImpersonatedIdentity);
-            var certificates = await _backend.Signer.SignAsync(new SshCertificateSigningRequest
-            {
-                PublicKey = key.PublicKey,
-                Roles = [.. _options.Roles],
-                Ttl = _options.CredentialTtl,
-                Cluster = _options.Cluster,
-                AllowReissue = _options.AllowReissue,
-            }, cancellationToken).ConfigureAwait(false);
-            var material = new OutputClusterMaterial(
-                cluster,
-                await _backend.GetCertificateAuthoritiesAsync(CertAuthorityTypes.Host, cancellationToken).ConfigureAwait(false),
-                await _backend.GetCertificateAuthoritiesAsync(CertAuthorityTypes.User, cancellationToken).ConfigureAwait(false),
-                await _backend.GetCertificateAuthoritiesAsync(CertAuthorityTypes.Database, cancellationToken).ConfigureAwait(false));
-            var directory = (Destination as DirectoryDestination)?.Path;
-            var artifacts = IdentityOutputWriter.Build(key, certificates, material, _options.WriteSshConfig, directory,
-                (dir, info) => ProxyCommandLocator.Create(_proxyCommand.Executable, _proxyCommand.Prefix, dir, info));
-            await Destination.WriteAsync(artifacts, cancellationToken).ConfigureAwait(false);
+            PublicKey = key.PublicKey,
+            Roles = [.. _options.Roles],
+            Ttl = _options.CredentialTtl,
+            Cluster = _options.Cluster,
+            AllowReissue = _options.AllowReissue,
+        }, cancellationToken).ConfigureAwait(false);
+        var material = new OutputClusterMaterial(
+            cluster,
+            await _backend.GetCertificateAuthoritiesAsync(CertAuthorityTypes.Host, cancellationToken).ConfigureAwait(false),
+            await _backend.GetCertificateAuthoritiesAsync(CertAuthorityTypes.User, cancellationToken).ConfigureAwait(false),
+            await _backend.GetCertificateAuthoritiesAsync(CertAuthorityTypes.Database, cancellationToken).ConfigureAwait(false));
+        var directory = (Destination as DirectoryDestination)?.Path;
+        var artifacts = IdentityOutputWriter.Build(key, certificates, material, _options.WriteSshConfig, directory,
+            (dir, info) => ProxyCommandLocator.Create(_proxyCommand.Executable, _proxyCommand.Prefix, dir, info));
+        await Destination.WriteAsync(artifacts, cancellationToken).ConfigureAwait(false);
 
-            var now = _time.GetUtcNow();
-            var result = new IdentityOutputResult(certificates, now, [.. artifacts.Keys], Destination.Description);
-            Volatile.Write(ref _current, result);
-            Volatile.Write(ref _lastError, null);
-            OutputsLog.Written(_logger, Name, artifacts.Count, Destination.Description, certificates.TlsIdentity.Username,
-                certificates.TlsIdentity.Roles, certificates.SshCertificate.Principals, certificates.NotAfter);
-            if (certificates.NotAfter < now + _options.CredentialTtl - TimeSpan.FromMinutes(1))
-            {
-                OutputsLog.TtlShortened(_logger, Name, _options.CredentialTtl, certificates.NotAfter);
-            }
-
-            _ready.TrySetResult(result);
-            return result;
-        }
-        finally
+        var now = _time.GetUtcNow();
+        var result = new IdentityOutputResult(certificates, now, [.. artifacts.Keys], Destination.Description);
+        OutputsLog.Written(_logger, Name, artifacts.Count, Destination.Description, certificates.TlsIdentity.Username,
+            certificates.TlsIdentity.Roles, certificates.SshCertificate.Principals, certificates.NotAfter);
+        if (certificates.NotAfter < now + _options.CredentialTtl - TimeSpan.FromMinutes(1))
         {
-            _renewLock.Release();
+            OutputsLog.TtlShortened(_logger, Name, _options.CredentialTtl, certificates.NotAfter);
         }
-    }
 
-    private async Task RunAsync(CancellationToken stopping)
-    {
-        var reason = "start";
-        while (!stopping.IsCancellationRequested)
-        {
-            // This renewal covers every bot change so far; one during it renews again right after.
-            _wait.Clear();
-            DateTimeOffset next;
-            try
-            {
-                var result = await RenewCoreAsync(reason, stopping).ConfigureAwait(false);
-                _consecutiveFailures = 0;
-                var lifetime = result.Certificates.NotAfter - result.Certificates.NotBefore;
-                var byLifetime = result.Certificates.NotBefore + (lifetime * 2 / 3);
-                var byInterval = result.WrittenAt + _options.RenewalInterval;
-                next = byLifetime < byInterval ? byLifetime : byInterval;
-                OutputsLog.Scheduled(_logger, Name, next);
-            }
-            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception ex)
-            {
-                Volatile.Write(ref _lastError, ex);
-                _consecutiveFailures++;
-                var delay = _backoff.Next(_consecutiveFailures);
-                next = _time.GetUtcNow() + delay;
-                OutputsLog.RenewalFailed(_logger, Name, _consecutiveFailures, delay, ex.Message);
-            }
-
-            reason = await _wait.WaitAsync(next, stopping).ConfigureAwait(false) ? "bot identity changed" : "schedule";
-        }
+        return result;
     }
 }
 

@@ -59,6 +59,12 @@ public sealed class TeleportSshCertificateSigner : ISshCertificateSigner, IOutpu
     /// <summary>The wire client (for the SSH client factory and tests).</summary>
     internal TeleportWireClient Wire => _wire;
 
+    /// <summary>
+    /// A new wire client to the same cluster presenting <paramref name="identity"/> (an impersonated
+    /// identity this signer issued), for calls made with the output's own roles. Owned by the caller.
+    /// </summary>
+    internal TeleportWireClient CreateWireClient(Func<WireIdentity?> identity) => TeleportWireClient.Create(_wire.Options, identity);
+
     /// <inheritdoc />
     /// <remarks>Waits until the bot has a valid identity.</remarks>
     public async Task<SignedCertificates> SignAsync(SshCertificateSigningRequest request, CancellationToken cancellationToken = default)

@@ -333,6 +333,53 @@ internal sealed class TeleportWireClient : IAsyncDisposable, IDisposable
         }, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// <c>teleport.trust.v1.TrustService/GenerateHostCert</c>: the cluster's host CA signs an SSH host key
+    /// (tbot's <c>ssh_host</c> output). The caller's roles need a rule allowing <c>create</c> on <c>host_cert</c>.
+    /// </summary>
+    /// <param name="request">What to certify.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The host certificate.</returns>
+    /// <exception cref="TeleportAccessDeniedException">The roles may not create host certificates (for these principals).</exception>
+    /// <exception cref="TeleportException">The call failed or the reply is not a host certificate (see the class remarks).</exception>
+    public async Task<Ssh.SshCertificate> GenerateHostCertAsync(HostCertificateRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        RequireIdentity("This call");
+        const string operation = "TrustService.GenerateHostCert";
+        var wire = new Proto.Trust.V1.GenerateHostCertRequest
+        {
+            Key = Google.Protobuf.ByteString.CopyFromUtf8(request.PublicKey.ToAuthorizedKey() + "\n"),
+            HostId = request.HostId ?? string.Empty,
+            NodeName = request.NodeName ?? string.Empty,
+            ClusterName = request.ClusterName,
+            Role = request.Role,
+            Ttl = Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(request.Ttl),
+        };
+        wire.Principals.Add(request.Principals);
+        return await OnAuthAsync(operation, async (auth, ct) =>
+        {
+            var response = await UnaryAsync(auth, operation,
+                (invoker, options) => new TrustService.TrustServiceClient(invoker).GenerateHostCertAsync(wire, options), ct).ConfigureAwait(false);
+            Ssh.SshCertificate certificate;
+            try
+            {
+                certificate = Ssh.SshCertificate.ParseAuthorizedKey(response.SshCertificate.ToStringUtf8().Trim());
+            }
+            catch (TeleportFormatException ex)
+            {
+                throw new TeleportProtocolException($"{operation} on {auth.Description} returned a malformed certificate: {ex.Message}", ex);
+            }
+
+            if (certificate.Type != Ssh.SshCertificateType.Host || certificate.PublicKey != request.PublicKey)
+            {
+                throw new TeleportProtocolException($"{operation} on {auth.Description} returned a certificate that is not a host certificate for the key sent.");
+            }
+
+            return certificate;
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary><c>proto.AuthService/Ping</c>.</summary>
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The answer.</returns>

@@ -89,7 +89,7 @@ public sealed class TbotConfigurationGoldenTests
             "outputs[2].destination.type",
             "services[0].type",
             "services[1].type",
-            "services[2].type",
+            "services[2].destination.path",
             "services[3].type",
             "services[4].type",
             "services[5].type",
@@ -101,12 +101,13 @@ public sealed class TbotConfigurationGoldenTests
             Assert.That(byPath["outputs[2].destination.type"], Does.Contain("kubernetes_secret").And.Contain("not supported"));
             Assert.That(byPath["services[0].type"], Does.Contain("'spiffe-workload-api'"));
             Assert.That(byPath["services[1].type"], Does.Contain("'example'"));
-            Assert.That(byPath["services[2].type"], Does.Contain("'ssh-multiplexer'"));
+            Assert.That(byPath["services[2].destination.path"], Does.Contain("'/bot/output' is also used by outputs[0].destination"),
+                "the ssh-multiplexer is supported; the golden reuses another output's directory");
             Assert.That(byPath["services[3].type"], Does.Contain("'application-tunnel'"));
             Assert.That(byPath["services[4].type"], Does.Contain("'workload-identity-x509'"));
             Assert.That(byPath["services[5].type"], Does.Contain("'workload-identity-api'"));
             Assert.That(byPath["services[6].type"], Does.Contain("'workload-identity-jwt'"));
-            foreach (var path in byPath.Keys.Where(p => p.StartsWith("services[", StringComparison.Ordinal)))
+            foreach (var path in byPath.Keys.Where(p => p.StartsWith("services[", StringComparison.Ordinal) && p.EndsWith(".type", StringComparison.Ordinal)))
             {
                 Assert.That(byPath[path], Does.Contain("not supported by Teleport.MachineId yet"), path);
             }
@@ -133,7 +134,7 @@ public sealed class TbotConfigurationGoldenTests
             Assert.That(
                 value,
                 Does.StartWith("kubernetes_secret").Or.StartWith("true")
-                    .Or.StartWith("spiffe-workload-api").Or.StartWith("example").Or.StartWith("ssh-multiplexer")
+                    .Or.StartWith("spiffe-workload-api").Or.StartWith("example").Or.StartWith("/bot/output")
                     .Or.StartWith("application-tunnel").Or.StartWith("workload-identity-"),
                 error.ToString());
         }

@@ -1020,7 +1020,6 @@ public sealed class TbotConfigurationReaderTests
     [TestCase("application")]
     [TestCase("database")]
     [TestCase("kubernetes/v2")]
-    [TestCase("ssh_host")]
     [TestCase("workload-identity-aws-roles-anywhere")]
     public void Other_tbot_service_types_are_unsupported_by_name(string type)
     {
@@ -1031,7 +1030,7 @@ public sealed class TbotConfigurationReaderTests
         Assert.Multiple(() =>
         {
             Assert.That(error.Path, Is.EqualTo("services[0].type"));
-            Assert.That(error.Message, Is.EqualTo($"service type '{type}' is not supported by Teleport.MachineId yet; only 'identity' services are"));
+            Assert.That(error.Message, Is.EqualTo($"service type '{type}' is not supported by Teleport.MachineId yet; 'identity', 'ssh-multiplexer' and 'ssh_host' services are"));
         });
     }
 

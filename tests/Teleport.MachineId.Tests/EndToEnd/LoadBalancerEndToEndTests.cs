@@ -57,8 +57,8 @@ public sealed class LoadBalancerEndToEndTests
             ["ssh", "-i", Path.Combine(env.OutputDirectory, "identity"), "--proxy", lbAddress, $"{env.Login}@{NodeEnvironment.NodeName}", "hostname"],
             timeout: TimeSpan.FromSeconds(90), environment: trustLoadBalancer);
         var inventory = work.Write("hosts", $"[nodes]\n{env.NodeHost} ansible_user={env.Login}\n");
-        var ansible = await SshAccessEndToEndTests.RunAnsibleAsync(OpenSshTools.Ansible, work.Path, ["all", "-i", inventory, "-m", "ping"],
-            $"-F {Path.Combine(env.OutputDirectory, "ssh_config")} -o StrictHostKeyChecking=yes -o GlobalKnownHostsFile=/dev/null", trustLoadBalancer);
+        var ansible = await AnsibleRunner.RunAsync(OpenSshTools.Ansible, work.Path, ["all", "-i", inventory, "-m", "ping"],
+            $"-F {Path.Combine(env.OutputDirectory, "ssh_config")} -o StrictHostKeyChecking=yes -o GlobalKnownHostsFile=/dev/null", environment: trustLoadBalancer);
 
         Assert.That(renewed.Generation, Is.EqualTo(joined.Generation + 1), "renewed through the load balancer");
         Assert.That(sshConfig, Does.Contain($"--proxy-server='{lbAddress}'").And.Contain(" --connection-upgrade "), "tbot's flag from the ALPN test");

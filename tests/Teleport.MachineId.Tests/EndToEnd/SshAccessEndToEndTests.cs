@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Teleport.MachineId.Outputs;
 using Teleport.MachineId.Tests.Infrastructure;
 using Teleport.MachineId.Tests.Outputs;
@@ -127,8 +126,8 @@ public sealed class SshAccessEndToEndTests
         var inventory = work.Write("hosts", $"[nodes]\n{env.NodeHost} ansible_user={env.Login}\n");
         var sshArgs = $"-F {Path.Combine(env.OutputDirectory, "ssh_config")} -o StrictHostKeyChecking=yes -o GlobalKnownHostsFile=/dev/null";
 
-        var ping = await RunAnsibleAsync(ansible, work.Path, ["all", "-i", inventory, "-m", "ping"], sshArgs);
-        var hostname = await RunAnsibleAsync(ansible, work.Path, ["all", "-i", inventory, "-m", "command", "-a", "hostname"], sshArgs);
+        var ping = await AnsibleRunner.RunAsync(ansible, work.Path, ["all", "-i", inventory, "-m", "ping"], sshArgs);
+        var hostname = await AnsibleRunner.RunAsync(ansible, work.Path, ["all", "-i", inventory, "-m", "command", "-a", "hostname"], sshArgs);
 
         Assert.That(ping.ExitCode, Is.Zero, ping.ToString());
         Assert.That(ping.StandardOutput, Does.Contain("\"ping\": \"pong\""));
@@ -149,46 +148,4 @@ public sealed class SshAccessEndToEndTests
 
     internal static Task<ToolResult> RunCliAsync(params string[] arguments) =>
         SshToolRunner.RunAsync(NodeEnvironment.TbotDotnetPath, arguments, timeout: TimeSpan.FromSeconds(90));
-
-    internal static async Task<ToolResult> RunAnsibleAsync(string ansible, string workDirectory, string[] arguments, string sshArgs, IReadOnlyDictionary<string, string>? environment = null)
-    {
-        var info = new ProcessStartInfo(ansible)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = workDirectory,
-        };
-        foreach (var argument in arguments)
-        {
-            info.ArgumentList.Add(argument);
-        }
-
-        info.Environment["ANSIBLE_SSH_ARGS"] = sshArgs;
-        info.Environment["ANSIBLE_HOST_KEY_CHECKING"] = "True";
-        info.Environment["ANSIBLE_LOCAL_TEMP"] = Path.Combine(workDirectory, "local-tmp");
-        info.Environment["ANSIBLE_REMOTE_TEMP"] = Path.Combine(workDirectory, "remote-tmp");
-        info.Environment["ANSIBLE_NOCOLOR"] = "1";
-        info.Environment["ANSIBLE_PYTHON_INTERPRETER"] = "auto_silent";
-        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
-        {
-            info.Environment[name] = value;
-        }
-
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(180));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException("ansible did not finish in time.");
-        }
-
-        return new ToolResult(process.ExitCode, await stdout, await stderr);
-    }
 }

@@ -28,6 +28,11 @@ internal static class OpenSshTools
     /// <summary>Absolute path of <c>ansible</c> (installed with OpenSSH by .ci/run), or the test is ignored (failed under CI).</summary>
     public static string Ansible => Require("ansible", "ansible");
 
+    public static string SshAdd => Require("ssh-add", "openssh-client");
+
+    /// <summary>python3 (Debian: python3, which ansible depends on), for clients written independently of the library.</summary>
+    public static string Python3 => Require("python3", "python3");
+
     /// <summary>Absolute path of <c>sshd</c> (must be absolute to run), or the test is ignored (failed under CI).</summary>
     public static string Sshd => Require("sshd", "openssh-server");
 

@@ -46,6 +46,12 @@ internal sealed class SshdFixtureOptions
 
     /// <summary>Extra sshd_config lines (appended).</summary>
     public IList<string> ExtraConfig { get; } = new List<string>();
+
+    /// <summary>
+    /// Files sshd uses as they are (e.g. an ssh_host output's <c>ssh_host</c>, <c>ssh_host-cert.pub</c>,
+    /// <c>ssh_host-user-ca.pub</c>), instead of the key material the fixture would write; all three or none.
+    /// </summary>
+    public (string HostKey, string HostCertificate, string TrustedUserCaKeys)? ExistingFiles { get; set; }
 }
 
 /// <summary>
@@ -284,36 +290,18 @@ internal sealed class SshdFixture : IAsyncDisposable
             File.SetUnixFileMode("/run/sshd", (UnixFileMode)0b111_101_101);
         }
 
-        _ownsHostKey = options.HostKey is null;
-        HostKey = options.HostKey ?? PrivateKey.Generate(options.HostKeyAlgorithm);
-        if (options.HostCertificate is not null)
+        string hostKeyPath, hostCertPath, userCaPath;
+        if (options.ExistingFiles is { } files)
         {
-            HostCertificate = options.HostCertificate;
+            _ownsHostKey = true;
+            HostKey = PrivateKey.ImportPem(File.ReadAllText(files.HostKey));
+            HostCertificate = SshCertificate.ParseAuthorizedKey(File.ReadAllText(files.HostCertificate).Trim());
+            (hostKeyPath, hostCertPath, userCaPath) = files;
         }
         else
         {
-            var now = DateTimeOffset.UtcNow;
-            var hostBuilder = new SshCertificateBuilder
-            {
-                PublicKey = HostKey.PublicKey,
-                Type = SshCertificateType.Host,
-                KeyId = "tmid-test-sshd",
-                ValidAfter = now.AddMinutes(-5),
-                ValidBefore = now.AddHours(6),
-            };
-            foreach (var principal in options.HostPrincipals)
-            {
-                hostBuilder.Principals.Add(principal);
-            }
-
-            HostCertificate = hostBuilder.Sign(HostCa!);
+            (hostKeyPath, hostCertPath, userCaPath) = WriteKeyMaterial(options);
         }
-        var hostKeyPath = _directory.Write("host_key", HostKey.ExportOpenSshPem("tmid-host"), secret: true);
-        _directory.Write("host_key.pub", HostKey.PublicKey.ToAuthorizedKey("tmid-host") + "\n");
-        var hostCertPath = _directory.Write("host_key-cert.pub", HostCertificate.ToAuthorizedKey() + "\n");
-
-        var trusted = options.TrustedUserCaKeys.Count > 0 ? options.TrustedUserCaKeys : [UserCa!.PublicKey];
-        var userCaPath = _directory.Write("user_ca.pub", string.Concat(trusted.Select(k => k.ToAuthorizedKey() + "\n")));
 
         Directory.CreateDirectory(_directory.File("principals"));
         var allowed = options.AllowedPrincipals.Count > 0 ? options.AllowedPrincipals : [LoginUser];
@@ -356,6 +344,42 @@ internal sealed class SshdFixture : IAsyncDisposable
             }
         }
     }
+
+    private (string HostKey, string HostCertificate, string TrustedUserCaKeys) WriteKeyMaterial(SshdFixtureOptions options)
+    {
+        _ownsHostKey = options.HostKey is null;
+        HostKey = options.HostKey ?? PrivateKey.Generate(options.HostKeyAlgorithm);
+        if (options.HostCertificate is not null)
+        {
+            HostCertificate = options.HostCertificate;
+        }
+        else
+        {
+            var now = DateTimeOffset.UtcNow;
+            var hostBuilder = new SshCertificateBuilder
+            {
+                PublicKey = HostKey.PublicKey,
+                Type = SshCertificateType.Host,
+                KeyId = "tmid-test-sshd",
+                ValidAfter = now.AddMinutes(-5),
+                ValidBefore = now.AddHours(6),
+            };
+            foreach (var principal in options.HostPrincipals)
+            {
+                hostBuilder.Principals.Add(principal);
+            }
+
+            HostCertificate = hostBuilder.Sign(HostCa!);
+        }
+        var hostKeyPath = _directory.Write("host_key", HostKey.ExportOpenSshPem("tmid-host"), secret: true);
+        _directory.Write("host_key.pub", HostKey.PublicKey.ToAuthorizedKey("tmid-host") + "\n");
+        var hostCertPath = _directory.Write("host_key-cert.pub", HostCertificate.ToAuthorizedKey() + "\n");
+
+        var trusted = options.TrustedUserCaKeys.Count > 0 ? options.TrustedUserCaKeys : [UserCa!.PublicKey];
+        var userCaPath = _directory.Write("user_ca.pub", string.Concat(trusted.Select(k => k.ToAuthorizedKey() + "\n")));
+        return (hostKeyPath, hostCertPath, userCaPath);
+    }
+
 
     private async Task<bool> TryLaunchAsync(string sshd, string configPath, CancellationToken cancellationToken)
     {

@@ -57,7 +57,11 @@ internal sealed class NodeEnvironment : IAsyncDisposable
     /// <summary>The built <c>tbot-dotnet-emulator</c> apphost (the emulator and the demo).</summary>
     public static string EmulatorToolPath => Path.Combine(AppContext.BaseDirectory, "tbot-dotnet-emulator");
 
-    public static async Task<NodeEnvironment> StartAsync(TeleportEmulatorOptions? options = null, IEnumerable<string>? extraLogins = null)
+    /// <param name="options">Emulator options.</param>
+    /// <param name="extraLogins">More logins for the access role.</param>
+    /// <param name="extraNodeNames">More node names registered for the same sshd (its host certificate covers them all), e.g. for fleet-scale tests.</param>
+    public static async Task<NodeEnvironment> StartAsync(
+        TeleportEmulatorOptions? options = null, IEnumerable<string>? extraLogins = null, IEnumerable<string>? extraNodeNames = null)
     {
         _ = OpenSshTools.Sshd;
         _ = OpenSshTools.Ssh;
@@ -72,8 +76,10 @@ internal sealed class NodeEnvironment : IAsyncDisposable
             });
             cluster.AddBot(new EmulatorBot { Name = BotName, Roles = [AccessRole] });
 
+            var nodeNames = new List<string> { NodeName };
+            nodeNames.AddRange(extraNodeNames ?? []);
             var hostKey = PrivateKey.Generate(KeyAlgorithm.Ed25519);
-            var hostCertificate = cluster.SignHostCertificate(hostKey.PublicKey, [NodeName, NodeName + "." + cluster.ClusterName]);
+            var hostCertificate = cluster.SignHostCertificate(hostKey.PublicKey, nodeNames.SelectMany(n => new[] { n, n + "." + cluster.ClusterName }));
             var sshdOptions = new SshdFixtureOptions { HostKey = hostKey, HostCertificate = hostCertificate };
             foreach (var line in cluster.ExportUserCaOpenSsh().Split('\n', StringSplitOptions.RemoveEmptyEntries))
             {
@@ -82,13 +88,21 @@ internal sealed class NodeEnvironment : IAsyncDisposable
 
             // The role's logins may log in as the sshd user (as root, with an AuthorizedPrincipalsFile).
             sshdOptions.AllowedPrincipals.Add(Environment.UserName);
+
+            // Fleet tests (Ansible forks, parallel ssh) open many connections at once; sshd's default
+            // MaxStartups (10:30:100) would drop some of them before authentication.
+            sshdOptions.ExtraConfig.Add("MaxStartups 200");
             var sshd = await SshdFixture.StartAsync(sshdOptions);
-            cluster.AddNode(new EmulatorNode
+            foreach (var name in nodeNames)
             {
-                Name = NodeName,
-                Address = "127.0.0.1:" + sshd.Port.ToString(CultureInfo.InvariantCulture),
-                Labels = new Dictionary<string, string> { ["env"] = "test" },
-            });
+                cluster.AddNode(new EmulatorNode
+                {
+                    Name = name,
+                    Address = "127.0.0.1:" + sshd.Port.ToString(CultureInfo.InvariantCulture),
+                    Labels = new Dictionary<string, string> { ["env"] = "test" },
+                });
+            }
+
             var botOptions = BotOptionsFor(cluster, cluster.CreateJoinToken(BotName).Name);
             var bot = BotIdentityProvider.Create(botOptions);
             await bot.StartAsync();

@@ -7,7 +7,8 @@ namespace Teleport.MachineId.Testing.Server.Services;
 
 /// <summary>
 /// <c>teleport.trust.v1.TrustService</c>: CAs without private keys for authenticated callers.
-/// <c>include_key</c> is refused: the emulator never sends CA private keys.
+/// <c>include_key</c> is refused: the emulator never sends CA private keys. <c>GenerateHostCert</c>
+/// signs host keys for callers whose roles allow <c>create</c> on <c>host_cert</c>.
 /// </summary>
 internal sealed class TrustServiceImpl(EmulatorRuntime runtime) : TrustService.TrustServiceBase
 {
@@ -38,6 +39,20 @@ internal sealed class TrustServiceImpl(EmulatorRuntime runtime) : TrustService.T
         }
 
         return Task.FromResult(response);
+    }
+
+    public override Task<GenerateHostCertResponse> GenerateHostCert(GenerateHostCertRequest request, ServerCallContext context)
+    {
+        var caller = RequestContext.RequireCaller(context, runtime);
+        var certificate = runtime.Auth.GenerateHostCert(caller, new HostCertificateRequest(
+            request.Key.ToStringUtf8(),
+            request.HostId,
+            request.NodeName,
+            [.. request.Principals],
+            request.ClusterName,
+            request.Role,
+            request.Ttl?.ToTimeSpan() ?? TimeSpan.Zero));
+        return Task.FromResult(new GenerateHostCertResponse { SshCertificate = Google.Protobuf.ByteString.CopyFromUtf8(certificate.ToAuthorizedKey() + "\n") });
     }
 
     private static void RefuseKeys(bool includeKey)

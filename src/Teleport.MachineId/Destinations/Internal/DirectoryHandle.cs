@@ -69,6 +69,12 @@ internal abstract class DirectoryHandle : IDisposable
 
     public abstract EntryKind GetEntryKind(string name);
 
+    /// <summary>
+    /// A path that names <paramref name="name"/> inside this directory for <c>bind</c>/<c>connect</c> of a
+    /// Unix socket: by default the full path.
+    /// </summary>
+    public virtual string SocketPathOf(string name) => PathOf(name);
+
     /// <summary>The target of the link <paramref name="name"/>; <see langword="null"/> when it is missing or not a link.</summary>
     public abstract string? ReadLink(string name);
 

@@ -208,6 +208,14 @@ internal sealed class LinuxDirectoryHandle : DirectoryHandle
         };
     }
 
+    /// <summary>
+    /// Through <c>/proc/self/fd/&lt;fd&gt;</c> when available: the socket lands in exactly this directory
+    /// (no path walk, no symbolic link in between) and the path fits <c>sun_path</c> however long the
+    /// directory's path is.
+    /// </summary>
+    public override string SocketPathOf(string name) =>
+        Directory.Exists("/proc/self/fd") ? "/proc/self/fd/" + _fd.Fd.ToString(CultureInfo.InvariantCulture) + "/" + name : PathOf(name);
+
     public override string? ReadLink(string name)
     {
         var target = LinuxNative.ReadLinkAt(_fd.Fd, name);

@@ -36,4 +36,10 @@ public enum KeyPurpose
     /// RSA 2048 in legacy.
     /// </summary>
     BoundKeypairJoining = 9,
+
+    /// <summary>
+    /// An SSH host key certified by the host CA (tbot's <c>ssh_host</c> output; Teleport's <c>HostSSH</c>):
+    /// like user SSH keys, Ed25519 except in fips-v1 (ECDSA P-256) and RSA in legacy.
+    /// </summary>
+    HostSsh = 10,
 }

@@ -164,6 +164,7 @@ public readonly struct SignatureAlgorithmSuite : IEquatable<SignatureAlgorithmSu
             case KeyPurpose.HostCaSsh:
                 algorithm = name == BalancedV1Name ? KeyAlgorithm.Ed25519 : KeyAlgorithm.EcdsaP256;
                 return true;
+            case KeyPurpose.HostSsh:
             case KeyPurpose.BoundKeypairJoining:
                 algorithm = name == FipsV1Name ? KeyAlgorithm.EcdsaP256 : KeyAlgorithm.Ed25519;
                 return true;

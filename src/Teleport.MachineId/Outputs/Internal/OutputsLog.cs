@@ -14,7 +14,7 @@ internal static partial class OutputsLog
     public static partial void Written(ILogger logger, string output, int count, string destination, string user, IEnumerable<string> roles, IEnumerable<string> logins, DateTimeOffset notAfter);
 
     [LoggerMessage(EventId = MachineIdEventIds.OutputRenewalFailed, EventName = "OutputRenewalFailed", Level = LogLevel.Warning,
-        Message = "Identity output {Output}: renewal failed ({Failures} in a row), retrying in {Delay}: {Reason}")]
+        Message = "{Output}: renewal failed ({Failures} in a row), retrying in {Delay}: {Reason}")]
     public static partial void RenewalFailed(ILogger logger, string output, int failures, TimeSpan delay, string reason);
 
     [LoggerMessage(EventId = MachineIdEventIds.OutputRolesResolved, EventName = "OutputRolesResolved", Level = LogLevel.Debug,
@@ -26,7 +26,7 @@ internal static partial class OutputsLog
     public static partial void SuiteFallback(ILogger logger, string reason);
 
     [LoggerMessage(EventId = MachineIdEventIds.OutputRenewalScheduled, EventName = "OutputRenewalScheduled", Level = LogLevel.Debug,
-        Message = "Identity output {Output}: next renewal at {Next:o}")]
+        Message = "{Output}: next renewal at {Next:o}")]
     public static partial void Scheduled(ILogger logger, string output, DateTimeOffset next);
 
     [LoggerMessage(EventId = MachineIdEventIds.OutputTtlShortened, EventName = "OutputTtlShortened", Level = LogLevel.Information,
@@ -36,4 +36,32 @@ internal static partial class OutputsLog
     [LoggerMessage(EventId = MachineIdEventIds.SshNodeConnected, EventName = "SshNodeConnected", Level = LogLevel.Debug,
         Message = "Connected to {Node}:{Port} in cluster {Cluster} through proxy {Proxy}")]
     public static partial void NodeConnected(ILogger logger, string node, int port, string cluster, Wire.HostPort proxy);
+
+    [LoggerMessage(EventId = MachineIdEventIds.MultiplexerListening, EventName = "MultiplexerListening", Level = LogLevel.Information,
+        Message = "{Output}: listening on {Socket} (agent {AgentSocket})")]
+    public static partial void MultiplexerListening(ILogger logger, string output, string socket, string agentSocket);
+
+    [LoggerMessage(EventId = MachineIdEventIds.MultiplexerRequest, EventName = "MultiplexerRequest", Level = LogLevel.Debug,
+        Message = "{Output}: connecting to {Node}:{Port} in cluster {Cluster}")]
+    public static partial void MultiplexerRequest(ILogger logger, string output, string node, int port, string cluster);
+
+    [LoggerMessage(EventId = MachineIdEventIds.MultiplexerConnectionFailed, EventName = "MultiplexerConnectionFailed", Level = LogLevel.Warning,
+        Message = "{Output}: connection failed: {Reason}")]
+    public static partial void MultiplexerConnectionFailed(ILogger logger, string output, string reason);
+
+    [LoggerMessage(EventId = MachineIdEventIds.MultiplexerConnectionClosed, EventName = "MultiplexerConnectionClosed", Level = LogLevel.Debug,
+        Message = "{Output}: connection to {Node}:{Port} closed after {Duration}")]
+    public static partial void MultiplexerConnectionClosed(ILogger logger, string output, string node, int port, TimeSpan duration);
+
+    [LoggerMessage(EventId = MachineIdEventIds.MultiplexerRenewed, EventName = "MultiplexerRenewed", Level = LogLevel.Information,
+        Message = "{Output}: in-memory credentials for {User} roles [{Roles}] logins [{Logins}], valid until {NotAfter:o}")]
+    public static partial void MultiplexerRenewed(ILogger logger, string output, string user, IEnumerable<string> roles, IEnumerable<string> logins, DateTimeOffset notAfter);
+
+    [LoggerMessage(EventId = MachineIdEventIds.MultiplexerAgentFailed, EventName = "MultiplexerAgentFailed", Level = LogLevel.Debug,
+        Message = "{Output}: agent connection ended: {Reason}")]
+    public static partial void MultiplexerAgentFailed(ILogger logger, string output, string reason);
+
+    [LoggerMessage(EventId = MachineIdEventIds.SshHostOutputWritten, EventName = "SshHostOutputWritten", Level = LogLevel.Information,
+        Message = "{Output}: wrote a host certificate for [{Principals}] to {Destination}, valid until {NotAfter:o}")]
+    public static partial void SshHostOutputWritten(ILogger logger, string output, IEnumerable<string> principals, string destination, DateTimeOffset notAfter);
 }

@@ -5,7 +5,8 @@ namespace Teleport.MachineId.Outputs.Ssh;
 
 /// <summary>
 /// Bridges an SSH client that can only dial TCP (such as SSH.NET) to a node stream opened through the
-/// proxy (<see cref="TeleportNodeDialer.OpenLoopbackForwarderAsync"/>): a listener on 127.0.0.1 and a
+/// proxy (<see cref="TeleportNodeDialer.OpenLoopbackForwarderAsync"/>) or through an ssh-multiplexer
+/// (<see cref="SshMultiplexer.SshMultiplexerClient.ConnectAsync"/>): a listener on 127.0.0.1 and a
 /// free port accepts exactly one connection, then bytes are copied both ways until either side ends
 /// (an end of input is passed on as a half-close). Disposing closes both sides.
 /// </summary>
@@ -35,7 +36,10 @@ public sealed class LoopbackForwarder : IAsyncDisposable, IDisposable
     public IPEndPoint EndPoint => new(IPAddress.Loopback, Port);
 
     /// <summary>Starts forwarding to <paramref name="target"/>, which the forwarder then owns.</summary>
-    internal static LoopbackForwarder Start(Stream target)
+    /// <param name="target">The stream to the node.</param>
+    /// <returns>The forwarder; connect to <see cref="Port"/> once.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="target"/> is <see langword="null"/>.</exception>
+    public static LoopbackForwarder Start(Stream target)
     {
         ArgumentNullException.ThrowIfNull(target);
         return new LoopbackForwarder(target);
@@ -133,6 +137,10 @@ public sealed class LoopbackForwarder : IAsyncDisposable, IDisposable
             if (shutdownTarget && to is Wire.Streams.ProxySshStream proxy)
             {
                 await proxy.ShutdownWriteAsync(_stop.Token).ConfigureAwait(false);
+            }
+            else if (shutdownTarget && to is NetworkStream network)
+            {
+                SafeShutdown(network.Socket, SocketShutdown.Send);
             }
         }
         catch (Exception ex) when (ex is OperationCanceledException or SocketException or IOException or ObjectDisposedException)
