@@ -1,11 +1,16 @@
 using System.Buffers;
+using System.Buffers.Binary;
+using System.Security.Cryptography;
 using System.Net;
+using System.Net.WebSockets;
 using System.Text;
 using Teleport.MachineId.Configuration;
 using Teleport.MachineId.Crypto;
 using Teleport.MachineId.Identity.Storage;
 using Teleport.MachineId.IdentityFiles;
 using Teleport.MachineId.OpenSsh;
+using Teleport.MachineId.Outputs.SshMultiplexer;
+using Teleport.MachineId.Outputs.SshMultiplexer.Internal;
 using Teleport.MachineId.Ssh;
 using Teleport.MachineId.Testing;
 using Teleport.MachineId.Testing.Hosting;
@@ -45,6 +50,10 @@ internal static class FuzzTargets
         new("bot-storage", "the bot's storage files (bot-identity.json, renewal-inflight.json) as the start-up loader reads them", BotStorage,
             typeof(TeleportException)),
         new("client-hello", "TLS ClientHello bodies read by the emulator's ALPN router", TlsClientHello),
+        new("ssh-agent-request", "SSH agent requests from local clients on the multiplexer's agent.sock (draft-miller-ssh-agent)", SshAgentRequest),
+        new("upgrade-tunnel", "a proxy's bytes after the ALPN connection upgrade: WebSocket frames (alpn, alpn-ping) or Teleport's ping-framed legacy tunnel", UpgradeTunnel,
+            typeof(IOException), typeof(WebSocketException)),
+        new("multiplexer-request", "ssh-multiplexer v1.sock requests (host:port[|cluster]) from local clients", MultiplexerRequest),
     ];
 
     /// <summary>The target called <paramref name="name"/>.</summary>
@@ -254,6 +263,91 @@ internal static class FuzzTargets
         var hello = ClientHello.Parse(input);
         FuzzInput.Observe(hello?.ApplicationProtocols);
         _ = hello?.ServerName;
+    }
+
+    private static void SshAgentRequest(byte[] input)
+    {
+        // The agent never throws for a request: every malformed one is answered SSH_AGENT_FAILURE.
+        var response = AgentKeyring.Value.Handle(input);
+        Check(response.Length >= 5 && BinaryPrimitives.ReadUInt32BigEndian(response) == response.Length - 4, "agent response framing");
+        Check(response[4] is SshAgentKeyring.AgentFailure or SshAgentKeyring.IdentitiesAnswer or SshAgentKeyring.SignResponse, "agent response type");
+        if (response[4] == SshAgentKeyring.SignResponse)
+        {
+            var reader = new SshWireReader(response.AsSpan(5), "fuzz sign response");
+            var signature = new SshWireReader(reader.ReadString(), "fuzz signature");
+            Check(signature.ReadUtf8String().Length > 0 && !signature.ReadString().IsEmpty, "agent signature blob");
+        }
+    }
+
+    private static void UpgradeTunnel(byte[] input)
+    {
+        if (input.Length == 0)
+        {
+            return;
+        }
+
+        // The first byte picks the tunnel the client set up, the rest is what the load balancer sent
+        // (pongs and close answers the client writes go nowhere).
+        var server = new InputOnlyDuplexStream(input.AsMemory(1));
+        Stream tunnel = (input[0] & 1) == 0
+            ? WebSocketStream.Create(
+                WebSocket.CreateFromStream(server, new WebSocketCreationOptions { IsServer = false, SubProtocol = "alpn-ping", KeepAliveInterval = Timeout.InfiniteTimeSpan }),
+                WebSocketMessageType.Binary,
+                closeTimeout: TimeSpan.FromMilliseconds(100))
+            : new Teleport.MachineId.Wire.Connections.PingFramedStream(server);
+        using (tunnel)
+        {
+            var buffer = new byte[4096];
+            long total = 0;
+            int read;
+            while ((read = tunnel.ReadAsync(buffer).AsTask().GetAwaiter().GetResult()) > 0)
+            {
+                total += read;
+                Check(total <= input.Length, "a tunnel never yields more bytes than it was sent");
+            }
+        }
+    }
+
+    private static void MultiplexerRequest(byte[] input)
+    {
+        if (!SshMultiplexerTarget.TryParse(FuzzInput.Text(input), out var target, out var error))
+        {
+            Check(!string.IsNullOrEmpty(error), "a refused multiplexer request says why");
+            return;
+        }
+
+        Check(target.Host.Length > 0 && target.Port is > 0 and <= 65535, "multiplexer target host and port");
+    }
+
+    /// <summary>
+    /// One keyring for every input, built on first use (after SharpFuzz mapped its coverage memory)
+    /// from fixed Ed25519 keys so that seeds can name the served key blobs.
+    /// </summary>
+    private static readonly Lazy<SshAgentKeyring> AgentKeyring = new(CreateAgentKeyring);
+
+    /// <summary>The agent keyring the target serves (its seeds name these keys): fixed keys, a fixed certificate.</summary>
+    internal static SshAgentKeyring CreateAgentKeyring()
+    {
+        var key = FixedEd25519Key(1);
+        using var ca = FixedEd25519Key(2);
+        var certificate = new SshCertificateBuilder
+        {
+            PublicKey = key.PublicKey,
+            Type = SshCertificateType.User,
+            KeyId = "bot-fuzz",
+            ValidAfter = new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero),
+            ValidBefore = new DateTimeOffset(2026, 1, 1, 1, 0, 0, TimeSpan.Zero),
+        };
+        certificate.Principals.Add("root");
+        return SshAgentKeyring.ForCertificate(key, certificate.Sign(ca));
+    }
+
+    /// <summary>A throw-away Ed25519 key whose seed is 32 copies of <paramref name="fill"/> (PKCS#8, RFC 8410).</summary>
+    internal static PrivateKey FixedEd25519Key(byte fill)
+    {
+        byte[] prefix = [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20];
+        var der = prefix.Concat(Enumerable.Repeat(fill, 32)).ToArray();
+        return PrivateKey.ImportPem(PemEncoding.WriteString("PRIVATE KEY", der));
     }
 
     /// <summary>Runs a second parser on the same input; its documented exception is fine.</summary>

@@ -8,6 +8,7 @@ using Teleport.MachineId.Identity.Joining;
 using Teleport.MachineId.Identity.Storage;
 using Teleport.MachineId.IdentityFiles;
 using Teleport.MachineId.OpenSsh;
+using Teleport.MachineId.Outputs.SshMultiplexer.Internal;
 using Teleport.MachineId.Ssh;
 using Teleport.MachineId.Tls;
 using Teleport.MachineId.Wire.Proto.Transport.V1;
@@ -106,6 +107,49 @@ internal static class OwnOutputSeeds
             Ssh = new Frame { Payload = ByteString.CopyFromUtf8("SSH-2.0-OpenSSH_9.2p1\r\n") },
         }.ToByteArray());
         Save(directory, "proxyssh-frame", "own-agent", new ProxySSHResponse { Agent = new Frame { Payload = ByteString.CopyFrom(0, 0, 0, 1, 11) } }.ToByteArray());
+        WriteAgentSeeds(directory);
+    }
+
+    /// <summary>Agent requests as ssh and ssh-add send them, for the fixed keys the ssh-agent-request target serves.</summary>
+    private static void WriteAgentSeeds(string directory)
+    {
+        Save(directory, "ssh-agent-request", "request-identities", [SshAgentKeyring.RequestIdentities]);
+        Save(directory, "ssh-agent-request", "unknown-type", [99, 0, 0, 0, 0]);
+        var list = new SshWireReader(FuzzTargets.CreateAgentKeyring().Handle([SshAgentKeyring.RequestIdentities]).AsSpan(4), "seed");
+        _ = list.ReadByte();
+        var count = list.ReadUInt32();
+        for (var i = 0; i < count; i++)
+        {
+            var blob = list.ReadString().ToArray();
+            _ = list.ReadString();
+            foreach (var flags in new uint[] { 0, SshAgentKeyring.RsaSha2_256 })
+            {
+                var writer = new SshWireWriter(256);
+                try
+                {
+                    writer.WriteByte(SshAgentKeyring.SignRequest);
+                    writer.WriteString(blob);
+                    writer.WriteString("SSH-2.0 session id and userauth request"u8);
+                    writer.WriteUInt32(flags);
+                    Save(directory, "ssh-agent-request", $"sign-{i}-flags-{flags}", writer.WrittenSpan.ToArray());
+                }
+                finally
+                {
+                    writer.Dispose();
+                }
+            }
+        }
+
+        // upgrade-tunnel: first byte 0 = WebSocket (server frames are unmasked), 1 = ping-framed legacy tunnel.
+        byte[] close = [0x88, 0x02, 0x03, 0xe8];
+        Save(directory, "upgrade-tunnel", "websocket-binary-ping-close", [0, 0x82, 0x05, .. "hello"u8, 0x89, 0x00, .. close]);
+        Save(directory, "upgrade-tunnel", "websocket-fragmented-with-ping", [0, 0x02, 0x03, .. "abc"u8, 0x89, 0x01, 0x70, 0x80, 0x03, .. "def"u8, .. close]);
+        Save(directory, "upgrade-tunnel", "websocket-16-bit-length", [0, 0x82, 0x7e, 0x01, 0x00, .. new byte[256], .. close]);
+        Save(directory, "upgrade-tunnel", "ping-framed", [1, 0, 0, 0, 5, .. "hello"u8, 0, 0, 0, 0, 0, 0, 0, 3, .. "abc"u8]);
+
+        Save(directory, "multiplexer-request", "host-port", "node.example.com:22");
+        Save(directory, "multiplexer-request", "host-port-cluster", "node.example.com:22|leaf.example.com");
+        Save(directory, "multiplexer-request", "ipv6", "[::1]:3022");
     }
 
     private static void Save(string directory, string target, string name, string text) => Save(directory, target, name, Encoding.UTF8.GetBytes(text));
