@@ -25,7 +25,7 @@ public sealed class AuthOutageDrillTests
         await drill.OfflinePastTheRenewalMarginAsync();
 
         drill.Fixture.Emulator.Faults.BringAuthOnline();
-        await RunUntilAsync(drill.Fixture.Time, drill.Provider, drill.Fixture.Time.GetUtcNow() + drill.Options.RetryMaxBackoff);
+        await RunThroughStallsUntilAsync(drill.Fixture.Time, drill.Provider, drill.Fixture.Time.GetUtcNow() + drill.Options.RetryMaxBackoff);
 
         Assert.Multiple(async () =>
         {
@@ -44,7 +44,7 @@ public sealed class AuthOutageDrillTests
         await using var drill = await ServingBotDrill.StartAsync();
         await drill.OfflinePastTheRenewalMarginAsync();
 
-        await RunUntilAsync(drill.Fixture.Time, drill.Provider, drill.Joined.NotAfter + TimeSpan.FromMinutes(2));
+        await RunThroughStallsUntilAsync(drill.Fixture.Time, drill.Provider, drill.Joined.NotAfter + TimeSpan.FromMinutes(2));
         var status = drill.Provider.Status;
         Assert.Multiple(async () =>
         {
@@ -58,7 +58,7 @@ public sealed class AuthOutageDrillTests
         // The operator's part: a new token (the old one is spent), then Auth returns.
         await drill.Fixture.WriteNewTokenAsync();
         drill.Fixture.Emulator.Faults.BringAuthOnline();
-        await RunUntilAsync(drill.Fixture.Time, drill.Provider, drill.Fixture.Time.GetUtcNow() + drill.Options.RetryMaxBackoff);
+        await RunThroughStallsUntilAsync(drill.Fixture.Time, drill.Provider, drill.Fixture.Time.GetUtcNow() + drill.Options.RetryMaxBackoff);
 
         Assert.Multiple(async () =>
         {

@@ -85,7 +85,7 @@ internal sealed class ServingBotDrill : IAsyncDisposable
     {
         Fixture.Emulator.Faults.TakeAuthOffline();
         var written = Output.Current!;
-        await RunUntilAsync(Fixture.Time, Provider, Joined.NotAfter - TimeSpan.FromMinutes(5), _ => Assert.That(Provider.Current, Is.SameAs(Joined), "the old identity is kept while valid"));
+        await RunThroughStallsUntilAsync(Fixture.Time, Provider, Joined.NotAfter - TimeSpan.FromMinutes(5), _ => Assert.That(Provider.Current, Is.SameAs(Joined), "the old identity is kept while valid"));
         var status = Provider.Status;
         Assert.Multiple(async () =>
         {

@@ -37,6 +37,10 @@ internal static class IdentityTestSupport
     public static Task RunUntilAsync(FakeTimeProvider time, BotIdentityProvider provider, DateTimeOffset until, Action<DateTimeOffset>? onStep = null) =>
         SimulatedTime.RunUntilAsync(time, provider.Activity, until, onStep);
 
+    /// <summary>As <see cref="RunUntilAsync"/>, moving the clock on in 5-second steps while a fault keeps the loops busy (fault drills).</summary>
+    public static Task RunThroughStallsUntilAsync(FakeTimeProvider time, BotIdentityProvider provider, DateTimeOffset until, Action<DateTimeOffset>? onStep = null) =>
+        SimulatedTime.RunThroughStallsUntilAsync(time, provider.Activity, until, TimeSpan.FromSeconds(5), onStep);
+
     /// <summary>Polls (real time) until <paramref name="condition"/> holds; <paramref name="betweenPolls"/> runs after each failed check.</summary>
     public static async Task EventuallyAsync(Func<bool> condition, string what, Action? betweenPolls = null)
     {

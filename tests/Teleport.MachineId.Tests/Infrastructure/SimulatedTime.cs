@@ -21,6 +21,46 @@ internal static class SimulatedTime
         }
     }
 
+    /// <summary>
+    /// <see cref="RunUntilAsync(FakeTimeProvider, LoopActivityTracker, DateTimeOffset, Action{DateTimeOffset}?)"/>
+    /// for fault drills: a fault can leave a call waiting for a timeout that only simulated time ends
+    /// (the loops then never look idle), so when they stay busy for a second of real time the clock
+    /// moves on by <paramref name="stalledStep"/>, as it would for a real daemon.
+    /// </summary>
+    public static async Task RunThroughStallsUntilAsync(FakeTimeProvider time, LoopActivityTracker activity, DateTimeOffset until, TimeSpan stalledStep, Action<DateTimeOffset>? onStep = null)
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+        while (time.GetUtcNow() < until)
+        {
+            if (!await IdleWithinAsync(activity, TimeSpan.FromSeconds(1), cts.Token))
+            {
+                var remaining = until - time.GetUtcNow();
+                time.Advance(remaining < stalledStep ? remaining : stalledStep);
+            }
+            else
+            {
+                var next = activity.NextDue ?? until;
+                next = next > until ? until : next <= time.GetUtcNow() ? time.GetUtcNow().AddMilliseconds(1) : next;
+                time.SetUtcNow(next);
+            }
+
+            onStep?.Invoke(time.GetUtcNow());
+        }
+
+        // Let what the last step started settle before the caller looks (bounded: a call may still hang).
+        _ = await IdleWithinAsync(activity, TimeSpan.FromSeconds(5), cts.Token);
+    }
+
+    private static async Task<bool> IdleWithinAsync(LoopActivityTracker activity, TimeSpan within, CancellationToken cancellationToken)
+    {
+        using var step = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var idle = activity.WhenIdleAsync(step.Token);
+        var done = await Task.WhenAny(idle, Task.Delay(within, cancellationToken)) == idle;
+        await step.CancelAsync();
+        cancellationToken.ThrowIfCancellationRequested();
+        return done;
+    }
+
     /// <summary>Advances through due moments until <paramref name="condition"/> holds (at most to <paramref name="limit"/>).</summary>
     /// <returns>Whether the condition holds.</returns>
     public static async Task<bool> RunUntilAsync(FakeTimeProvider time, LoopActivityTracker activity, Func<bool> condition, DateTimeOffset limit)

@@ -37,6 +37,10 @@ internal sealed class KillPlanner(TortureSettings settings, TortureReport report
     private const int MaxMissesPerPhase = 25;
     private readonly object _gate = new();
     private readonly Random _random = new(settings.Seed);
+
+    // Aims handed out, counted when handed out: the report counts a kill only once its run ended, so
+    // two lanes asking at the same time would otherwise both get the same least-hit phase.
+    private readonly Dictionary<RunPhase, int> _aimed = [];
     private readonly IReadOnlyList<RunPhase> _phases =
         RunPhase.All.Where(p => measured.Any(m => m.Scenario == p.Scenario && m.Phases().Any(s => s.Phase == p))).ToList();
 
@@ -60,17 +64,21 @@ internal sealed class KillPlanner(TortureSettings settings, TortureReport report
             // Staying in the lane's scenario saves a set-up run; a full run allows it one kill of slack,
             // the CI sample (one kill per phase) none, so that every phase gets its kill.
             var slack = settings.Kills is null ? 0 : 1;
-            var candidates = preferred.Count > 0 && preferred.Min(report.TargetedCount) <= open.Min(report.TargetedCount) + slack ? preferred : open;
+            var candidates = preferred.Count > 0 && preferred.Min(Aimed) <= open.Min(Aimed) + slack ? preferred : open;
             if (candidates.Count == 0)
             {
                 return null;
             }
 
-            var fewest = candidates.Min(report.TargetedCount);
-            var least = candidates.Where(p => report.TargetedCount(p) == fewest).ToList();
-            return least[_random.Next(least.Count)];
+            var fewest = candidates.Min(Aimed);
+            var least = candidates.Where(p => Aimed(p) == fewest).ToList();
+            var phase = least[_random.Next(least.Count)];
+            _aimed[phase] = Aimed(phase) + 1;
+            return phase;
         }
     }
+
+    private int Aimed(RunPhase phase) => Math.Max(_aimed.GetValueOrDefault(phase), report.TargetedCount(phase));
 
     /// <summary>
     /// A kill point inside the phase: after its begin mark, by a uniform fraction of the phase's
