@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Net;
-using System.Net.WebSockets;
 using System.Text;
 using Teleport.MachineId.Configuration;
 using Teleport.MachineId.Crypto;
@@ -51,8 +50,8 @@ internal static class FuzzTargets
             typeof(TeleportException)),
         new("client-hello", "TLS ClientHello bodies read by the emulator's ALPN router", TlsClientHello),
         new("ssh-agent-request", "SSH agent requests from local clients on the multiplexer's agent.sock (draft-miller-ssh-agent)", SshAgentRequest),
-        new("upgrade-tunnel", "a proxy's bytes after the ALPN connection upgrade: WebSocket frames (alpn, alpn-ping) or Teleport's ping-framed legacy tunnel", UpgradeTunnel,
-            typeof(IOException), typeof(WebSocketException)),
+        new("ping-tunnel", "a proxy's bytes in Teleport's ping-framed legacy upgrade tunnel (alpn-ping without WebSocket)", PingTunnel,
+            typeof(IOException)),
         new("multiplexer-request", "ssh-multiplexer v1.sock requests (host:port[|cluster]) from local clients", MultiplexerRequest),
     ];
 
@@ -279,32 +278,17 @@ internal static class FuzzTargets
         }
     }
 
-    private static void UpgradeTunnel(byte[] input)
+    private static void PingTunnel(byte[] input)
     {
-        if (input.Length == 0)
+        // Teleport's own framing (the WebSocket form is the BCL's, which AFL++ cannot see into).
+        using var tunnel = new Teleport.MachineId.Wire.Connections.PingFramedStream(new MemoryStream(input, writable: false));
+        var buffer = new byte[4096];
+        long total = 0;
+        int read;
+        while ((read = tunnel.ReadAsync(buffer).AsTask().GetAwaiter().GetResult()) > 0)
         {
-            return;
-        }
-
-        // The first byte picks the tunnel the client set up, the rest is what the load balancer sent
-        // (pongs and close answers the client writes go nowhere).
-        var server = new InputOnlyDuplexStream(input.AsMemory(1));
-        Stream tunnel = (input[0] & 1) == 0
-            ? WebSocketStream.Create(
-                WebSocket.CreateFromStream(server, new WebSocketCreationOptions { IsServer = false, SubProtocol = "alpn-ping", KeepAliveInterval = Timeout.InfiniteTimeSpan }),
-                WebSocketMessageType.Binary,
-                closeTimeout: TimeSpan.FromMilliseconds(100))
-            : new Teleport.MachineId.Wire.Connections.PingFramedStream(server);
-        using (tunnel)
-        {
-            var buffer = new byte[4096];
-            long total = 0;
-            int read;
-            while ((read = tunnel.ReadAsync(buffer).AsTask().GetAwaiter().GetResult()) > 0)
-            {
-                total += read;
-                Check(total <= input.Length, "a tunnel never yields more bytes than it was sent");
-            }
+            total += read;
+            Check(total <= input.Length, "a tunnel never yields more bytes than it was sent");
         }
     }
 
@@ -316,7 +300,7 @@ internal static class FuzzTargets
             return;
         }
 
-        Check(target.Host.Length > 0 && target.Port is > 0 and <= 65535, "multiplexer target host and port");
+        Check(target.Host.Length > 0 && target.Port is >= 0 and <= 65535, "multiplexer target host and port");
     }
 
     /// <summary>

@@ -140,12 +140,9 @@ internal static class OwnOutputSeeds
             }
         }
 
-        // upgrade-tunnel: first byte 0 = WebSocket (server frames are unmasked), 1 = ping-framed legacy tunnel.
-        byte[] close = [0x88, 0x02, 0x03, 0xe8];
-        Save(directory, "upgrade-tunnel", "websocket-binary-ping-close", [0, 0x82, 0x05, .. "hello"u8, 0x89, 0x00, .. close]);
-        Save(directory, "upgrade-tunnel", "websocket-fragmented-with-ping", [0, 0x02, 0x03, .. "abc"u8, 0x89, 0x01, 0x70, 0x80, 0x03, .. "def"u8, .. close]);
-        Save(directory, "upgrade-tunnel", "websocket-16-bit-length", [0, 0x82, 0x7e, 0x01, 0x00, .. new byte[256], .. close]);
-        Save(directory, "upgrade-tunnel", "ping-framed", [1, 0, 0, 0, 5, .. "hello"u8, 0, 0, 0, 0, 0, 0, 0, 3, .. "abc"u8]);
+        // ping-tunnel: packets of a 4-byte big-endian length and the bytes; length 0 is a ping.
+        Save(directory, "ping-tunnel", "data-ping-data", [0, 0, 0, 5, .. "hello"u8, 0, 0, 0, 0, 0, 0, 0, 3, .. "abc"u8]);
+        Save(directory, "ping-tunnel", "cut-inside-a-packet", [0, 0, 0, 9, .. "abc"u8]);
 
         Save(directory, "multiplexer-request", "host-port", "node.example.com:22");
         Save(directory, "multiplexer-request", "host-port-cluster", "node.example.com:22|leaf.example.com");

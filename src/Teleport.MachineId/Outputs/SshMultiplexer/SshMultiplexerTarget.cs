@@ -115,6 +115,13 @@ public sealed record SshMultiplexerTarget
                 return false;
             }
 
+            if (fields[1].Contains('\0', StringComparison.Ordinal))
+            {
+                // Found by fuzzing: the constructor refuses it, and TryParse must not throw.
+                error = $"malformed request {Quote(request)}: the cluster name contains a NUL byte";
+                return false;
+            }
+
             cluster = fields[1];
         }
 
