@@ -18,6 +18,35 @@ internal static class CliProcess
         TimeSpan? timeout = null,
         string? program = null)
     {
+        var info = CreateStartInfo(arguments, environment, workingDirectory, program);
+        using var process = Process.Start(info) ?? throw new InvalidOperationException($"Could not start {info.FileName}.");
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(120));
+        try
+        {
+            await process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{Path.GetFileName(info.FileName)} {string.Join(' ', info.ArgumentList)} did not finish in time.\nstderr so far: {(stderr.IsCompleted ? stderr.Result : "")}");
+        }
+
+        return new ToolResult(process.ExitCode, await stdout, await stderr);
+    }
+
+    /// <summary>
+    /// The start info every run of the CLI uses: standard streams redirected (UTF-8; close standard input), the
+    /// developer's tbot environment removed, then <paramref name="environment"/> applied.
+    /// </summary>
+    public static ProcessStartInfo CreateStartInfo(
+        IEnumerable<string> arguments,
+        IReadOnlyDictionary<string, string?>? environment = null,
+        string? workingDirectory = null,
+        string? program = null)
+    {
         var info = new ProcessStartInfo(program ?? NodeEnvironment.TbotDotnetPath)
         {
             RedirectStandardOutput = true,
@@ -44,21 +73,6 @@ internal static class CliProcess
             info.Environment[name] = value;
         }
 
-        using var process = Process.Start(info) ?? throw new InvalidOperationException($"Could not start {info.FileName}.");
-        process.StandardInput.Close();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(120));
-        try
-        {
-            await process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{Path.GetFileName(info.FileName)} {string.Join(' ', info.ArgumentList)} did not finish in time.\nstderr so far: {(stderr.IsCompleted ? stderr.Result : "")}");
-        }
-
-        return new ToolResult(process.ExitCode, await stdout, await stderr);
+        return info;
     }
 }

@@ -137,6 +137,9 @@ internal static partial class TestNative
     /// <summary>SIGHUP on Linux and macOS.</summary>
     public const int SigHup = 1;
 
+    /// <summary>SIGTERM on Linux and macOS.</summary>
+    public const int SigTerm = 15;
+
     /// <summary>kill(2): sends <paramref name="signal"/> to <paramref name="pid"/>; 0 on success.</summary>
     [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     public static extern int Signal(int pid, int signal);
