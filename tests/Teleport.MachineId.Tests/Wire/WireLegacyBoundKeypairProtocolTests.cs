@@ -1,13 +1,7 @@
 using System.Collections.Concurrent;
-using System.Net;
 using System.Text;
 using Grpc.Core;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.Extensions.DependencyInjection;
 using Teleport.MachineId.Crypto;
 using Teleport.MachineId.Testing.Cluster.Joins;
 using Teleport.MachineId.Testing.Proto.Legacy.Client;
@@ -111,11 +105,10 @@ public sealed class WireLegacyBoundKeypairProtocolTests
     /// <summary>Auth of Teleport 18.0/18.1 as far as this join needs: Ping (suite) and the legacy stream, scripted.</summary>
     private sealed class ScriptedLegacyAuth : IAsyncDisposable
     {
-        private readonly WebApplication _app;
+        private WebApplication? _app;
 
-        private ScriptedLegacyAuth(WebApplication app, bool rotateFirst)
+        private ScriptedLegacyAuth(bool rotateFirst)
         {
-            _app = app;
             RotateFirst = rotateFirst;
         }
 
@@ -131,44 +124,17 @@ public sealed class WireLegacyBoundKeypairProtocolTests
 
         public static async Task<ScriptedLegacyAuth> StartAsync(bool rotateFirst)
         {
-            using var authority = new TestAuthority("scripted.test");
-            var certificate = authority.IssueServer();
-            var builder = WebApplication.CreateSlimBuilder();
-            builder.Services.AddGrpc();
-            builder.Services.AddSingleton<Holder>();
-            builder.WebHost.ConfigureKestrel(kestrel =>
+            var server = new ScriptedLegacyAuth(rotateFirst);
+            (server._app, server.Address) = await ScriptedGrpcHost.StartAsync(server, app =>
             {
-                // The SDK's gRPC channels run over streams it opens itself and name the http scheme.
-                kestrel.AllowAlternateSchemes = true;
-                kestrel.Listen(IPAddress.Loopback, 0, listen =>
-                {
-                    listen.Protocols = HttpProtocols.Http2;
-                    listen.UseHttps(certificate);
-                });
+                app.MapGrpcService<Join>();
+                app.MapGrpcService<NoUnifiedJoin>();
+                app.MapGrpcService<Auth>();
             });
-            var app = builder.Build();
-            var server = new ScriptedLegacyAuth(app, rotateFirst);
-            app.Services.GetRequiredService<Holder>().Server = server;
-
-            app.MapGrpcService<Join>();
-            app.MapGrpcService<NoUnifiedJoin>();
-            app.MapGrpcService<Auth>();
-            await app.StartAsync();
-            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-            server.Address = new HostPort("127.0.0.1", new Uri(address).Port);
             return server;
         }
 
-        public async ValueTask DisposeAsync()
-        {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
-        }
-
-        private sealed class Holder
-        {
-            public ScriptedLegacyAuth? Server { get; set; }
-        }
+        public ValueTask DisposeAsync() => ScriptedGrpcHost.StopAsync(_app);
 
         /// <summary>An 18.0/18.1 Auth (grpc-go) answers Unimplemented for the unknown teleport.join.v1 service.</summary>
         private sealed class NoUnifiedJoin : Teleport.MachineId.Testing.Proto.Join.V1.JoinService.JoinServiceBase
@@ -185,13 +151,12 @@ public sealed class WireLegacyBoundKeypairProtocolTests
                 Task.FromResult(new PingResponse { ClusterName = "scripted", ServerVersion = "18.1.0", SignatureAlgorithmSuite = WireSuite.BalancedV1 });
         }
 
-        private sealed class Join(Holder holder) : JoinService.JoinServiceBase
+        private sealed class Join(ScriptedLegacyAuth server) : JoinService.JoinServiceBase
         {
             public override async Task RegisterUsingBoundKeypairMethod(
                 IAsyncStreamReader<RegisterUsingBoundKeypairMethodRequest> requestStream, IServerStreamWriter<RegisterUsingBoundKeypairMethodResponse> responseStream,
                 ServerCallContext context)
             {
-                var server = holder.Server!;
                 try
                 {
                     _ = await ReadAsync(requestStream, server, context);
