@@ -16,7 +16,8 @@ namespace Teleport.MachineId.Benchmarks;
 /// <item><c>ssh … true</c> direct to sshd and through the ssh_config the tool wrote (its ProxyCommand
 /// is the installed tool), alternating;</item>
 /// <item>a 64 MiB download the same two ways, alternating (throughput ratio = direct time / proxied time);</item>
-/// <item>where the ProxyCommand's time goes (<c>TBOT_DOTNET_TRACE_TIMING</c>) for one connection.</item>
+/// <item>where the ProxyCommand's time goes (<c>TBOT_DOTNET_TRACE_TIMING</c>) for one connection;</item>
+/// <item>where one one-shot renewal's time goes (the SDK's spans on the same trace).</item>
 /// </list>
 /// </summary>
 internal static class InstalledToolProfile
@@ -108,6 +109,16 @@ internal static class InstalledToolProfile
             var launched = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
             var trace = RunCapturing("ssh", Proxied("true"), new Dictionary<string, string> { ["TBOT_DOTNET_TRACE_TIMING"] = launched });
             foreach (var line in trace.Split('\n').Where(l => l.Contains("ms", StringComparison.Ordinal) && !l.StartsWith("Warning", StringComparison.Ordinal)))
+            {
+                Console.WriteLine("  " + line.Trim());
+            }
+
+            // 5. Where one one-shot renewal's time goes (the SDK's spans, ms since the tool was launched).
+            Console.WriteLine();
+            Console.WriteLine("Phases of one one-shot renew + output (TBOT_DOTNET_TRACE_TIMING, ms since launch):");
+            launched = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
+            trace = RunCapturing(tool, oneShot, new Dictionary<string, string> { ["TBOT_DOTNET_TRACE_TIMING"] = launched });
+            foreach (var line in trace.Split('\n').Where(l => l.Contains("timing:", StringComparison.Ordinal)))
             {
                 Console.WriteLine("  " + line.Trim());
             }

@@ -120,6 +120,16 @@ internal sealed record BotRunPlan
         }
     }
 
+    /// <summary>
+    /// Whether no connection of this run can consult the operating system's trust store: the proxy is
+    /// verified against the configured CA bundle (or, asked for, not at all), Auth and the nodes against
+    /// the cluster's CAs, and the join method fetches nothing over HTTPS (github's ID token endpoint is
+    /// verified with the store). Call after <see cref="CheckLocalInputs"/>, which loads the bundle.
+    /// </summary>
+    public bool NeverUsesSystemTrustStore =>
+        (Bot.Insecure || Bot.ProxyCaCertificates.Count > 0)
+        && !string.Equals(Bot.JoinMethod, MachineIdOptions.GitHubJoinMethod, StringComparison.Ordinal);
+
     private static void CheckAddress(string? value, string setting, string example)
     {
         if (value is not null && !Wire.HostPort.TryParse(value, TeleportDefaults.ProxyPort, null, out _))

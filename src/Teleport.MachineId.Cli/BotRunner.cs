@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Teleport.MachineId.Outputs;
 using Teleport.MachineId.Outputs.Internal;
+using Teleport.MachineId.Outputs.Ssh;
 using Teleport.MachineId.Outputs.SshMultiplexer;
 
 namespace Teleport.MachineId.Cli;
@@ -26,6 +27,14 @@ internal static class BotRunner
         try
         {
             plan.CheckLocalInputs();
+            if (plan.NeverUsesSystemTrustStore)
+            {
+                // On Linux the first certificate chain built in a process (checking the stored identity,
+                // every mutual-TLS handshake) reads and parses the whole OS store, 40-90 ms of a one-shot
+                // run that never consults it here.
+                ProcessTrustStore.ExcludeFromThisProcess();
+            }
+
             return await RunCheckedAsync(plan, loggerFactory, timeProvider, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (!ReferenceEquals(CliErrors.ForRun(ex, plan), ex))

@@ -17,6 +17,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 work="${FUZZ_WORK:-$repo/.fuzz}"
+bin="$work/bin"
 target="${1:?usage: run-fuzz.sh TARGET|all SECONDS | report}"
 
 # One line per target from AFL++'s fuzzer_stats (run_time adds up over resumed runs); false on a crash or hang.
@@ -28,9 +29,33 @@ report() {
   crashes=$(get saved_crashes); hangs=$(get saved_hangs)
   echo "$t: $(get run_time)s, $(get execs_done) execs ($(get execs_per_sec)/s), $(get corpus_count) paths, $(get edges_found) edges (bitmap $(get bitmap_cvg)), $crashes crashes, $hangs hangs"
   if [ "${crashes:-0}" != 0 ] || [ "${hangs:-0}" != 0 ]; then
-    { ls -1 "$out"/default/crashes/id:* "$out"/default/hangs/id:* 2>/dev/null || true; } | sed "s|^|  $t finding: |"
-    return 1
+    local f rc=0
+    for f in "$out"/default/crashes/id:* "$out"/default/hangs/id:*; do
+      [ -f "$f" ] || continue
+      echo "  $t finding: $f"
+      replay_finding "$t" "$f" || rc=1
+    done
+    return "$rc"
   fi
+}
+
+# Replays one finding in a fresh process (bounded) so the log says what broke, and prints the input as
+# base64 (first 6 KB) so a CI log is enough to reproduce it. False when it reproduces. A finding that
+# replays cleanly is reported but not failed: the forkserver counts a child it lost (killed after a
+# slow input, or dead for a reason outside the target) as a crash of the next input.
+replay_finding() {
+  local t="$1" f="$2" log
+  # The build output, not the instrumented copy: instrumented code needs afl-fuzz's shared memory.
+  log=$(timeout 60 dotnet "$here/bin/${FUZZ_CONFIGURATION:-Release}/net10.0/Teleport.MachineId.Fuzz.dll" replay "$t" "$f" 2>&1)
+  local rc=$?
+  echo "    input ($(stat -c %s "$f") bytes, base64): $(head -c 6144 "$f" | base64 -w0)"
+  if [ "$rc" = 0 ]; then
+    echo "    did not reproduce in a fresh process: $(tail -1 <<<"$log")"
+    return 0
+  fi
+  grep -m3 -E 'Exception|timed out' <<<"$log" | cut -c1-300 | sed 's/^/    /'
+  [ "$rc" = 124 ] && echo "    replay timed out after 60 s"
+  return 1
 }
 
 if [ "$target" = report ]; then
@@ -43,7 +68,6 @@ nice_level="${FUZZ_NICE:-19}"
 timeout_ms="${FUZZ_TIMEOUT_MS:-5000}"
 
 command -v afl-fuzz >/dev/null || { echo "afl-fuzz not found: apt-get install -y afl++" >&2; exit 2; }
-bin="$work/bin"
 if [ "${FUZZ_SKIP_BUILD:-0}" != 1 ] || [ ! -f "$bin/.instrumented" ]; then
   rm -rf "$bin"
   (cd "$repo" && dotnet tool restore >/dev/null)

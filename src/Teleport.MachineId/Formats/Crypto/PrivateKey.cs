@@ -209,6 +209,7 @@ public sealed class PrivateKey : IDisposable
     /// <returns>A new certificate with the private key attached; the caller disposes it.</returns>
     /// <exception cref="NotSupportedException">The key is Ed25519, which .NET TLS cannot use.</exception>
     /// <exception cref="ArgumentException">The certificate is for a different public key.</exception>
+    /// <exception cref="TeleportFormatException">The certificate's key usage extension cannot be decoded.</exception>
     /// <exception cref="ObjectDisposedException">The key was disposed.</exception>
     public X509Certificate2 CopyWithPrivateKey(X509Certificate2 certificate)
     {
@@ -234,7 +235,16 @@ public sealed class PrivateKey : IDisposable
             throw new ArgumentException("The certificate is for a different public key than this private key.", nameof(certificate));
         }
 
-        return _rsa is not null ? certificate.CopyWithPrivateKey(_rsa) : certificate.CopyWithPrivateKey(_ecdsa!);
+        try
+        {
+            return _rsa is not null ? certificate.CopyWithPrivateKey(_rsa) : certificate.CopyWithPrivateKey(_ecdsa!);
+        }
+        catch (CryptographicException ex)
+        {
+            // The platform decodes the key usage extension only here (found by fuzzing bot storage):
+            // an undecodable one is the certificate's problem, not a crypto failure.
+            throw new TeleportFormatException("The certificate has an extension that cannot be decoded (its key usage).", ex);
+        }
     }
 
     /// <summary>

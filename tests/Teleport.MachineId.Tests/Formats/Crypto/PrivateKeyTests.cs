@@ -46,6 +46,24 @@ public sealed class PrivateKeyTests
     }
 
     [Test]
+    public void A_certificate_with_an_undecodable_key_usage_is_a_format_error_when_the_key_is_attached()
+    {
+        // Fuzzing regression (bot-storage, Crashes/bot-storage/tls-certificate-bad-key-usage.json): the
+        // platform decodes the key usage extension of an ECDSA certificate only when a key is attached,
+        // so a certificate that loaded fine threw CryptographicException from CopyWithPrivateKey.
+        using var key = PrivateKey.Generate(KeyAlgorithm.EcdsaP256);
+        var ecdsa = (ECDsa)key.GetAsymmetricAlgorithm();
+        var request = new CertificateRequest("CN=bot", ecdsa, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509Extension("2.5.29.15", [0x02, 0x01, 0x00], critical: true));
+        using var certificate = request.Create(
+            new X500DistinguishedName("CN=bot"), X509SignatureGenerator.CreateForECDsa(ecdsa), DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch.AddYears(100), [1]);
+
+        var error = Assert.Throws<TeleportFormatException>(() => key.CopyWithPrivateKey(certificate));
+
+        Assert.That(error!.InnerException, Is.InstanceOf<CryptographicException>());
+    }
+
+    [Test]
     public void Two_generated_keys_differ()
     {
         using var a = PrivateKey.Generate(KeyAlgorithm.Ed25519);
