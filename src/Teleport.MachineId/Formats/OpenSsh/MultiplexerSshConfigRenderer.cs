@@ -72,12 +72,7 @@ public sealed class MultiplexerSshConfigParameters
     public string GeneratorName
     {
         get => _generatorName;
-        init
-        {
-            ArgumentException.ThrowIfNullOrEmpty(value);
-            SshConfigText.EnsureSingleLine(value, nameof(value));
-            _generatorName = value;
-        }
+        init => _generatorName = SshConfigText.CheckedGeneratorName(value, nameof(value));
     }
 
     /// <summary>The SSH port of nodes; 3022 by default (Teleport's).</summary>
@@ -85,12 +80,7 @@ public sealed class MultiplexerSshConfigParameters
     public int NodePort
     {
         get => _nodePort;
-        init
-        {
-            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(value);
-            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, 65535);
-            _nodePort = value;
-        }
+        init => _nodePort = SshConfigText.CheckedTcpPort(value, nameof(value));
     }
 }
 

@@ -75,12 +75,7 @@ public sealed class SshConfigParameters
     public string GeneratorName
     {
         get => _generatorName;
-        init
-        {
-            ArgumentException.ThrowIfNullOrEmpty(value);
-            SshConfigText.EnsureSingleLine(value, nameof(value));
-            _generatorName = value;
-        }
+        init => _generatorName = SshConfigText.CheckedGeneratorName(value, nameof(value));
     }
 
     /// <summary>The SSH port of Teleport nodes; 3022 by default.</summary>
@@ -88,12 +83,7 @@ public sealed class SshConfigParameters
     public int NodePort
     {
         get => _nodePort;
-        init
-        {
-            ArgumentOutOfRangeException.ThrowIfNegativeOrZero(value);
-            ArgumentOutOfRangeException.ThrowIfGreaterThan(value, 65535);
-            _nodePort = value;
-        }
+        init => _nodePort = SshConfigText.CheckedTcpPort(value, nameof(value));
     }
 
     internal string QuotedKnownHostsPath { get; }

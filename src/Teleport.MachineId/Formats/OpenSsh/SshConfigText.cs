@@ -98,6 +98,24 @@ internal static class SshConfigText
         }
     }
 
+    /// <summary>A generator name for the header comments (both ssh_config renderers): non-empty, one line.</summary>
+    /// <exception cref="ArgumentException">Empty or contains a line break.</exception>
+    public static string CheckedGeneratorName(string value, string paramName)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(value, paramName);
+        EnsureSingleLine(value, paramName);
+        return value;
+    }
+
+    /// <summary>A node SSH port (both ssh_config renderers).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">Not a TCP port.</exception>
+    public static int CheckedTcpPort(int value, string paramName)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(value, paramName);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(value, 65535, paramName);
+        return value;
+    }
+
     /// <summary>Throws unless <paramref name="clusterName"/> can be a host pattern, a known_hosts name and part of a file name.</summary>
     public static void EnsureValidClusterName(string clusterName, string paramName)
     {
