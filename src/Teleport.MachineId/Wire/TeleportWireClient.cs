@@ -164,10 +164,13 @@ internal sealed class TeleportWireClient : IAsyncDisposable, IDisposable
     }
 
     /// <summary>
-    /// Joins with the <c>bound_keypair</c> method over <c>teleport.join.v1.JoinService/Join</c>: a first
-    /// join or a recovery through the proxy's join gRPC (or a direct Auth address) without client
-    /// certificate; a re-join (<paramref name="presentIdentity"/>) on Auth authenticated by the
-    /// current identity, so the cluster keeps the bot instance and no recovery is consumed.
+    /// Joins with the <c>bound_keypair</c> method as tbot 18 does: over <c>teleport.join.v1.JoinService/Join</c>,
+    /// and when the server does not implement it (Teleport 18.0/18.1) over the legacy
+    /// <c>proto.JoinService/RegisterUsingBoundKeypairMethod</c> stream on the same endpoint. Every join
+    /// tries the unified service first, so a cluster upgraded meanwhile is used as such. A first join or a
+    /// recovery goes through the proxy's join gRPC (or a direct Auth address) without client certificate;
+    /// a re-join (<paramref name="presentIdentity"/>) goes to Auth authenticated by the current identity,
+    /// so the cluster keeps the bot instance and no recovery is consumed.
     /// </summary>
     /// <param name="parameters">Token name, registration secret, previous join state and the keys.</param>
     /// <param name="credentialTtl">Requested lifetime of the bot certificates.</param>
@@ -176,7 +179,7 @@ internal sealed class TeleportWireClient : IAsyncDisposable, IDisposable
     /// <returns>The identity, the bound key and the new join state; store them durably before use.</returns>
     /// <exception cref="TeleportJoinException">The cluster refused the join (the message says why).</exception>
     /// <exception cref="TeleportConnectionException">The cluster could not be reached.</exception>
-    /// <exception cref="TeleportProtocolException">The server broke the protocol or does not serve the unified join service.</exception>
+    /// <exception cref="TeleportProtocolException">The server broke the protocol, or serves neither bound keypair join.</exception>
     public async Task<BoundKeypairJoinOutcome> JoinWithBoundKeypairAsync(
         BoundKeypairJoinParameters parameters, TimeSpan credentialTtl, bool presentIdentity, CancellationToken cancellationToken = default)
     {
@@ -197,12 +200,15 @@ internal sealed class TeleportWireClient : IAsyncDisposable, IDisposable
             {
                 return await BoundKeypairJoin.JoinAsync(endpoint.Invoker, endpoint.Description, parameters, expires, _logger, ct).ConfigureAwait(false);
             }
-            catch (TokenJoin.UnifiedJoinUnavailableException ex)
+            catch (TokenJoin.UnifiedJoinUnavailableException)
             {
-                throw new TeleportProtocolException(
-                    $"{endpoint.Description} does not serve teleport.join.v1.JoinService, which this SDK uses for bound_keypair joins " +
-                    "(Teleport 18.2 and later serve it; the 18.1 legacy RegisterUsingBoundKeypairMethod stream is not implemented). Upgrade the cluster, or use another join method.",
-                    ex.InnerException);
+                WireLog.JoinFallback(_logger, endpoint.Description, BoundKeypairJoin.LegacyOperation);
+
+                // The keys are made before the stream opens, for the suite the route reports (Ping on the authenticated Auth for a re-join).
+                var suite = presentIdentity
+                    ? (await UnaryCall.PingAsync(endpoint, _options, _logger, ct).ConfigureAwait(false)).SignatureAlgorithmSuite
+                    : await route.GetJoinSuiteAsync(ct).ConfigureAwait(false);
+                return await BoundKeypairJoin.JoinLegacyAsync(endpoint.Invoker, endpoint.Description, suite, parameters, expires, _logger, ct).ConfigureAwait(false);
             }
         }, cancellationToken).ConfigureAwait(false);
         LogJoined(outcome.Join);

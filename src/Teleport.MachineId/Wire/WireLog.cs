@@ -38,7 +38,7 @@ internal static partial class WireLog
     public static partial void JoinSucceeded(ILogger logger, string user, string botInstance, int generation, string serial, DateTimeOffset notAfter, Join.JoinApi api);
 
     [LoggerMessage(EventId = MachineIdEventIds.WireJoinFallback, EventName = "WireJoinFallback", Level = LogLevel.Information,
-        Message = "{Endpoint} does not serve teleport.join.v1.JoinService (Teleport 18.0 or older); joining with the legacy {Api}")]
+        Message = "{Endpoint} does not serve teleport.join.v1.JoinService (an older Teleport 18 release); joining with the legacy {Api}")]
     public static partial void JoinFallback(ILogger logger, string endpoint, string api);
 
     [LoggerMessage(EventId = MachineIdEventIds.WireBoundKeypairKeyRequested, EventName = "WireBoundKeypairKeyRequested", Level = LogLevel.Information,

@@ -10,7 +10,8 @@ namespace Teleport.MachineId.Tests.Emulator;
 
 /// <summary>
 /// Legacy token joins (<c>proto.JoinService/RegisterUsingToken</c> on Auth and on <c>teleport-proxy-grpc</c>),
-/// asserting the certificate contents against teleport-protocol.md §3.7, §8.1 and §8.2.
+/// asserting the certificate contents against teleport-protocol.md §3.7, §8.1 and §8.2, and the
+/// emulator's side of the legacy bound keypair stream (<c>RegisterUsingBoundKeypairMethod</c>) driven raw.
 /// </summary>
 public sealed class LegacyJoinTests
 {
@@ -190,5 +191,81 @@ public sealed class LegacyJoinTests
 
         Assert.That(error!.StatusCode, Is.EqualTo(StatusCode.InvalidArgument));
         Assert.That(error.Status.Detail, Does.Contain("does not allow \"Node\" role"));
+    }
+
+    [TestCase(false, "balanced-v1", 2)]
+    [TestCase(true, "fips-v1", 3)]
+    public async Task Bound_keypair_stream_registers_a_key_asked_for_with_the_suite_enum_and_returns_the_join_state(
+        bool throughProxy, string suiteName, int expectedSuite)
+    {
+        var suite = SignatureAlgorithmSuite.Parse(suiteName);
+        await using var cluster = await EmulatorScenario.StartAsync(new TeleportEmulatorOptions { SignatureAlgorithmSuite = suite });
+        cluster.AddJoinToken(new EmulatorJoinToken
+        {
+            Name = "bkp", BotName = EmulatorScenario.BotName, JoinMethod = EmulatorJoinMethods.BoundKeypair,
+            BoundKeypair = new EmulatorBoundKeypairJoinSpec { RegistrationSecret = "raw-secret" },
+        });
+        using var key = PrivateKey.Generate(suite, KeyPurpose.BotIdentity);
+        using var channel = throughProxy ? EmulatorClient.ProxyGrpc(cluster) : EmulatorClient.AuthDirect(cluster);
+        using var call = new JoinService.JoinServiceClient(channel).RegisterUsingBoundKeypairMethod(EmulatorClient.Options());
+
+        await call.RequestStream.WriteAsync(new RegisterUsingBoundKeypairMethodRequest
+        {
+            Init = new RegisterUsingBoundKeypairInitialRequest { JoinRequest = EmulatorScenario.JoinRequest(key, "bkp"), InitialJoinSecret = "raw-secret" },
+        });
+        Assert.That(await call.ResponseStream.MoveNext(), Is.True);
+        var rotation = call.ResponseStream.Current;
+        Assert.That(rotation.ResponseCase, Is.EqualTo(RegisterUsingBoundKeypairMethodResponse.ResponseOneofCase.Rotation), "registration asks for a key first");
+        Assert.That((int)rotation.Rotation.SignatureAlgorithmSuite, Is.EqualTo(expectedSuite), "types.SignatureAlgorithmSuite enum value");
+
+        using var bound = PrivateKey.Generate(suite, KeyPurpose.BoundKeypairJoining);
+        await call.RequestStream.WriteAsync(new RegisterUsingBoundKeypairMethodRequest
+        {
+            RotationResponse = new RegisterUsingBoundKeypairRotationResponse { PublicKey = bound.PublicKey.ToAuthorizedKey() },
+        });
+        Assert.That(await call.ResponseStream.MoveNext(), Is.True);
+        var challenge = call.ResponseStream.Current.Challenge;
+        Assert.That(challenge.PublicKey, Is.EqualTo(bound.PublicKey.ToAuthorizedKey()), "the new key is proved before it is bound");
+        await call.RequestStream.WriteAsync(new RegisterUsingBoundKeypairMethodRequest
+        {
+            ChallengeResponse = new RegisterUsingBoundKeypairChallengeResponse
+            {
+                Solution = Google.Protobuf.ByteString.CopyFromUtf8(CompactJws.Sign(bound, System.Text.Encoding.UTF8.GetBytes(challenge.Challenge))),
+            },
+        });
+        Assert.That(await call.ResponseStream.MoveNext(), Is.True);
+        var done = call.ResponseStream.Current;
+
+        Assert.That(done.ResponseCase, Is.EqualTo(RegisterUsingBoundKeypairMethodResponse.ResponseOneofCase.Certs));
+        Assert.That(done.Certs.PublicKey, Is.EqualTo(bound.PublicKey.ToAuthorizedKey()));
+        Assert.That(done.Certs.JoinState.ToStringUtf8().Split('.'), Has.Length.EqualTo(3), "a signed JWT");
+        Assert.That(SshCertificate.ParseAuthorizedKey(done.Certs.Certs.SSH.ToStringUtf8()).PublicKey, Is.EqualTo(key.PublicKey), "authorized_keys SSH certificate for the identity key");
+        Assert.That(done.Certs.Certs.TLS.ToStringUtf8(), Does.StartWith("-----BEGIN CERTIFICATE-----"), "PEM TLS certificate");
+        Assert.That(cluster.GetBoundKeypairStatus("bkp")!.BoundPublicKey, Is.EqualTo(bound.PublicKey.ToAuthorizedKey()));
+        Assert.That(cluster.GetBoundKeypairStatus("bkp")!.RegistrationSecret, Is.Null);
+    }
+
+    [Test]
+    public async Task Bound_keypair_stream_refuses_a_token_of_another_method_without_consuming_it()
+    {
+        await using var cluster = await EmulatorScenario.StartAsync();
+        var token = cluster.CreateJoinToken(EmulatorScenario.BotName);
+        using var key = PrivateKey.Generate(KeyAlgorithm.EcdsaP256);
+        using var channel = EmulatorClient.ProxyGrpc(cluster);
+        using var call = new JoinService.JoinServiceClient(channel).RegisterUsingBoundKeypairMethod(EmulatorClient.Options());
+
+        await call.RequestStream.WriteAsync(new RegisterUsingBoundKeypairMethodRequest
+        {
+            Init = new RegisterUsingBoundKeypairInitialRequest { JoinRequest = EmulatorScenario.JoinRequest(key, token.Name) },
+        });
+        var error = Assert.ThrowsAsync<RpcException>(async () => await call.ResponseStream.MoveNext());
+
+        Assert.That(error!.StatusCode, Is.EqualTo(StatusCode.InvalidArgument));
+        Assert.That(error.Status.Detail, Does.Contain("bound_keypair"));
+        Assert.That(error.Status.Detail, Does.Not.Contain(token.Name), "the token (a secret for the token method) is not echoed");
+        Assert.That(cluster.BotInstances, Is.Empty);
+        using var again = PrivateKey.Generate(KeyAlgorithm.EcdsaP256);
+        Assert.That(await new JoinService.JoinServiceClient(channel).RegisterUsingTokenAsync(EmulatorScenario.JoinRequest(again, token.Name), EmulatorClient.Options()),
+            Is.Not.Null, "the token is still usable");
     }
 }

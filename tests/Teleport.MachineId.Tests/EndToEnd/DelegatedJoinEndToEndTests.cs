@@ -217,7 +217,7 @@ public sealed class DelegatedJoinEndToEndTests
         Assert.That(written, Is.Empty, "nothing is written after a refusal");
     }
 
-    private static EmulatorJoinToken BoundKeypairToken(string name, string secret, int limit) => new()
+    internal static EmulatorJoinToken BoundKeypairToken(string name, string secret, int limit) => new()
     {
         Name = name,
         BotName = NodeEnvironment.BotName,
@@ -227,17 +227,25 @@ public sealed class DelegatedJoinEndToEndTests
 
     private string Destination(string name) => Path.Combine(_work.Path, "out-" + name);
 
-    private Task<ToolResult> StartAsync(string method, string token, string destination, string[] extra, Dictionary<string, string?>? environment = null) =>
+    /// <summary><c>tbot-dotnet start identity … --oneshot</c> through the proxy of <paramref name="env"/>.</summary>
+    internal static Task<ToolResult> StartIdentityAsync(
+        NodeEnvironment env, string webCa, string method, string token, string destination, string[] extra, Dictionary<string, string?>? environment = null) =>
         CliProcess.RunAsync(
         [
-            "start", "identity", "--proxy-server", _env.Cluster.ProxyAddress, "--join-method", method, "--token", token,
-            "--destination", destination, "--oneshot", "--ca-bundle", _webCa, "--roles", NodeEnvironment.AccessRole, .. extra,
+            "start", "identity", "--proxy-server", env.Cluster.ProxyAddress, "--join-method", method, "--token", token,
+            "--destination", destination, "--oneshot", "--ca-bundle", webCa, "--roles", NodeEnvironment.AccessRole, .. extra,
         ], environment);
 
-    private async Task AssertSshWorksAsync(string destination)
+    /// <summary>Real <c>ssh -F ssh_config</c> from <paramref name="destination"/> runs <c>hostname</c> on the node.</summary>
+    internal static async Task AssertSshWorksAsync(NodeEnvironment env, string destination)
     {
-        var ssh = await _env.SshAsync(destination, _env.Login, _env.NodeHost, "hostname");
-        Assert.That(ssh.ExitCode, Is.Zero, $"{ssh}\nsshd log:\n{_env.Sshd.Log}");
+        var ssh = await env.SshAsync(destination, env.Login, env.NodeHost, "hostname");
+        Assert.That(ssh.ExitCode, Is.Zero, $"{ssh}\nsshd log:\n{env.Sshd.Log}");
         Assert.That(ssh.StandardOutput.Trim(), Is.EqualTo(LocalHostname));
     }
+
+    private Task<ToolResult> StartAsync(string method, string token, string destination, string[] extra, Dictionary<string, string?>? environment = null) =>
+        StartIdentityAsync(_env, _webCa, method, token, destination, extra, environment);
+
+    private Task AssertSshWorksAsync(string destination) => AssertSshWorksAsync(_env, destination);
 }

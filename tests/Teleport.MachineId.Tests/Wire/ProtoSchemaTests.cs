@@ -145,6 +145,25 @@ public sealed class ProtoSchemaTests
         yield return F("proto.Event", 22, "AuthPreference", FieldType.Message, typeName: "types.AuthPreferenceV2");
         yield return F("proto.Event", 60, "BotInstance", FieldType.Message, typeName: "teleport.machineid.v1.BotInstance");
 
+        // §3.4 proto.JoinService/RegisterUsingBoundKeypairMethod (legacy bound keypair stream, Teleport 18.0/18.1)
+        yield return F("proto.RegisterUsingBoundKeypairInitialRequest", 1, "join_request", FieldType.Message, typeName: "types.RegisterUsingTokenRequest");
+        yield return F("proto.RegisterUsingBoundKeypairInitialRequest", 2, "initial_join_secret", FieldType.String);
+        yield return F("proto.RegisterUsingBoundKeypairInitialRequest", 3, "previous_join_state", FieldType.Bytes);
+        yield return F("proto.RegisterUsingBoundKeypairChallengeResponse", 1, "solution", FieldType.Bytes);
+        yield return F("proto.RegisterUsingBoundKeypairRotationResponse", 1, "public_key", FieldType.String);
+        yield return F("proto.RegisterUsingBoundKeypairMethodRequest", 1, "init", FieldType.Message, typeName: "proto.RegisterUsingBoundKeypairInitialRequest");
+        yield return F("proto.RegisterUsingBoundKeypairMethodRequest", 2, "challenge_response", FieldType.Message, typeName: "proto.RegisterUsingBoundKeypairChallengeResponse");
+        yield return F("proto.RegisterUsingBoundKeypairMethodRequest", 3, "rotation_response", FieldType.Message, typeName: "proto.RegisterUsingBoundKeypairRotationResponse");
+        yield return F("proto.RegisterUsingBoundKeypairChallenge", 1, "public_key", FieldType.String);
+        yield return F("proto.RegisterUsingBoundKeypairChallenge", 2, "challenge", FieldType.String);
+        yield return F("proto.RegisterUsingBoundKeypairCertificates", 1, "certs", FieldType.Message, typeName: "proto.Certs");
+        yield return F("proto.RegisterUsingBoundKeypairCertificates", 2, "join_state", FieldType.Bytes);
+        yield return F("proto.RegisterUsingBoundKeypairCertificates", 3, "public_key", FieldType.String);
+        yield return F("proto.RegisterUsingBoundKeypairRotationRequest", 1, "signature_algorithm_suite", FieldType.Enum, typeName: "types.SignatureAlgorithmSuite");
+        yield return F("proto.RegisterUsingBoundKeypairMethodResponse", 1, "challenge", FieldType.Message, typeName: "proto.RegisterUsingBoundKeypairChallenge");
+        yield return F("proto.RegisterUsingBoundKeypairMethodResponse", 2, "certs", FieldType.Message, typeName: "proto.RegisterUsingBoundKeypairCertificates");
+        yield return F("proto.RegisterUsingBoundKeypairMethodResponse", 3, "rotation", FieldType.Message, typeName: "proto.RegisterUsingBoundKeypairRotationRequest");
+
         // §3.5 types.RegisterUsingTokenRequest
         yield return F("types.RegisterUsingTokenRequest", 1, "HostID", FieldType.String);
         yield return F("types.RegisterUsingTokenRequest", 2, "NodeName", FieldType.String);
@@ -367,6 +386,8 @@ public sealed class ProtoSchemaTests
         Assert.That(Message(message).FindFieldByNumber(number), Is.Null);
 
     [TestCase("proto.Event", "Resource", new[] { 2, 3, 9, 22, 60 })]
+    [TestCase("proto.RegisterUsingBoundKeypairMethodRequest", "payload", new[] { 1, 2, 3 })]
+    [TestCase("proto.RegisterUsingBoundKeypairMethodResponse", "response", new[] { 1, 2, 3 })]
     [TestCase("teleport.join.v1.JoinRequest", "payload", new[] { 1, 2, 3, 4, 5, 6, 7, 9, 10, 11 })]
     [TestCase("teleport.join.v1.JoinResponse", "payload", new[] { 1, 2, 3 })]
     [TestCase("teleport.join.v1.ClientParams", "payload", new[] { 1, 2 })]
@@ -459,6 +480,8 @@ public sealed class ProtoSchemaTests
         yield return M(auth, "Ping", "/proto.AuthService/Ping", "proto.PingRequest", "proto.PingResponse");
         yield return M(auth, "GetRole", "/proto.AuthService/GetRole", "proto.GetRoleRequest", "types.RoleV6");
         yield return M(auth, "WatchEvents", "/proto.AuthService/WatchEvents", "proto.Watch", "proto.Event", serverStreaming: true);
+        yield return M(LegacyJoinService.Descriptor, "RegisterUsingBoundKeypairMethod", "/proto.JoinService/RegisterUsingBoundKeypairMethod",
+            "proto.RegisterUsingBoundKeypairMethodRequest", "proto.RegisterUsingBoundKeypairMethodResponse", clientStreaming: true, serverStreaming: true);
         yield return M(LegacyJoinService.Descriptor, "RegisterUsingToken", "/proto.JoinService/RegisterUsingToken", "types.RegisterUsingTokenRequest", "proto.Certs");
         yield return M(UnifiedJoinService.Descriptor, "Join", "/teleport.join.v1.JoinService/Join", "teleport.join.v1.JoinRequest", "teleport.join.v1.JoinResponse", clientStreaming: true, serverStreaming: true);
         yield return M(TrustService.Descriptor, "GetCertAuthority", "/teleport.trust.v1.TrustService/GetCertAuthority", "teleport.trust.v1.GetCertAuthorityRequest", "types.CertAuthorityV2");
@@ -499,6 +522,8 @@ public sealed class ProtoSchemaTests
             Assert.That(invoker.PathOf(() => new AuthService.AuthServiceClient(invoker).GenerateUserCerts(new UserCertsRequest())), Is.EqualTo(("/proto.AuthService/GenerateUserCerts", MethodType.Unary)));
             Assert.That(invoker.PathOf(() => new AuthService.AuthServiceClient(invoker).WatchEvents(new Watch())), Is.EqualTo(("/proto.AuthService/WatchEvents", MethodType.ServerStreaming)));
             Assert.That(invoker.PathOf(() => new LegacyJoinService.JoinServiceClient(invoker).RegisterUsingToken(new RegisterUsingTokenRequest())), Is.EqualTo(("/proto.JoinService/RegisterUsingToken", MethodType.Unary)));
+            Assert.That(invoker.PathOf(() => new LegacyJoinService.JoinServiceClient(invoker).RegisterUsingBoundKeypairMethod()),
+                Is.EqualTo(("/proto.JoinService/RegisterUsingBoundKeypairMethod", MethodType.DuplexStreaming)));
             Assert.That(invoker.PathOf(() => new UnifiedJoinService.JoinServiceClient(invoker).Join()), Is.EqualTo(("/teleport.join.v1.JoinService/Join", MethodType.DuplexStreaming)));
             Assert.That(invoker.PathOf(() => new TransportService.TransportServiceClient(invoker).ProxySSH()), Is.EqualTo(("/teleport.transport.v1.TransportService/ProxySSH", MethodType.DuplexStreaming)));
             Assert.That(invoker.PathOf(() => new TrustService.TrustServiceClient(invoker).GetCertAuthority(new GetCertAuthorityRequest())), Is.EqualTo(("/teleport.trust.v1.TrustService/GetCertAuthority", MethodType.Unary)));
@@ -554,6 +579,39 @@ public sealed class ProtoSchemaTests
             // An explicitly empty optional string is still sent; a plain proto3 string would not be.
             Assert.That(new ClientInit { JoinMethod = string.Empty }.ToByteArray(), Is.EqualTo(new byte[] { 0x0A, 0x00 }));
             Assert.That(new ClientInit().HasJoinMethod, Is.False);
+        });
+    }
+
+    [Test]
+    public void Legacy_bound_keypair_messages_encode_to_hand_computed_bytes()
+    {
+        var init = new RegisterUsingBoundKeypairMethodRequest
+        {
+            Init = new RegisterUsingBoundKeypairInitialRequest { InitialJoinSecret = "s", PreviousJoinState = ByteString.CopyFrom(0x01) },
+        };
+        var rotation = new RegisterUsingBoundKeypairMethodResponse
+        {
+            Rotation = new RegisterUsingBoundKeypairRotationRequest { SignatureAlgorithmSuite = Teleport.MachineId.Wire.Proto.Legacy.Types.SignatureAlgorithmSuite.BalancedV1 },
+        };
+        var certs = new RegisterUsingBoundKeypairMethodResponse
+        {
+            Certs = new RegisterUsingBoundKeypairCertificates { JoinState = ByteString.CopyFrom(0x02), PublicKey = "k" },
+        };
+
+        Assert.Multiple(() =>
+        {
+            // 1: init { 2: initial_join_secret "s", 3: previous_join_state 0x01 }
+            Assert.That(init.ToByteArray(), Is.EqualTo(new byte[] { 0x0A, 0x06, 0x12, 0x01, (byte)'s', 0x1A, 0x01, 0x01 }));
+            // 3: rotation { 1: suite = varint 2 (balanced-v1, an enum here, a name in teleport.join.v1) }
+            Assert.That(rotation.ToByteArray(), Is.EqualTo(new byte[] { 0x1A, 0x02, 0x08, 0x02 }));
+            // 2: certs { 2: join_state 0x02, 3: public_key "k" }
+            Assert.That(certs.ToByteArray(), Is.EqualTo(new byte[] { 0x12, 0x06, 0x12, 0x01, 0x02, 0x1A, 0x01, (byte)'k' }));
+            Assert.That(new RegisterUsingBoundKeypairMethodRequest { ChallengeResponse = new RegisterUsingBoundKeypairChallengeResponse { Solution = ByteString.CopyFromUtf8("j") } }.ToByteArray(),
+                Is.EqualTo(new byte[] { 0x12, 0x03, 0x0A, 0x01, (byte)'j' }));
+            Assert.That(new RegisterUsingBoundKeypairMethodRequest { RotationResponse = new RegisterUsingBoundKeypairRotationResponse { PublicKey = "p" } }.ToByteArray(),
+                Is.EqualTo(new byte[] { 0x1A, 0x03, 0x0A, 0x01, (byte)'p' }));
+            Assert.That(new RegisterUsingBoundKeypairMethodResponse { Challenge = new RegisterUsingBoundKeypairChallenge { PublicKey = "p", Challenge = "c" } }.ToByteArray(),
+                Is.EqualTo(new byte[] { 0x0A, 0x06, 0x0A, 0x01, (byte)'p', 0x12, 0x01, (byte)'c' }));
         });
     }
 

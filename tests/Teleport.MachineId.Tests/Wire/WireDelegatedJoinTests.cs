@@ -4,6 +4,7 @@ using Teleport.MachineId.Crypto;
 using Teleport.MachineId.Identity.Joining;
 using Teleport.MachineId.Identity.Storage;
 using Teleport.MachineId.Testing;
+using Teleport.MachineId.Tests.Identity;
 using Teleport.MachineId.Wire;
 using Teleport.MachineId.Wire.Join;
 
@@ -12,8 +13,9 @@ namespace Teleport.MachineId.Tests.Wire;
 /// <summary>
 /// The wire client's delegated joins against the emulator: OIDC-style methods over
 /// <c>RegisterUsingToken</c> (proxy HTTP, direct Auth, authenticated re-join) and bound keypair
-/// over <c>teleport.join.v1</c> (registration secret, pre-registered key, re-join, recovery,
-/// rotation, refusals).
+/// (registration secret, pre-registered key, re-join, recovery, rotation, refusals), each bound
+/// keypair case against a cluster with <c>teleport.join.v1</c> (later 18.x) and one without it
+/// (18.0/18.1: the legacy <c>RegisterUsingBoundKeypairMethod</c> stream).
 /// </summary>
 public sealed class WireDelegatedJoinTests
 {
@@ -85,16 +87,19 @@ public sealed class WireDelegatedJoinTests
         Assert.That(error.ToString(), Does.Not.Contain(intruder));
     }
 
-    [TestCase("balanced-v1", KeyAlgorithm.Ed25519)]
-    [TestCase("fips-v1", KeyAlgorithm.EcdsaP256)]
-    [TestCase("legacy", KeyAlgorithm.Rsa)]
-    public async Task Bound_keypair_registers_with_the_secret_then_re_joins_without_it(string suiteName, KeyAlgorithm keyAlgorithm)
+    [TestCase("balanced-v1", KeyAlgorithm.Ed25519, EmulatorJoinApis.LegacyAndUnified)]
+    [TestCase("fips-v1", KeyAlgorithm.EcdsaP256, EmulatorJoinApis.LegacyAndUnified)]
+    [TestCase("legacy", KeyAlgorithm.Rsa, EmulatorJoinApis.LegacyAndUnified)]
+    [TestCase("balanced-v1", KeyAlgorithm.Ed25519, EmulatorJoinApis.Legacy)]
+    [TestCase("fips-v1", KeyAlgorithm.EcdsaP256, EmulatorJoinApis.Legacy)]
+    [TestCase("legacy", KeyAlgorithm.Rsa, EmulatorJoinApis.Legacy)]
+    public async Task Bound_keypair_registers_with_the_secret_then_re_joins_without_it(string suiteName, KeyAlgorithm keyAlgorithm, EmulatorJoinApis apis)
     {
         var clock = new FakeTimeProvider(Start);
         await using var cluster = await WireTestCluster.StartAsync(new TeleportEmulatorOptions
         {
             TimeProvider = clock,
-            JoinApis = EmulatorJoinApis.LegacyAndUnified,
+            JoinApis = apis,
             SignatureAlgorithmSuite = SignatureAlgorithmSuite.Parse(suiteName),
         });
         AddBoundKeypairToken(cluster.Emulator, new EmulatorBoundKeypairJoinSpec { RegistrationSecret = "registration-secret-1", RecoveryLimit = 2 });
@@ -108,6 +113,8 @@ public sealed class WireDelegatedJoinTests
         holder.Current = first.Join.CreateIdentity();
 
         Assert.That(first.NewKeysRequested, Is.EqualTo(1), "registration asks for a new key");
+        Assert.That(first.Join.Api, Is.EqualTo(ExpectedApi(apis)));
+        Assert.That(first.Join.SignatureAlgorithmSuite, Is.EqualTo(SignatureAlgorithmSuite.Parse(suiteName)), "the identity key is made for the cluster's suite on either protocol");
         Assert.That(first.BoundPublicKey.Algorithm, Is.EqualTo(keyAlgorithm));
         Assert.That(state.ActivePublicKey, Is.EqualTo(first.BoundPublicKey));
         var status = cluster.Emulator.GetBoundKeypairStatus("bkp")!;
@@ -121,15 +128,16 @@ public sealed class WireDelegatedJoinTests
         state.Complete(second);
 
         Assert.That(second.NewKeysRequested, Is.Zero);
+        Assert.That(second.Join.Api, Is.EqualTo(ExpectedApi(apis)), "the re-join on Auth uses the same protocol");
         Assert.That(second.Join.Certificates.TlsIdentity!.BotInstanceId, Is.EqualTo(first.Join.Certificates.TlsIdentity!.BotInstanceId));
         Assert.That(cluster.Emulator.GetBoundKeypairStatus("bkp")!.RecoveryCount, Is.EqualTo(1), "a re-join with a valid identity is not a recovery");
     }
 
     [Test]
-    public async Task Bound_keypair_recovery_after_expiry_verifies_the_join_state_and_counts()
+    public async Task Bound_keypair_recovery_after_expiry_verifies_the_join_state_and_counts([Values] EmulatorJoinApis apis)
     {
         var clock = new FakeTimeProvider(Start);
-        await using var cluster = await WireTestCluster.StartAsync(new TeleportEmulatorOptions { TimeProvider = clock, JoinApis = EmulatorJoinApis.LegacyAndUnified });
+        await using var cluster = await WireTestCluster.StartAsync(new TeleportEmulatorOptions { TimeProvider = clock, JoinApis = apis });
         AddBoundKeypairToken(cluster.Emulator, new EmulatorBoundKeypairJoinSpec { RegistrationSecret = "registration-secret-2", RecoveryLimit = 2 });
         await using var client = TeleportWireClient.Create(cluster.ProxyOptions(), () => null);
         using var state = await BoundKeypairClientState.LoadAsync(null, null, new MemoryBotIdentityStore(), clock, NullLogger.Instance, default);
@@ -152,10 +160,10 @@ public sealed class WireDelegatedJoinTests
     }
 
     [Test]
-    public async Task A_stale_join_state_locks_the_token_as_Teleport_does()
+    public async Task A_stale_join_state_locks_the_token_as_Teleport_does([Values] EmulatorJoinApis apis)
     {
         var clock = new FakeTimeProvider(Start);
-        await using var cluster = await WireTestCluster.StartAsync(new TeleportEmulatorOptions { TimeProvider = clock, JoinApis = EmulatorJoinApis.LegacyAndUnified });
+        await using var cluster = await WireTestCluster.StartAsync(new TeleportEmulatorOptions { TimeProvider = clock, JoinApis = apis });
         AddBoundKeypairToken(cluster.Emulator, new EmulatorBoundKeypairJoinSpec { RegistrationSecret = "registration-secret-6", RecoveryLimit = 5 });
         await using var client = TeleportWireClient.Create(cluster.ProxyOptions(), () => null);
         using var state = await BoundKeypairClientState.LoadAsync(null, null, new MemoryBotIdentityStore(), clock, NullLogger.Instance, default);
@@ -177,10 +185,10 @@ public sealed class WireDelegatedJoinTests
     }
 
     [Test]
-    public async Task Bound_keypair_rotation_binds_the_new_key_and_keeps_the_old_in_history()
+    public async Task Bound_keypair_rotation_binds_the_new_key_and_keeps_the_old_in_history([Values] EmulatorJoinApis apis)
     {
         var clock = new FakeTimeProvider(Start);
-        await using var cluster = await WireTestCluster.StartAsync(new TeleportEmulatorOptions { TimeProvider = clock, JoinApis = EmulatorJoinApis.LegacyAndUnified });
+        await using var cluster = await WireTestCluster.StartAsync(new TeleportEmulatorOptions { TimeProvider = clock, JoinApis = apis });
         var spec = new EmulatorBoundKeypairJoinSpec { RegistrationSecret = "registration-secret-3", RecoveryLimit = 1 };
         AddBoundKeypairToken(cluster.Emulator, spec);
         var holder = new IdentityHolder();
@@ -203,6 +211,7 @@ public sealed class WireDelegatedJoinTests
         state.Complete(rotated);
 
         Assert.That(rotated.NewKeysRequested, Is.EqualTo(1));
+        Assert.That(rotated.Join.Api, Is.EqualTo(ExpectedApi(apis)));
         Assert.That(rotated.BoundPublicKey, Is.Not.EqualTo(first.BoundPublicKey));
         Assert.That(state.ActivePublicKey, Is.EqualTo(rotated.BoundPublicKey));
         using (var old = state.FindKey(first.BoundPublicKey))
@@ -220,9 +229,9 @@ public sealed class WireDelegatedJoinTests
     }
 
     [Test]
-    public async Task Bound_keypair_with_a_pre_registered_key_answers_the_first_challenge_with_it()
+    public async Task Bound_keypair_with_a_pre_registered_key_answers_the_first_challenge_with_it([Values] EmulatorJoinApis apis)
     {
-        await using var cluster = await WireTestCluster.StartAsync(new TeleportEmulatorOptions { JoinApis = EmulatorJoinApis.LegacyAndUnified });
+        await using var cluster = await WireTestCluster.StartAsync(new TeleportEmulatorOptions { JoinApis = apis });
         using var key = PrivateKey.Generate(SignatureAlgorithmSuite.BalancedV1, KeyPurpose.BoundKeypairJoining);
         AddBoundKeypairToken(cluster.Emulator, new EmulatorBoundKeypairJoinSpec { InitialPublicKey = key.PublicKey.ToAuthorizedKey(), RecoveryMode = "insecure" });
         await using var client = TeleportWireClient.Create(cluster.ProxyOptions(), () => null);
@@ -234,12 +243,11 @@ public sealed class WireDelegatedJoinTests
         Assert.That(result.NewKeysRequested, Is.Zero);
     }
 
-    [TestCase(KeyAlgorithm.Ed25519)]
-    [TestCase(KeyAlgorithm.EcdsaP256)]
-    [TestCase(KeyAlgorithm.Rsa)]
-    public async Task Bound_keypair_challenge_signed_by_another_key_is_refused(KeyAlgorithm algorithm)
+    [Test]
+    public async Task Bound_keypair_challenge_signed_by_another_key_is_refused(
+        [Values(KeyAlgorithm.Ed25519, KeyAlgorithm.EcdsaP256, KeyAlgorithm.Rsa)] KeyAlgorithm algorithm, [Values] EmulatorJoinApis apis)
     {
-        await using var cluster = await WireTestCluster.StartAsync(new TeleportEmulatorOptions { JoinApis = EmulatorJoinApis.LegacyAndUnified });
+        await using var cluster = await WireTestCluster.StartAsync(new TeleportEmulatorOptions { JoinApis = apis });
         using var registered = PrivateKey.Generate(algorithm);
         AddBoundKeypairToken(cluster.Emulator, new EmulatorBoundKeypairJoinSpec { InitialPublicKey = registered.PublicKey.ToAuthorizedKey(), RecoveryMode = "insecure" });
         await using var client = TeleportWireClient.Create(cluster.ProxyOptions(), () => null);
@@ -252,12 +260,10 @@ public sealed class WireDelegatedJoinTests
         Assert.That(cluster.Emulator.BotInstances, Is.Empty);
     }
 
-    [TestCase("wrong")]
-    [TestCase("reused")]
-    [TestCase("missing")]
-    public async Task Bound_keypair_refuses_a_wrong_or_reused_registration_secret(string fault)
+    [Test]
+    public async Task Bound_keypair_refuses_a_wrong_or_reused_registration_secret([Values("wrong", "reused", "missing")] string fault, [Values] EmulatorJoinApis apis)
     {
-        await using var cluster = await WireTestCluster.StartAsync(new TeleportEmulatorOptions { JoinApis = EmulatorJoinApis.LegacyAndUnified });
+        await using var cluster = await WireTestCluster.StartAsync(new TeleportEmulatorOptions { JoinApis = apis });
         AddBoundKeypairToken(cluster.Emulator, new EmulatorBoundKeypairJoinSpec { RegistrationSecret = "registration-secret-4", RecoveryLimit = 3 });
         await using var client = TeleportWireClient.Create(cluster.ProxyOptions(), () => null);
         if (fault == "reused")
@@ -287,18 +293,62 @@ public sealed class WireDelegatedJoinTests
     }
 
     [Test]
-    public async Task Bound_keypair_on_a_cluster_without_the_unified_join_service_says_so()
+    public async Task Bound_keypair_falls_back_to_the_legacy_stream_only_where_the_unified_service_is_missing_and_logs_which([Values] bool throughProxy)
+    {
+        // One client, two clusters in turn at the same kind of address: nothing about the first
+        // cluster's missing service is remembered (a cluster upgraded meanwhile is used as such).
+        var capture = new CapturingLoggerProvider();
+        using var loggers = new Microsoft.Extensions.Logging.LoggerFactory([capture]);
+        foreach (var apis in new[] { EmulatorJoinApis.Legacy, EmulatorJoinApis.LegacyAndUnified })
+        {
+            capture.Entries.Clear();
+            await using var cluster = await WireTestCluster.StartAsync(new TeleportEmulatorOptions { JoinApis = apis });
+            AddBoundKeypairToken(cluster.Emulator, new EmulatorBoundKeypairJoinSpec { RegistrationSecret = "registration-secret-5" });
+            var options = throughProxy ? cluster.ProxyOptions() : cluster.AuthOptions(insecure: true);
+            await using var client = TeleportWireClient.Create(options with { LoggerFactory = loggers }, () => null);
+            using var state = await BoundKeypairClientState.LoadAsync(null, null, new MemoryBotIdentityStore(), TimeProvider.System, NullLogger.Instance, default);
+
+            var outcome = await client.JoinWithBoundKeypairAsync(new BoundKeypairJoinParameters("bkp", "registration-secret-5", default, state), TimeSpan.FromHours(1), false);
+
+            Assert.That(outcome.Join.Api, Is.EqualTo(ExpectedApi(apis)));
+            var fallback = capture.Entries.Where(e => e.EventId.Name == "WireJoinFallback").ToList();
+            if (apis == EmulatorJoinApis.Legacy)
+            {
+                Assert.That(fallback, Has.Count.EqualTo(1));
+                Assert.That(fallback[0].Text, Does.Contain("proto.JoinService/RegisterUsingBoundKeypairMethod"));
+                Assert.That(cluster.Emulator.AuditEvents.Any(e => e.Type == "bot.join" && e.Success && e.Fields.Values.Any(v => v.Contains("RegisterUsingBoundKeypairMethod", StringComparison.Ordinal))),
+                    Is.True, "the cluster saw the legacy stream");
+            }
+            else
+            {
+                Assert.That(fallback, Is.Empty, "the unified service is used when the cluster has it");
+            }
+
+            Assert.That(capture.Entries.Single(e => e.EventId.Name == "WireJoinSucceeded").Text, Does.Contain(ExpectedApi(apis).ToString()));
+            Assert.That(capture.AllText, Does.Not.Contain("registration-secret-5"));
+        }
+    }
+
+    [Test]
+    public async Task Bound_keypair_on_the_legacy_stream_refuses_a_wrong_secret_with_a_join_error_that_names_the_stream()
     {
         await using var cluster = await WireTestCluster.StartAsync(new TeleportEmulatorOptions { JoinApis = EmulatorJoinApis.Legacy });
-        AddBoundKeypairToken(cluster.Emulator, new EmulatorBoundKeypairJoinSpec { RegistrationSecret = "registration-secret-5" });
+        AddBoundKeypairToken(cluster.Emulator, new EmulatorBoundKeypairJoinSpec { RegistrationSecret = "registration-secret-7" });
         await using var client = TeleportWireClient.Create(cluster.ProxyOptions(), () => null);
         using var state = await BoundKeypairClientState.LoadAsync(null, null, new MemoryBotIdentityStore(), TimeProvider.System, NullLogger.Instance, default);
 
-        var error = Assert.ThrowsAsync<TeleportProtocolException>(() =>
-            client.JoinWithBoundKeypairAsync(new BoundKeypairJoinParameters("bkp", "registration-secret-5", default, state), TimeSpan.FromHours(1), false));
+        var error = Assert.ThrowsAsync<TeleportJoinException>(() =>
+            client.JoinWithBoundKeypairAsync(new BoundKeypairJoinParameters("bkp", "a-wrong-secret-value", default, state), TimeSpan.FromHours(1), false));
 
-        Assert.That(error!.Message, Does.Contain("teleport.join.v1"));
+        Assert.That(error!.Message, Does.Contain("a valid registration secret is required"));
+        Assert.That(error.ToString(), Does.Not.Contain("a-wrong-secret-value").And.Not.Contain("registration-secret-7"));
+        Assert.That(cluster.Emulator.GetBoundKeypairStatus("bkp")!.BoundPublicKey, Is.Null);
+        Assert.That(cluster.Emulator.AuditEvents.Any(e => e.Type == "bot.join" && !e.Success
+            && e.Fields.Values.Any(v => v.Contains("RegisterUsingBoundKeypairMethod", StringComparison.Ordinal))), Is.True);
     }
+
+    private static JoinApi ExpectedApi(EmulatorJoinApis apis) =>
+        apis == EmulatorJoinApis.Legacy ? JoinApi.LegacyBoundKeypairStream : JoinApi.Unified;
 
     internal static void AddKubernetesToken(TeleportEmulator cluster) =>
         cluster.AddJoinToken(new EmulatorJoinToken

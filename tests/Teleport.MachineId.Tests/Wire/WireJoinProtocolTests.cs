@@ -1,12 +1,6 @@
 using System.Collections.Concurrent;
-using System.Net;
 using Grpc.Core;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.Extensions.DependencyInjection;
 using Teleport.MachineId.Wire;
 using Teleport.MachineId.Testing.Proto.Join.V1;
 
@@ -84,11 +78,10 @@ public sealed class WireJoinProtocolTests
     /// <summary>A unified join server that answers each request with the next scripted response and records what it received.</summary>
     private sealed class ScriptedJoinServer : IAsyncDisposable
     {
-        private readonly WebApplication _app;
+        private WebApplication? _app;
 
-        private ScriptedJoinServer(WebApplication app, JoinResponse[] script)
+        private ScriptedJoinServer(JoinResponse[] script)
         {
-            _app = app;
             Script = script;
         }
 
@@ -102,46 +95,17 @@ public sealed class WireJoinProtocolTests
 
         public static async Task<ScriptedJoinServer> StartAsync(params JoinResponse[] script)
         {
-            using var authority = new TestAuthority("scripted.test");
-            var certificate = authority.IssueServer();
-            var builder = WebApplication.CreateSlimBuilder();
-            builder.Services.AddGrpc();
-            builder.Services.AddSingleton<Holder>();
-            builder.WebHost.ConfigureKestrel(kestrel =>
-            {
-                kestrel.AllowAlternateSchemes = true;
-                kestrel.Listen(IPAddress.Loopback, 0, listen =>
-                {
-                    listen.Protocols = HttpProtocols.Http2;
-                    listen.UseHttps(certificate);
-                });
-            });
-            var app = builder.Build();
-            var server = new ScriptedJoinServer(app, script);
-            app.Services.GetRequiredService<Holder>().Server = server;
-            app.MapGrpcService<Service>();
-            await app.StartAsync();
-            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-            server.Address = new HostPort("127.0.0.1", new Uri(address).Port);
+            var server = new ScriptedJoinServer(script);
+            (server._app, server.Address) = await ScriptedGrpcHost.StartAsync(server, app => app.MapGrpcService<Service>());
             return server;
         }
 
-        public async ValueTask DisposeAsync()
-        {
-            await _app.StopAsync();
-            await _app.DisposeAsync();
-        }
+        public ValueTask DisposeAsync() => ScriptedGrpcHost.StopAsync(_app);
 
-        private sealed class Holder
-        {
-            public ScriptedJoinServer? Server { get; set; }
-        }
-
-        private sealed class Service(Holder holder) : JoinService.JoinServiceBase
+        private sealed class Service(ScriptedJoinServer server) : JoinService.JoinServiceBase
         {
             public override async Task Join(IAsyncStreamReader<JoinRequest> requestStream, IServerStreamWriter<JoinResponse> responseStream, ServerCallContext context)
             {
-                var server = holder.Server!;
                 var next = 0;
                 while (await requestStream.MoveNext(context.CancellationToken))
                 {

@@ -109,6 +109,26 @@ internal sealed class BoundKeypairJoins : IDisposable
 
     public void Dispose() => _joinStateKey.Dispose();
 
+    /// <summary>
+    /// Runs the join for either join service (the unified stream or the legacy
+    /// <c>RegisterUsingBoundKeypairMethod</c>; only <paramref name="channel"/> differs) and audits a refusal
+    /// as a failed <c>bot.join</c> of the request's API.
+    /// </summary>
+    /// <exception cref="TraceException">The join is refused (Teleport's messages).</exception>
+    public async Task<BoundKeypairJoinResult> JoinAuditedAsync(
+        EmulatorJoinToken token, BoundKeypairJoinRequest request, IBoundKeypairChannel channel, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await JoinAsync(token, request, channel, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TraceException ex)
+        {
+            State.Audit("bot.join", success: false, user: null, ex.Message, ("method", token.JoinMethod), ("api", request.Join.Api), ("token_name", token.SafeName));
+            throw;
+        }
+    }
+
     /// <summary>Runs the join; <paramref name="token"/> was checked to exist and to be a bound keypair token.</summary>
     /// <exception cref="TraceException">The join is refused (Teleport's messages).</exception>
     public async Task<BoundKeypairJoinResult> JoinAsync(

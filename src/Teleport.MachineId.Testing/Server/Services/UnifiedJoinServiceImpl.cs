@@ -89,16 +89,7 @@ internal sealed class UnifiedJoinServiceImpl(EmulatorRuntime runtime) : JoinServ
                 PreviousJoinState = boundKeypairInit.PreviousJoinState.ToStringUtf8(),
             };
             var channel = new StreamChannel(requestStream, responseStream, context, token, api, runtime);
-            BoundKeypairJoinResult result;
-            try
-            {
-                result = await runtime.BoundKeypairs.JoinAsync(token, request, channel, context.CancellationToken).ConfigureAwait(false);
-            }
-            catch (TraceException ex)
-            {
-                runtime.State.Audit("bot.join", success: false, user: null, ex.Message, ("method", token.JoinMethod), ("api", api), ("token_name", token.SafeName));
-                throw;
-            }
+            var result = await runtime.BoundKeypairs.JoinAuditedAsync(token, request, channel, context.CancellationToken).ConfigureAwait(false);
 
             await responseStream.WriteAsync(new JoinResponse
             {

@@ -1,3 +1,4 @@
+using Teleport.MachineId.Crypto;
 using Microsoft.Extensions.Logging;
 using Teleport.MachineId.Wire.Calls;
 using Teleport.MachineId.Wire.Discovery;
@@ -31,6 +32,13 @@ internal interface IClusterRoute : IDisposable
     /// <summary>Where unauthenticated join RPCs go: the proxy's <c>teleport-proxy-grpc</c>, or Auth without a client certificate.</summary>
     /// <exception cref="TeleportException">The route cannot be resolved (discovery, trust).</exception>
     ValueTask<GrpcEndpoint> GetJoinEndpointAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The cluster's signature algorithm suite as the legacy joins of this route learn it (tbot's
+    /// <c>generateHostKeysForProxy</c>/<c>ForAuth</c>): the proxy's discovery, or Auth's <c>Ping</c>.
+    /// </summary>
+    /// <exception cref="TeleportException">The route cannot be resolved, or Ping failed.</exception>
+    ValueTask<SignatureAlgorithmSuite> GetJoinSuiteAsync(CancellationToken cancellationToken);
 
     /// <summary>
     /// The legacy <c>RegisterUsingToken</c> join of this route (the token method, and OIDC-style methods
@@ -139,6 +147,9 @@ internal sealed class ProxyClusterRoute : IClusterRoute
     public async ValueTask<GrpcEndpoint> GetJoinEndpointAsync(CancellationToken cancellationToken) =>
         (await GetProxyAsync(cancellationToken).ConfigureAwait(false)).Join;
 
+    public async ValueTask<SignatureAlgorithmSuite> GetJoinSuiteAsync(CancellationToken cancellationToken) =>
+        (await GetProxyAsync(cancellationToken).ConfigureAwait(false)).Discovery.SignatureAlgorithmSuite;
+
     public async Task<JoinResult> JoinLegacyAsync(string token, DateTimeOffset expires, string? idToken, CancellationToken cancellationToken)
     {
         var route = await GetProxyAsync(cancellationToken).ConfigureAwait(false);
@@ -187,11 +198,14 @@ internal sealed class DirectAuthClusterRoute : IClusterRoute
 
     public ValueTask<GrpcEndpoint> GetJoinEndpointAsync(CancellationToken cancellationToken) => ValueTask.FromResult(_auth.Anonymous);
 
+    public async ValueTask<SignatureAlgorithmSuite> GetJoinSuiteAsync(CancellationToken cancellationToken) =>
+        (await UnaryCall.PingAsync(_auth.Anonymous, _options, _logger, cancellationToken).ConfigureAwait(false)).SignatureAlgorithmSuite;
+
     public async Task<JoinResult> JoinLegacyAsync(string token, DateTimeOffset expires, string? idToken, CancellationToken cancellationToken)
     {
         var endpoint = _auth.Anonymous;
-        var ping = await UnaryCall.PingAsync(endpoint, _options, _logger, cancellationToken).ConfigureAwait(false);
-        return await TokenJoin.JoinLegacyGrpcAsync(endpoint.Invoker, endpoint.Description, ping.SignatureAlgorithmSuite, token, expires, _logger, cancellationToken, idToken)
+        var suite = await GetJoinSuiteAsync(cancellationToken).ConfigureAwait(false);
+        return await TokenJoin.JoinLegacyGrpcAsync(endpoint.Invoker, endpoint.Description, suite, token, expires, _logger, cancellationToken, idToken)
             .ConfigureAwait(false);
     }
 

@@ -4,8 +4,11 @@ using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Microsoft.Extensions.Logging;
 using Teleport.MachineId.Crypto;
+using Teleport.MachineId.Wire.Calls;
 using Teleport.MachineId.Wire.Proto.Join.V1;
+using Teleport.MachineId.Wire.Proto.Legacy.Client;
 using Teleport.MachineId.Wire.Streams;
+using LegacyJoin = Teleport.MachineId.Wire.Proto.Legacy.Client.JoinService;
 
 namespace Teleport.MachineId.Wire.Join;
 
@@ -45,14 +48,22 @@ internal sealed class BoundKeypairJoinOutcome
 }
 
 /// <summary>
-/// The <c>bound_keypair</c> join over <c>teleport.join.v1.JoinService/Join</c>
-/// (<c>lib/join/joinclient/join_boundkeypair.go</c>): ClientInit → ServerInit → BoundKeypairInit{bot
-/// params, registration secret while unbound, previous join state} → challenges signed with the key
-/// the cluster names (a compact JWS over the challenge bytes) and, when asked, a new key for the
-/// suite → Result{BotResult{certificates, bound_keypair_result}}.
+/// The <c>bound_keypair</c> join, over either protocol tbot 18 speaks. The unified
+/// <c>teleport.join.v1.JoinService/Join</c> (<c>lib/join/joinclient/join_boundkeypair.go</c>):
+/// ClientInit → ServerInit → BoundKeypairInit{bot params, registration secret while unbound, previous
+/// join state} → challenges and rotation requests → Result{BotResult{certificates, bound_keypair_result}}.
+/// The legacy <c>proto.JoinService/RegisterUsingBoundKeypairMethod</c> of Teleport 18.0/18.1
+/// (<c>lib/auth/join/join.go</c>): keys generated first for the suite the cluster reports →
+/// init{RegisterUsingTokenRequest, registration secret, previous join state} → the same challenges and
+/// rotation requests → certs{Certs, join state, bound public key}. Both sign a challenge the same way
+/// (a compact JWS over its bytes with the key the cluster names) and store a requested key before
+/// answering with it.
 /// </summary>
 internal static class BoundKeypairJoin
 {
+    /// <summary>The legacy stream's gRPC method.</summary>
+    internal const string LegacyOperation = "proto.JoinService/RegisterUsingBoundKeypairMethod";
+
     /// <summary>A join never needs more exchanges than registration + rotation, each with a challenge.</summary>
     private const int MaxExchanges = 8;
 
@@ -65,7 +76,7 @@ internal static class BoundKeypairJoin
         CallInvoker invoker, string endpoint, BoundKeypairJoinParameters parameters, DateTimeOffset expires, ILogger logger, CancellationToken cancellationToken)
     {
         var operation = $"{TokenJoin.UnifiedOperation} on {endpoint}";
-        using var call = new JoinService.JoinServiceClient(invoker).Join(cancellationToken: cancellationToken);
+        using var call = new Proto.Join.V1.JoinService.JoinServiceClient(invoker).Join(cancellationToken: cancellationToken);
         PrivateKey? key = null;
         try
         {
@@ -108,11 +119,7 @@ internal static class BoundKeypairJoin
                 PreviousJoinState = ByteString.CopyFrom(parameters.PreviousJoinState.Span),
             };
 
-            // tbot sends the registration secret only while the bot holds no join state.
-            if (parameters.PreviousJoinState.IsEmpty && !string.IsNullOrEmpty(parameters.RegistrationSecret))
-            {
-                initial.InitialJoinSecret = parameters.RegistrationSecret;
-            }
+            initial.InitialJoinSecret = InitialSecret(parameters);
 
             await GrpcCallFailures.WriteAsync(call, new JoinRequest { BoundKeypairInit = initial }, cancellationToken).ConfigureAwait(false);
 
@@ -123,28 +130,30 @@ internal static class BoundKeypairJoin
                 switch (message.PayloadCase)
                 {
                     case JoinResponse.PayloadOneofCase.Challenge when message.Challenge.PayloadCase == Challenge.PayloadOneofCase.BoundKeypairChallenge:
-                        var solution = await SolveAsync(call, parameters, initial.InitialJoinSecret.Length > 0, message.Challenge.BoundKeypairChallenge, operation)
-                            .ConfigureAwait(false);
+                        var challenge = message.Challenge.BoundKeypairChallenge;
+                        var signed = Sign(parameters, initial.InitialJoinSecret.Length > 0, challenge.PublicKey.ToStringUtf8(), challenge.Challenge, operation);
+                        if (signed.Error is { } refusal)
+                        {
+                            throw await TokenJoin.GiveUpAsync(call, GivingUp.Types.Reason.ChallengeSolutionFailed, signed.ServerMessage, refusal.Message, join: refusal is TeleportJoinException)
+                                .ConfigureAwait(false);
+                        }
+
                         await GrpcCallFailures.WriteAsync(call, new JoinRequest
                         {
-                            Solution = new ChallengeSolution { BoundKeypairChallengeSolution = new BoundKeypairChallengeSolution { Solution = ByteString.CopyFromUtf8(solution) } },
+                            Solution = new ChallengeSolution { BoundKeypairChallengeSolution = new BoundKeypairChallengeSolution { Solution = ByteString.CopyFromUtf8(signed.Solution) } },
                         }, cancellationToken).ConfigureAwait(false);
                         break;
                     case JoinResponse.PayloadOneofCase.Challenge when message.Challenge.PayloadCase == Challenge.PayloadOneofCase.BoundKeypairRotationRequest:
-                        var rotationSuite = ParseSuite(message.Challenge.BoundKeypairRotationRequest.SignatureAlgorithmSuite);
-                        WireLog.BoundKeypairKeyRequested(logger, rotationSuite.Name);
-                        using (var created = await parameters.Keys.CreateKeyAsync(rotationSuite, cancellationToken).ConfigureAwait(false))
+                        var created = await CreateKeyAsync(parameters, ParseSuite(message.Challenge.BoundKeypairRotationRequest.SignatureAlgorithmSuite), logger, cancellationToken)
+                            .ConfigureAwait(false);
+                        newKeys++;
+                        await GrpcCallFailures.WriteAsync(call, new JoinRequest
                         {
-                            newKeys++;
-                            await GrpcCallFailures.WriteAsync(call, new JoinRequest
+                            Solution = new ChallengeSolution
                             {
-                                Solution = new ChallengeSolution
-                                {
-                                    BoundKeypairRotationResponse = new BoundKeypairRotationResponse { PublicKey = ByteString.CopyFromUtf8(created.PublicKey.ToAuthorizedKey()) },
-                                },
-                            }, cancellationToken).ConfigureAwait(false);
-                        }
-
+                                BoundKeypairRotationResponse = new BoundKeypairRotationResponse { PublicKey = ByteString.CopyFromUtf8(created.ToAuthorizedKey()) },
+                            },
+                        }, cancellationToken).ConfigureAwait(false);
                         break;
                     case JoinResponse.PayloadOneofCase.Result when message.Result.PayloadCase == Result.PayloadOneofCase.BotResult:
                         var bot = message.Result.BotResult;
@@ -153,16 +162,7 @@ internal static class BoundKeypairJoin
                             throw new TeleportProtocolException($"{operation} returned a bot result without the bound keypair result.");
                         }
 
-                        PublicKeyInfo boundKey;
-                        try
-                        {
-                            boundKey = PublicKeyInfo.ParseAuthorizedKey(bound.PublicKey.ToStringUtf8());
-                        }
-                        catch (TeleportFormatException ex)
-                        {
-                            throw new TeleportProtocolException($"{operation} returned an unreadable bound public key.", ex);
-                        }
-
+                        var boundKey = ParseBoundKey(bound.PublicKey.ToStringUtf8(), operation);
                         var certificates = IssuedCertificates.FromJoinService(bot.Certificates ?? new Certificates(), operation);
                         await TokenJoin.CompleteQuietlyAsync(call).ConfigureAwait(false);
                         var result = TokenJoin.Check(new JoinResult(key, certificates, suite, JoinApi.Unified), operation);
@@ -198,35 +198,147 @@ internal static class BoundKeypairJoin
         }
     }
 
-    /// <summary>Signs the challenge with the key the cluster names, or gives up when the bot does not hold it.</summary>
-    private static async Task<string> SolveAsync(
-        AsyncDuplexStreamingCall<JoinRequest, JoinResponse> call, BoundKeypairJoinParameters parameters, bool sentSecret, BoundKeypairChallenge challenge, string operation)
+    /// <summary>
+    /// Runs the join on the legacy <c>proto.JoinService/RegisterUsingBoundKeypairMethod</c> stream (Teleport
+    /// 18.0/18.1, which do not serve the unified join service): on <paramref name="invoker"/> (the proxy's
+    /// join gRPC, direct Auth, or Auth authenticated for a re-join), with keys for <paramref name="suite"/>
+    /// (what the proxy's discovery or Auth's Ping reports, as tbot does on this path).
+    /// </summary>
+    /// <exception cref="TeleportJoinException">The cluster refused the join, or asked for a key this bot does not hold.</exception>
+    /// <exception cref="TeleportConnectionException">The cluster could not be reached.</exception>
+    /// <exception cref="TeleportProtocolException">The server broke the protocol, or does not implement bound keypair joins.</exception>
+    public static async Task<BoundKeypairJoinOutcome> JoinLegacyAsync(
+        CallInvoker invoker, string endpoint, SignatureAlgorithmSuite suite, BoundKeypairJoinParameters parameters, DateTimeOffset expires, ILogger logger,
+        CancellationToken cancellationToken)
     {
-        var keys = parameters.Keys;
+        var operation = $"{LegacyOperation} on {endpoint}";
+        var key = PrivateKey.Generate(suite, KeyPurpose.BotIdentity);
+        try
+        {
+            using var call = new LegacyJoin.JoinServiceClient(invoker).RegisterUsingBoundKeypairMethod(cancellationToken: cancellationToken);
+            var initial = new RegisterUsingBoundKeypairInitialRequest
+            {
+                JoinRequest = TokenJoin.LegacyRequest(key.PublicKey, parameters.TokenName, expires),
+                InitialJoinSecret = InitialSecret(parameters),
+                PreviousJoinState = ByteString.CopyFrom(parameters.PreviousJoinState.Span),
+            };
+            await GrpcCallFailures.WriteAsync(call, new RegisterUsingBoundKeypairMethodRequest { Init = initial }, cancellationToken).ConfigureAwait(false);
+
+            var newKeys = 0;
+            for (var exchange = 0; exchange < MaxExchanges; exchange++)
+            {
+                var message = await TokenJoin.ReceiveAsync(call, LegacyOperation, endpoint, cancellationToken).ConfigureAwait(false);
+                switch (message.ResponseCase)
+                {
+                    case RegisterUsingBoundKeypairMethodResponse.ResponseOneofCase.Challenge:
+                        var signed = Sign(parameters, initial.InitialJoinSecret.Length > 0, message.Challenge.PublicKey, message.Challenge.Challenge, operation);
+                        if (signed.Error is { } refusal)
+                        {
+                            // This stream has no GivingUp message: tbot ends it with the error (the server sees it cancelled).
+                            throw refusal;
+                        }
+
+                        await GrpcCallFailures.WriteAsync(call, new RegisterUsingBoundKeypairMethodRequest
+                        {
+                            ChallengeResponse = new RegisterUsingBoundKeypairChallengeResponse { Solution = ByteString.CopyFromUtf8(signed.Solution) },
+                        }, cancellationToken).ConfigureAwait(false);
+                        break;
+                    case RegisterUsingBoundKeypairMethodResponse.ResponseOneofCase.Rotation:
+                        var created = await CreateKeyAsync(parameters, ProtoModels.ToSuite(message.Rotation.SignatureAlgorithmSuite), logger, cancellationToken).ConfigureAwait(false);
+                        newKeys++;
+                        await GrpcCallFailures.WriteAsync(call, new RegisterUsingBoundKeypairMethodRequest
+                        {
+                            RotationResponse = new RegisterUsingBoundKeypairRotationResponse { PublicKey = created.ToAuthorizedKey() },
+                        }, cancellationToken).ConfigureAwait(false);
+                        break;
+                    case RegisterUsingBoundKeypairMethodResponse.ResponseOneofCase.Certs:
+                        var issued = message.Certs;
+                        var boundKey = ParseBoundKey(issued.PublicKey, operation);
+                        var certificates = IssuedCertificates.FromProto(issued.Certs ?? new Certs(), operation);
+                        await TokenJoin.CompleteQuietlyAsync(call).ConfigureAwait(false);
+                        var result = TokenJoin.Check(new JoinResult(key, certificates, suite, JoinApi.LegacyBoundKeypairStream), operation);
+                        key = null;
+                        return new BoundKeypairJoinOutcome { Join = result, BoundPublicKey = boundKey, JoinState = issued.JoinState.ToByteArray(), NewKeysRequested = newKeys };
+                    default:
+                        throw new TeleportProtocolException($"{operation} sent a message this client does not know ({message.ResponseCase}); update Teleport.MachineId.");
+                }
+            }
+
+            throw new TeleportProtocolException($"{operation} kept sending challenges after {MaxExchanges} exchanges.");
+        }
+        catch (RpcException ex) when (WireErrors.IsUnimplemented(ex))
+        {
+            throw new TeleportProtocolException(
+                $"{endpoint} implements neither teleport.join.v1.JoinService/Join nor {LegacyOperation}: the cluster does not support bound_keypair joins " +
+                "(Teleport 18.0 or later does). Upgrade the cluster, or use another join method.", ex);
+        }
+        catch (RpcException ex)
+        {
+            WireLog.CallFailed(logger, LegacyOperation, endpoint, ex.StatusCode);
+            throw WireErrors.FromRpc(ex, LegacyOperation, endpoint, WireOperationKind.DelegatedJoin, parameters.RegistrationSecret);
+        }
+        finally
+        {
+            key?.Dispose();
+        }
+    }
+
+    /// <summary>tbot sends the registration secret only while the bot holds no join state (a first join).</summary>
+    private static string InitialSecret(BoundKeypairJoinParameters parameters) =>
+        parameters.PreviousJoinState.IsEmpty && !string.IsNullOrEmpty(parameters.RegistrationSecret) ? parameters.RegistrationSecret : string.Empty;
+
+    /// <summary>
+    /// Signs <paramref name="challenge"/> with the key the cluster names (<paramref name="publicKeyText"/>,
+    /// authorized_keys form). When the bot does not hold it, <see cref="Signed.Error"/> says why for the
+    /// caller, <see cref="Signed.ServerMessage"/> for the server.
+    /// </summary>
+    private static Signed Sign(BoundKeypairJoinParameters parameters, bool sentSecret, string publicKeyText, string challenge, string operation)
+    {
         PublicKeyInfo wanted;
         try
         {
-            wanted = PublicKeyInfo.ParseAuthorizedKey(challenge.PublicKey.ToStringUtf8());
+            wanted = PublicKeyInfo.ParseAuthorizedKey(publicKeyText);
         }
         catch (TeleportFormatException)
         {
-            throw await TokenJoin.GiveUpAsync(call, GivingUp.Types.Reason.ChallengeSolutionFailed,
-                "could not parse the challenge's public key", $"{operation} sent a challenge for an unreadable public key.").ConfigureAwait(false);
+            return new Signed(null, "could not parse the challenge's public key", new TeleportProtocolException($"{operation} sent a challenge for an unreadable public key."));
         }
 
-        if (keys.FindKey(wanted) is not { } signer)
+        if (parameters.Keys.FindKey(wanted) is not { } signer)
         {
             var why = sentSecret
                 ? $"The join token '{parameters.TokenName}' is already bound to another key ({wanted}): its registration secret has been used (registration secrets are single use). " +
                   "Register this bot with a new token or registration secret, or restore the storage of the bot that holds the key."
                 : $"The cluster asked this bot to prove the key {wanted}, which is not in its storage (neither the active key nor the key history). " +
                   "The bot's storage does not belong to this token's bound key: restore the storage, or have an administrator reset the token's bound key.";
-            throw await TokenJoin.GiveUpAsync(call, GivingUp.Types.Reason.ChallengeSolutionFailed,
-                "could not lookup signer for public key: no matching key found", why, join: true).ConfigureAwait(false);
+            return new Signed(null, "could not lookup signer for public key: no matching key found", new TeleportJoinException(why));
         }
 
-        return CompactJws.Sign(signer, Encoding.UTF8.GetBytes(challenge.Challenge));
+        return new Signed(CompactJws.Sign(signer, Encoding.UTF8.GetBytes(challenge)), string.Empty, null);
     }
+
+    /// <summary>A new key for the cluster's request, stored durably (key history) before its public key is returned to be sent.</summary>
+    private static async Task<PublicKeyInfo> CreateKeyAsync(BoundKeypairJoinParameters parameters, SignatureAlgorithmSuite suite, ILogger logger, CancellationToken cancellationToken)
+    {
+        WireLog.BoundKeypairKeyRequested(logger, suite.Name);
+        using var created = await parameters.Keys.CreateKeyAsync(suite, cancellationToken).ConfigureAwait(false);
+        return created.PublicKey;
+    }
+
+    private static PublicKeyInfo ParseBoundKey(string text, string operation)
+    {
+        try
+        {
+            return PublicKeyInfo.ParseAuthorizedKey(text);
+        }
+        catch (TeleportFormatException ex)
+        {
+            throw new TeleportProtocolException($"{operation} returned an unreadable bound public key.", ex);
+        }
+    }
+
+    /// <summary>A signed challenge, or why it could not be signed.</summary>
+    private readonly record struct Signed(string? Solution, string ServerMessage, TeleportException? Error);
 
     private static SignatureAlgorithmSuite ParseSuite(string name) =>
         SignatureAlgorithmSuite.TryParse(name, out var suite) && suite.IsKnown

@@ -13,6 +13,9 @@ internal enum JoinApi
 
     /// <summary><c>proto.JoinService/RegisterUsingToken</c> on Auth (v18.0, direct Auth).</summary>
     LegacyGrpc,
+
+    /// <summary><c>proto.JoinService/RegisterUsingBoundKeypairMethod</c> (bound_keypair on v18.0/18.1).</summary>
+    LegacyBoundKeypairStream,
 }
 
 /// <summary>

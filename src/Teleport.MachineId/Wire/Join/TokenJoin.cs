@@ -176,15 +176,8 @@ internal static class TokenJoin
         var key = PrivateKey.Generate(suite, KeyPurpose.BotIdentity);
         try
         {
-            var request = new RegisterUsingTokenRequest
-            {
-                Role = WireProtocol.BotSystemRole,
-                Token = token,
-                PublicTLSKey = ByteString.CopyFromUtf8(key.PublicKey.ExportPem()),
-                PublicSSHKey = ByteString.CopyFromUtf8(key.PublicKey.ToAuthorizedKey() + "\n"),
-                IDToken = idToken ?? string.Empty,
-                Expires = Timestamp.FromDateTimeOffset(expires),
-            };
+            var request = LegacyRequest(key.PublicKey, token, expires);
+            request.IDToken = idToken ?? string.Empty;
             Proto.Legacy.Client.Certs certs;
             try
             {
@@ -208,6 +201,19 @@ internal static class TokenJoin
             key?.Dispose();
         }
     }
+
+    /// <summary>
+    /// The registration parameters of the legacy gRPC joins (<c>types.RegisterUsingTokenRequest</c>):
+    /// role Bot, the token, the TLS public key as PEM, the SSH public key in authorized_keys form, the requested expiry.
+    /// </summary>
+    internal static RegisterUsingTokenRequest LegacyRequest(PublicKeyInfo publicKey, string token, DateTimeOffset expires) => new()
+    {
+        Role = WireProtocol.BotSystemRole,
+        Token = token,
+        PublicTLSKey = ByteString.CopyFromUtf8(publicKey.ExportPem()),
+        PublicSSHKey = ByteString.CopyFromUtf8(publicKey.ToAuthorizedKey() + "\n"),
+        Expires = Timestamp.FromDateTimeOffset(expires),
+    };
 
     /// <summary>The certificates must both be present and certify the key that was sent.</summary>
     internal static JoinResult Check(JoinResult result, string source)
@@ -246,7 +252,14 @@ internal static class TokenJoin
         return result;
     }
 
-    internal static async Task<JoinResponse> ReceiveAsync(AsyncDuplexStreamingCall<JoinRequest, JoinResponse> call, string endpoint, CancellationToken cancellationToken)
+    internal static Task<JoinResponse> ReceiveAsync(AsyncDuplexStreamingCall<JoinRequest, JoinResponse> call, string endpoint, CancellationToken cancellationToken) =>
+        ReceiveAsync(call, UnifiedOperation, endpoint, cancellationToken);
+
+    /// <summary>The next message of a join stream; the call's failure as an <see cref="RpcException"/>, or a protocol error when it ends early.</summary>
+    internal static async Task<TResponse> ReceiveAsync<TRequest, TResponse>(
+        AsyncDuplexStreamingCall<TRequest, TResponse> call, string operation, string endpoint, CancellationToken cancellationToken)
+        where TRequest : class
+        where TResponse : class
     {
         if (await call.ResponseStream.MoveNext(cancellationToken).ConfigureAwait(false))
         {
@@ -259,7 +272,7 @@ internal static class TokenJoin
             throw new RpcException(status);
         }
 
-        throw new TeleportProtocolException($"{UnifiedOperation} on {endpoint} ended the stream before the join finished.");
+        throw new TeleportProtocolException($"{operation} on {endpoint} ended the stream before the join finished.");
     }
 
     /// <summary>Tells the server why the client stops, half-closes, and returns the exception to throw.</summary>
@@ -286,7 +299,9 @@ internal static class TokenJoin
         return join ? new TeleportJoinException(clientMessage) : new TeleportProtocolException(clientMessage);
     }
 
-    internal static async Task CompleteQuietlyAsync(AsyncDuplexStreamingCall<JoinRequest, JoinResponse> call)
+    internal static async Task CompleteQuietlyAsync<TRequest, TResponse>(AsyncDuplexStreamingCall<TRequest, TResponse> call)
+        where TRequest : class
+        where TResponse : class
     {
         try
         {

@@ -51,10 +51,11 @@ public sealed class BoundKeypairCrashTests
         AfterPersist,
     }
 
+    /// <remarks>Run against a cluster with <c>teleport.join.v1</c> and one without it (18.0/18.1), where every join falls back to the legacy stream.</remarks>
     [Test]
-    public async Task Two_hundred_crashes_at_every_step_leave_no_bot_stranded()
+    public async Task Two_hundred_crashes_at_every_step_leave_no_bot_stranded([Values] EmulatorJoinApis apis)
     {
-        await using var fixture = await EmulatorBotFixture.StartAsync(EmulatorJoinApis.LegacyAndUnified);
+        await using var fixture = await EmulatorBotFixture.StartAsync(apis);
         var combinations = Combinations().ToList();
         var results = new List<(Scenario Scenario, Point Point, string Mode, bool Recovered, string Detail)>();
         var serial = 0;
@@ -84,6 +85,10 @@ public sealed class BoundKeypairCrashTests
             Assert.That(stranded, Is.Empty, "stranded: " + string.Join("; ", stranded.Select(s => $"{s.Scenario}/{s.Point}/{s.Mode}: {s.Detail}")));
             Assert.That(inherentStandard.Where(r => r.Recovered), Is.Empty, "a lost recovery answer cannot be recovered in standard mode (Teleport's rule)");
             Assert.That(inherentStandard.Select(r => r.Detail), Is.All.Contain("An administrator"), "the refusal says what an administrator does");
+            var joinApis = fixture.Emulator.AuditEvents.Where(e => e.Type == "bot.join" && e.Success && e.Fields.TryGetValue("api", out _))
+                .Select(e => e.Fields["api"]).Distinct().ToList();
+            Assert.That(joinApis, Is.Not.Empty.And.All.Contain(apis == EmulatorJoinApis.Legacy ? "RegisterUsingBoundKeypairMethod" : "teleport.join.v1"),
+                "every join ran over the protocol the cluster offers");
         });
     }
 
