@@ -4,8 +4,9 @@ namespace Teleport.MachineId.Testing;
 public enum EmulatorJoinApis
 {
     /// <summary>
-    /// Teleport 18.0: only the legacy APIs (<c>POST /webapi/host/credentials</c> and
-    /// <c>proto.JoinService/RegisterUsingToken</c>); <c>teleport.join.v1.JoinService/Join</c> answers Unimplemented.
+    /// Teleport 18.0/18.1: only the legacy APIs (<c>POST /webapi/host/credentials</c>,
+    /// <c>proto.JoinService/RegisterUsingToken</c> and, for bound keypair,
+    /// <c>proto.JoinService/RegisterUsingBoundKeypairMethod</c>); <c>teleport.join.v1.JoinService/Join</c> answers Unimplemented.
     /// </summary>
     Legacy = 1,
 
