@@ -9,8 +9,10 @@ internal static partial class OutputsLog
         Message = "Identity output {Output}: renewing ({Reason})")]
     public static partial void Renewing(ILogger logger, string output, string reason);
 
+    // Seven arguments: the generator formats this one itself and writes each list as [a, b] (with six or
+    // fewer it uses LoggerMessage.Define, which writes a, b — those templates bracket their lists).
     [LoggerMessage(EventId = MachineIdEventIds.OutputWritten, EventName = "OutputWritten", Level = LogLevel.Information,
-        Message = "Identity output {Output}: wrote {Count} files to {Destination} for {User} roles [{Roles}] logins [{Logins}], valid until {NotAfter:o}")]
+        Message = "Identity output {Output}: wrote {Count} files to {Destination} for {User} roles {Roles} logins {Logins}, valid until {NotAfter:o}")]
     public static partial void Written(ILogger logger, string output, int count, string destination, string user, IEnumerable<string> roles, IEnumerable<string> logins, DateTimeOffset notAfter);
 
     [LoggerMessage(EventId = MachineIdEventIds.OutputRenewalFailed, EventName = "OutputRenewalFailed", Level = LogLevel.Warning,
