@@ -7,7 +7,7 @@ namespace Teleport.MachineId.Benchmarks;
 
 /// <summary>
 /// Not a BenchmarkDotNet class (each sample is a process tree taking 0.1–20 s):
-/// <c>dotnet run -c Release -- fleet-profile [rounds] [tbot-dotnet]</c> measures, side by side in one
+/// <c>dotnet run -c Release -- fleet-profile [rounds] [tbot-dotnet|jit] [--no-ansible]</c> measures, side by side in one
 /// run against one sshd registered under 20 node names, the three ways OpenSSH reaches a node:
 /// <list type="bullet">
 /// <item><c>direct</c>: ssh straight to sshd with the identity output's key, certificate and known_hosts;</item>
@@ -32,7 +32,10 @@ internal static class FleetSshProfile
     public static async Task<int> RunAsync(string[] args)
     {
         var rounds = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 3;
-        var tool = args.Length > 2 ? Path.GetFullPath(args[2]) : TbotDotnetBuilds.Resolve("jit");
+        var tool = args.Length > 2 && args[2] != "jit" ? Path.GetFullPath(args[2]) : TbotDotnetBuilds.Resolve("jit");
+
+        // "--no-ansible" (4th argument): set-up and bulk only, for quick looks at the data path.
+        var withAnsible = !(args.Length > 3 && args[3] == "--no-ansible");
         var nodes = Enumerable.Range(1, NodeCount).Select(i => "node" + i.ToString("00", CultureInfo.InvariantCulture)).ToArray();
         var work = Directory.CreateTempSubdirectory("tmid-fleet-").FullName;
         var login = Environment.UserName;
@@ -80,7 +83,7 @@ internal static class FleetSshProfile
             {
                 // Warm-up (first-use costs: page cache, the daemon's JIT, ansible's python caches); not reported.
                 _ = Ssh(configs[path], target, "true", 0);
-                _ = await AnsibleAsync(configs[path], inventory, work);
+                _ = withAnsible ? await AnsibleAsync(configs[path], inventory, work) : 0;
             }
 
             var samples = Paths.ToDictionary(p => p, _ => (Connect: new List<double>(), Bulk: new List<double>(), Ansible: new List<double>()));
@@ -96,7 +99,7 @@ internal static class FleetSshProfile
                     var bulk = Ssh(configs[path], target, "head -c " + BulkBytes.ToString(CultureInfo.InvariantCulture) + " /dev/zero", BulkBytes);
                     emulatorCpu = CpuMs(Process.GetCurrentProcess()) - emulatorCpu;
                     muxCpu = mux is null ? 0 : CpuMs(mux) - muxCpu;
-                    var ansible = await AnsibleAsync(configs[path], inventory, work);
+                    var ansible = withAnsible ? await AnsibleAsync(configs[path], inventory, work) : double.NaN;
                     samples[path].Connect.Add(connect);
                     samples[path].Bulk.Add(bulk);
                     samples[path].Ansible.Add(ansible);
