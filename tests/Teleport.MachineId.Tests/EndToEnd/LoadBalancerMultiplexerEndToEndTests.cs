@@ -15,8 +15,6 @@ namespace Teleport.MachineId.Tests.EndToEnd;
 [Category("EndToEnd")]
 public sealed class LoadBalancerMultiplexerEndToEndTests
 {
-    private const string Upgraded = "GET /webapi/connectionupgrade HTTP/1.1\" 101";
-
     [Test]
     public async Task Behind_nginx_ssh_through_the_multiplexer_reaches_the_node_over_WebSocket_tunnels()
     {
@@ -36,7 +34,7 @@ public sealed class LoadBalancerMultiplexerEndToEndTests
         await bot.StartAsync();
         await bot.WaitUntilReadyAsync().WaitAsync(TimeSpan.FromSeconds(60));
         await using var signer = new TeleportSshCertificateSigner(bot, options);
-        var before = CountUpgrades(nginx);
+        var before = NginxLoadBalancer.CountUpgrades(nginx.AccessLog);
 
         ToolResult ssh, again;
         string sshConfig;
@@ -48,7 +46,7 @@ public sealed class LoadBalancerMultiplexerEndToEndTests
         }
 
         // nginx logs an upgraded request when its tunnel closes: the multiplexer's, now that it is gone.
-        var after = await WaitForMoreUpgradesAsync(nginx, before);
+        var after = NginxLoadBalancer.CountUpgrades(await nginx.AccessLogOnceAsync(log => NginxLoadBalancer.CountUpgrades(log) > before));
         Assert.That(ssh.ExitCode, Is.Zero, $"{ssh}\nsshd log:\n{env.Sshd.Log}\nnginx errors:\n{nginx.ErrorLog}");
         Assert.That(ssh.StandardOutput.Trim(), Is.EqualTo(Environment.MachineName));
         Assert.That(again.ExitCode, Is.Zero, again.ToString());
@@ -56,21 +54,5 @@ public sealed class LoadBalancerMultiplexerEndToEndTests
         Assert.That(sshConfig, Does.Not.Contain(env.Cluster.ProxyAddress), "ssh itself never dials the proxy");
         Assert.That(after, Is.GreaterThan(before), "the multiplexer's upstream went through nginx's connection upgrade");
         Assert.That(nginx.AccessLog, Does.Not.Contain("\" 404 ").And.Not.Contain("\" 502 "));
-    }
-
-    private static int CountUpgrades(NginxLoadBalancer nginx) =>
-        nginx.AccessLog.Split('\n').Count(line => line.Contains(Upgraded, StringComparison.Ordinal));
-
-    private static async Task<int> WaitForMoreUpgradesAsync(NginxLoadBalancer nginx, int before)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
-        var count = CountUpgrades(nginx);
-        while (count <= before && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(100);
-            count = CountUpgrades(nginx);
-        }
-
-        return count;
     }
 }

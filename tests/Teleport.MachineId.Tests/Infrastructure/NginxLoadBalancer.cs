@@ -57,6 +57,32 @@ internal sealed class NginxLoadBalancer : IAsyncDisposable
     /// <summary>nginx's access log so far (one line per request, with the status).</summary>
     public string AccessLog => ReadLog("access.log");
 
+    /// <summary>
+    /// nginx's access log once <paramref name="condition"/> holds for it, polled for up to 10 s. nginx
+    /// logs a request when it ends, an upgraded one when its tunnel closes: that happens in the nginx
+    /// process shortly after the client closes, so a test that just closed a tunnel must wait for it.
+    /// </summary>
+    /// <returns>The log (as it was last read, whether or not the condition came to hold).</returns>
+    public async Task<string> AccessLogOnceAsync(Func<string, bool> condition)
+    {
+        var deadline = Stopwatch.StartNew();
+        var log = AccessLog;
+        while (!condition(log) && deadline.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            await Task.Delay(50);
+            log = AccessLog;
+        }
+
+        return log;
+    }
+
+    /// <summary>How many requests nginx upgraded (<c>GET /webapi/connectionupgrade</c> answered 101) in <paramref name="accessLog"/>.</summary>
+    public static int CountUpgrades(string accessLog) =>
+        accessLog.Split('\n').Count(line => line.Contains(UpgradedRequest, StringComparison.Ordinal));
+
+    /// <summary>The access log's record of a request nginx upgraded to a tunnel.</summary>
+    public const string UpgradedRequest = "GET /webapi/connectionupgrade HTTP/1.1\" 101";
+
     private string ReadLog(string name) => File.Exists(Path.Combine(_directory, name)) ? File.ReadAllText(Path.Combine(_directory, name)) : string.Empty;
 
     /// <summary>A free loopback port, for a load balancer whose address the cluster must know before it starts.</summary>

@@ -53,6 +53,6 @@ public sealed class DelegatedJoinThroughLoadBalancerTests
         Assert.That(rejoined.InstanceId, Is.EqualTo(joined.InstanceId), "the re-join kept the bot instance");
         Assert.That(rejoined.Generation, Is.EqualTo(joined.Generation + 1));
         Assert.That(lb.Emulator.BotInstances.Single().Authentications.Select(a => a.JoinMethod), Is.All.EqualTo(method));
-        Assert.That(lb.Nginx.AccessLog, Does.Contain("GET /webapi/connectionupgrade HTTP/1.1\" 101"));
+        Assert.That(await lb.Nginx.AccessLogOnceAsync(log => log.Contains(NginxLoadBalancer.UpgradedRequest, StringComparison.Ordinal)), Does.Contain(NginxLoadBalancer.UpgradedRequest));
     }
 }

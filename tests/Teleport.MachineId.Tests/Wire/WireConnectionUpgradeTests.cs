@@ -39,7 +39,7 @@ public sealed class WireConnectionUpgradeTests
             Assert.That(upgraded, Has.Some.Contain("WebSocket, alpn)"), "the join gRPC tunnel is short-lived");
         }
 
-        Assert.That(lb.Nginx.AccessLog, Does.Contain("GET /webapi/connectionupgrade HTTP/1.1\" 101"), "nginx forwarded the upgrade");
+        Assert.That(await lb.Nginx.AccessLogOnceAsync(log => log.Contains(NginxLoadBalancer.UpgradedRequest, StringComparison.Ordinal)), Does.Contain(NginxLoadBalancer.UpgradedRequest), "nginx forwarded the upgrade");
         Assert.That(logs.Entries.Where(e => e.EventId.Id == MachineIdEventIds.WireConnectionUpgradeDecided).Select(e => e.Text),
             Has.Some.Contain("required for " + lb.Address + ": True").And.Some.Contain("no_application_protocol"),
             "nginx answers a Teleport ALPN with the no_application_protocol alert");
@@ -115,7 +115,7 @@ public sealed class WireConnectionUpgradeTests
 
         Assert.That(echoed, Is.EqualTo(payload));
         Assert.That(logs.Entries.Where(e => e.EventId.Id == MachineIdEventIds.WireConnectionUpgraded).Select(e => e.Text), Has.Some.Contain("legacy, alpn-ping"));
-        Assert.That(lb.Nginx.AccessLog, Does.Contain("GET /webapi/connectionupgrade HTTP/1.1\" 101"));
+        Assert.That(await lb.Nginx.AccessLogOnceAsync(log => log.Contains(NginxLoadBalancer.UpgradedRequest, StringComparison.Ordinal)), Does.Contain(NginxLoadBalancer.UpgradedRequest));
     }
 
     [Test]
