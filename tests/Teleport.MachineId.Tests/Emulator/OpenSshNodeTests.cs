@@ -27,7 +27,7 @@ public sealed class OpenSshNodeTests
 
         Assert.That(login.ExitCode, Is.Zero, $"{login}\nsshd log:\n{env.Sshd.Log}");
         Assert.That(login.StandardOutput.Trim(), Is.EqualTo("hello-from-" + env.Sshd.LoginUser));
-        Assert.That(env.Sshd.Log, Does.Contain("Accepted certificate ID \"bot-robot\""));
+        Assert.That(await env.Sshd.LogOnceItContainsAsync("Accepted certificate ID \"bot-robot\""), Does.Contain("Accepted certificate ID \"bot-robot\""));
         Assert.That(otherLogin.ExitCode, Is.EqualTo(255), "a login the role does not grant is refused");
     }
 

@@ -27,7 +27,7 @@ public sealed class SshAccessEndToEndTests
 
         Assert.That(result.ExitCode, Is.Zero, $"{result}\nsshd log:\n{env.Sshd.Log}");
         Assert.That(result.StandardOutput.Trim(), Is.EqualTo(LocalHostname));
-        Assert.That(env.Sshd.Log, Does.Contain("Accepted certificate ID \"bot-robot\""));
+        Assert.That(await env.Sshd.LogOnceItContainsAsync("Accepted certificate ID \"bot-robot\""), Does.Contain("Accepted certificate ID \"bot-robot\""));
     }
 
     [Test]

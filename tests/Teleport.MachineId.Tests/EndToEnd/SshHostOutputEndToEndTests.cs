@@ -61,7 +61,7 @@ public sealed class SshHostOutputEndToEndTests
 
         Assert.That(result.ExitCode, Is.Zero, $"{result}\nsshd log:\n{sshd.Log}");
         Assert.That(result.StandardOutput.Trim(), Is.EqualTo(Environment.MachineName));
-        Assert.That(sshd.Log, Does.Contain("Accepted certificate ID \"bot-robot\""));
+        Assert.That(await sshd.LogOnceItContainsAsync("Accepted certificate ID \"bot-robot\""), Does.Contain("Accepted certificate ID \"bot-robot\""));
         Assert.That(written.HostCertificate.Type, Is.EqualTo(SshCertificateType.Host));
         Assert.That(written.HostCertificate.Principals, Is.EqualTo(new[] { NodeName, fqdn }));
         Assert.That(written.HostCertificate.SignatureKey, Is.EqualTo(cluster.GetCertificateAuthoritySshKeys(CertificateAuthorityType.Host)[0]));

@@ -48,7 +48,7 @@ public sealed class SshMultiplexerRenewalTests
         Assert.That(session.ExitCode, Is.Zero, await session.StandardError.ReadToEndAsync());
         foreach (var certificate in certificates.Skip(1))
         {
-            Assert.That(env.Sshd.Log, Does.Contain(certificate.PublicKey.Sha256Fingerprint), "each new certificate logged in once");
+            Assert.That(await env.Sshd.LogOnceItContainsAsync(certificate.PublicKey.Sha256Fingerprint), Does.Contain(certificate.PublicKey.Sha256Fingerprint), "each new certificate logged in once");
         }
     }
 

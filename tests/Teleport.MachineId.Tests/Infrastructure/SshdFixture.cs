@@ -116,6 +116,25 @@ internal sealed class SshdFixture : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The log once it contains <paramref name="text"/>, polled for up to 10 s: sshd's processes write it
+    /// to a pipe this process reads in the background, so a line can arrive just after the client that
+    /// caused it has exited.
+    /// </summary>
+    /// <returns>The log as last read (whether or not the text came).</returns>
+    public async Task<string> LogOnceItContainsAsync(string text)
+    {
+        var deadline = System.Diagnostics.Stopwatch.StartNew();
+        var log = Log;
+        while (!log.Contains(text, StringComparison.Ordinal) && deadline.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            await Task.Delay(50);
+            log = Log;
+        }
+
+        return log;
+    }
+
     /// <summary>Starts sshd; ignores the test when OpenSSH is missing (fails under CI).</summary>
     public static async Task<SshdFixture> StartAsync(SshdFixtureOptions? options = null, CancellationToken cancellationToken = default)
     {

@@ -69,7 +69,7 @@ public sealed class SshdCertificateLoginTests
 
         Assert.That(result.ExitCode, Is.Zero, $"{result}\nsshd log:\n{_sshd.Log}");
         Assert.That(result.StandardOutput.Trim(), Is.EqualTo($"logged-in-as-{_sshd.LoginUser}"));
-        Assert.That(_sshd.Log, Does.Contain($"Accepted certificate ID \"tmid-{signature}\" (serial 5)"));
+        Assert.That(await _sshd.LogOnceItContainsAsync($"Accepted certificate ID \"tmid-{signature}\" (serial 5)"), Does.Contain($"Accepted certificate ID \"tmid-{signature}\" (serial 5)"));
     }
 
     [Test]
