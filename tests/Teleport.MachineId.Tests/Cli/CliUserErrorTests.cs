@@ -248,12 +248,7 @@ public sealed partial class CliUserErrorTests
         }
     }
 
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    private static int FreePort() => Infrastructure.LoopbackPorts.Reserve();
 
     /// <summary>The documented exit codes (README), written out so the test checks the documentation, not the code.</summary>
     private static class ExitCodes2

@@ -86,12 +86,7 @@ internal sealed class NginxLoadBalancer : IAsyncDisposable
     private string ReadLog(string name) => File.Exists(Path.Combine(_directory, name)) ? File.ReadAllText(Path.Combine(_directory, name)) : string.Empty;
 
     /// <summary>A free loopback port, for a load balancer whose address the cluster must know before it starts.</summary>
-    public static int ReservePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    public static int ReservePort() => LoopbackPorts.Reserve();
 
     /// <summary>Starts nginx in front of <paramref name="upstream"/> (a proxy web address whose certificate <paramref name="upstreamCa"/> issued).</summary>
     /// <param name="nginx">The nginx program.</param>

@@ -294,12 +294,7 @@ internal sealed class SshdFixture : IAsyncDisposable
         _directory.Dispose();
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    private static int FreePort() => LoopbackPorts.Reserve();
 
     private async Task StartCoreAsync(string sshd, SshdFixtureOptions options, CancellationToken cancellationToken)
     {

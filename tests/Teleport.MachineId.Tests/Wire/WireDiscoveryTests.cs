@@ -103,10 +103,5 @@ public sealed class WireDiscoveryTests
         Assert.That(error.Message, Does.Contain($"127.0.0.1:{port}"));
     }
 
-    internal static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    internal static int FreePort() => Infrastructure.LoopbackPorts.Reserve();
 }
