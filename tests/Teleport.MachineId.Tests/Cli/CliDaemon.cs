@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using System.Text;
 using Teleport.MachineId.Tests.Destinations;
+using Teleport.MachineId.Tests.Infrastructure;
 
 namespace Teleport.MachineId.Tests.Cli;
 
@@ -12,30 +12,22 @@ namespace Teleport.MachineId.Tests.Cli;
 internal sealed class CliDaemon : IAsyncDisposable
 {
     private readonly Process _process;
-    private readonly StringBuilder _stderr = new();
+    private readonly CollectedLines _stderr;
     private readonly Task _drain;
 
     private CliDaemon(Process process)
     {
         _process = process;
         process.StandardInput.Close();
-        _drain = Task.WhenAll(process.StandardOutput.BaseStream.CopyToAsync(Stream.Null), CollectAsync(process.StandardError));
+        _stderr = new CollectedLines(process.StandardError);
+        _drain = Task.WhenAll(process.StandardOutput.BaseStream.CopyToAsync(Stream.Null), _stderr.Completion);
     }
 
     /// <summary>Whether the process has exited.</summary>
     public bool HasExited => _process.HasExited;
 
     /// <summary>Everything it has printed on standard error so far.</summary>
-    public string StandardError
-    {
-        get
-        {
-            lock (_stderr)
-            {
-                return _stderr.ToString();
-            }
-        }
-    }
+    public string StandardError => _stderr.Text;
 
     /// <summary>Starts <c>tbot-dotnet</c> with <paramref name="arguments"/> (see <see cref="CliProcess.CreateStartInfo"/>).</summary>
     public static CliDaemon Start(IEnumerable<string> arguments, IReadOnlyDictionary<string, string?>? environment = null)
@@ -101,17 +93,5 @@ internal sealed class CliDaemon : IAsyncDisposable
         }
 
         _process.Dispose();
-    }
-
-    private async Task CollectAsync(StreamReader reader)
-    {
-        string? line;
-        while ((line = await reader.ReadLineAsync()) is not null)
-        {
-            lock (_stderr)
-            {
-                _stderr.AppendLine(line);
-            }
-        }
     }
 }

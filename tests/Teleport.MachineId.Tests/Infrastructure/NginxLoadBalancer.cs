@@ -63,18 +63,7 @@ internal sealed class NginxLoadBalancer : IAsyncDisposable
     /// process shortly after the client closes, so a test that just closed a tunnel must wait for it.
     /// </summary>
     /// <returns>The log (as it was last read, whether or not the condition came to hold).</returns>
-    public async Task<string> AccessLogOnceAsync(Func<string, bool> condition)
-    {
-        var deadline = Stopwatch.StartNew();
-        var log = AccessLog;
-        while (!condition(log) && deadline.Elapsed < TimeSpan.FromSeconds(10))
-        {
-            await Task.Delay(50);
-            log = AccessLog;
-        }
-
-        return log;
-    }
+    public Task<string> AccessLogOnceAsync(Func<string, bool> condition) => Polling.ReadUntilAsync(() => AccessLog, condition);
 
     /// <summary>How many requests nginx upgraded (<c>GET /webapi/connectionupgrade</c> answered 101) in <paramref name="accessLog"/>.</summary>
     public static int CountUpgrades(string accessLog) =>

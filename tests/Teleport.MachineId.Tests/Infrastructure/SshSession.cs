@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text;
 
 namespace Teleport.MachineId.Tests.Infrastructure;
 
@@ -10,35 +9,15 @@ namespace Teleport.MachineId.Tests.Infrastructure;
 internal sealed class SshSession : IAsyncDisposable
 {
     private readonly Process _process;
-    private readonly StringBuilder _stderr = new();
-    private readonly Task _readErr;
+    private readonly CollectedLines _stderr;
 
     private SshSession(Process process)
     {
         _process = process;
-        _readErr = Task.Run(async () =>
-        {
-            string? line;
-            while ((line = await process.StandardError.ReadLineAsync()) is not null)
-            {
-                lock (_stderr)
-                {
-                    _stderr.AppendLine(line);
-                }
-            }
-        });
+        _stderr = new CollectedLines(process.StandardError);
     }
 
-    public string StandardError
-    {
-        get
-        {
-            lock (_stderr)
-            {
-                return _stderr.ToString();
-            }
-        }
-    }
+    public string StandardError => _stderr.Text;
 
     /// <summary>Starts <c>ssh -F &lt;directory&gt;/ssh_config user@host cat</c> with strict host key checking.</summary>
     public static SshSession Start(string directory, string user, string host)
@@ -91,7 +70,7 @@ internal sealed class SshSession : IAsyncDisposable
         try
         {
             await _process.WaitForExitAsync(cancel.Token);
-            await _readErr;
+            await _stderr.Completion;
             return _process.ExitCode;
         }
         catch (OperationCanceledException)

@@ -122,18 +122,7 @@ internal sealed class SshdFixture : IAsyncDisposable
     /// caused it has exited.
     /// </summary>
     /// <returns>The log as last read (whether or not the text came).</returns>
-    public async Task<string> LogOnceItContainsAsync(string text)
-    {
-        var deadline = System.Diagnostics.Stopwatch.StartNew();
-        var log = Log;
-        while (!log.Contains(text, StringComparison.Ordinal) && deadline.Elapsed < TimeSpan.FromSeconds(10))
-        {
-            await Task.Delay(50);
-            log = Log;
-        }
-
-        return log;
-    }
+    public Task<string> LogOnceItContainsAsync(string text) => Polling.ReadUntilAsync(() => Log, log => log.Contains(text, StringComparison.Ordinal));
 
     /// <summary>Starts sshd; ignores the test when OpenSSH is missing (fails under CI).</summary>
     public static async Task<SshdFixture> StartAsync(SshdFixtureOptions? options = null, CancellationToken cancellationToken = default)
