@@ -83,7 +83,10 @@ internal static class FleetSshProfile
             {
                 // Warm-up (first-use costs: page cache, the daemon's JIT, ansible's python caches); not reported.
                 _ = Ssh(configs[path], target, "true", 0);
-                _ = withAnsible ? await AnsibleAsync(configs[path], inventory, work) : 0;
+                if (withAnsible)
+                {
+                    _ = await AnsibleAsync(configs[path], inventory, work);
+                }
             }
 
             var samples = Paths.ToDictionary(p => p, _ => (Connect: new List<double>(), Bulk: new List<double>(), Ansible: new List<double>()));
@@ -145,7 +148,6 @@ internal static class FleetSshProfile
         return config.ToString();
     }
 
-    /// <summary>Runs ssh with the given config and returns the wall milliseconds; checks the exit code and, for bulk runs, the byte count.</summary>
     /// <summary>User + system CPU milliseconds of a running process.</summary>
     private static double CpuMs(Process process)
     {
@@ -153,6 +155,7 @@ internal static class FleetSshProfile
         return process.TotalProcessorTime.TotalMilliseconds;
     }
 
+    /// <summary>Runs ssh with the given config and returns the wall milliseconds; checks the exit code and, for bulk runs, the byte count.</summary>
     private static double Ssh(string config, string target, string command, long expectedBytes)
     {
         var info = new ProcessStartInfo("ssh") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
